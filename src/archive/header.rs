@@ -1,0 +1,248 @@
+//! Writing one tar entry: a ustar header, preceded by a PAX extended header
+//! when a field does not fit ustar (names or link targets over 100 bytes,
+//! non-UTF-8 names, sizes of 8 GiB and more, long user/group names, big
+//! ids). The tar crate's own `append_data` would write GNU `@LongLink`
+//! entries instead and never uname/gname; PAX is what POSIX, GNU tar and
+//! bsdtar all read.
+
+use std::io::{self, Read, Write};
+
+use tar::{Builder, EntryType, Header};
+
+/// Everything we store about one entry, independent of where it came from
+/// (a file system walk or another tar stream).
+#[derive(Debug, Clone)]
+pub struct EntryMeta {
+    /// The member name as bytes; directories end with `/`.
+    pub path: Vec<u8>,
+    pub kind: EntryType,
+    /// Symlink or hard-link target.
+    pub link: Option<Vec<u8>>,
+    pub size: u64,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub mtime: u64,
+    pub uname: Vec<u8>,
+    pub gname: Vec<u8>,
+    /// (major, minor) for character and block devices.
+    pub device: Option<(u32, u32)>,
+    /// PAX records carried over from a spliced archive (xattrs, atime, …),
+    /// except the ones this module derives itself.
+    pub extra_pax: Vec<(String, Vec<u8>)>,
+}
+
+/// PAX keys derived from `EntryMeta`'s fields; never copied from `extra_pax`.
+pub const DERIVED_PAX_KEYS: &[&str] = &[
+    "path",
+    "linkpath",
+    "size",
+    "uid",
+    "gid",
+    "uname",
+    "gname",
+    "hdrcharset",
+];
+
+const USTAR_NAME: usize = 100;
+const USTAR_ID_NAME: usize = 32;
+/// Largest size and id ustar's octal fields can hold.
+const MAX_OCTAL_SIZE: u64 = 0o777_7777_7777;
+const MAX_OCTAL_ID: u64 = 0o7777777;
+
+/// Append `meta` with exactly `meta.size` bytes read from `data`.
+pub fn append<W: Write>(
+    builder: &mut Builder<W>,
+    meta: &EntryMeta,
+    data: impl Read,
+) -> io::Result<()> {
+    // Non-UTF-8 names go into PAX as raw bytes, as GNU tar's posix format
+    // does (it rejects the `hdrcharset` keyword POSIX offers for this).
+    let mut pax: Vec<(&str, &[u8])> = Vec::new();
+    if meta.path.len() > USTAR_NAME || std::str::from_utf8(&meta.path).is_err() {
+        pax.push(("path", &meta.path));
+    }
+    if let Some(link) = &meta.link
+        && (link.len() > USTAR_NAME || std::str::from_utf8(link).is_err())
+    {
+        pax.push(("linkpath", link));
+    }
+    let size_text = meta.size.to_string();
+    if meta.size > MAX_OCTAL_SIZE {
+        pax.push(("size", size_text.as_bytes()));
+    }
+    let uid_text = meta.uid.to_string();
+    if meta.uid > MAX_OCTAL_ID {
+        pax.push(("uid", uid_text.as_bytes()));
+    }
+    let gid_text = meta.gid.to_string();
+    if meta.gid > MAX_OCTAL_ID {
+        pax.push(("gid", gid_text.as_bytes()));
+    }
+    if meta.uname.len() > USTAR_ID_NAME {
+        pax.push(("uname", &meta.uname));
+    }
+    if meta.gname.len() > USTAR_ID_NAME {
+        pax.push(("gname", &meta.gname));
+    }
+    for (key, value) in &meta.extra_pax {
+        if !DERIVED_PAX_KEYS.contains(&key.as_str()) {
+            pax.push((key, value));
+        }
+    }
+    if !pax.is_empty() {
+        builder.append_pax_extensions(pax)?;
+    }
+
+    let mut header = Header::new_ustar();
+    header.set_entry_type(meta.kind);
+    // Octal when it fits, else the GNU base-256 form: the PAX record above
+    // is authoritative, this keeps pre-PAX readers right too.
+    header.set_size(meta.size);
+    header.set_mode(meta.mode & 0o7777);
+    header.set_uid(meta.uid);
+    header.set_gid(meta.gid);
+    header.set_mtime(meta.mtime);
+    {
+        let ustar = header.as_ustar_mut().expect("ustar header");
+        copy_truncated(&mut ustar.name, &meta.path);
+        if let Some(link) = &meta.link {
+            copy_truncated(&mut ustar.linkname, link);
+        }
+        copy_truncated(&mut ustar.uname, &meta.uname);
+        copy_truncated(&mut ustar.gname, &meta.gname);
+    }
+    if let Some((major, minor)) = meta.device {
+        header.set_device_major(major)?;
+        header.set_device_minor(minor)?;
+    }
+    header.set_cksum();
+    builder.append(&header, data)
+}
+
+/// Feeds the tar builder exactly `size` bytes whatever the source does:
+/// `Builder::append` pads to what it copied, so a source that grew or
+/// shrank (a file being written to, a truncated spliced stream) would
+/// otherwise corrupt every entry after it. A short or failing source is
+/// padded with zeros, as GNU tar does, and the caller is told.
+pub struct ExactSize<R> {
+    inner: R,
+    remaining: u64,
+    /// The source ended before `size` bytes.
+    pub short: bool,
+    /// The source failed; the rest was zero-filled.
+    pub error: Option<io::Error>,
+    /// Bytes taken from the source.
+    pub copied: u64,
+}
+
+impl<R: Read> ExactSize<R> {
+    pub fn new(inner: R, size: u64) -> Self {
+        ExactSize {
+            inner,
+            remaining: size,
+            short: false,
+            error: None,
+            copied: 0,
+        }
+    }
+
+    /// The source, to check whether it has more to give.
+    pub fn into_inner(self) -> R {
+        self.inner
+    }
+}
+
+impl<R: Read> Read for ExactSize<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let want = (buf.len() as u64).min(self.remaining) as usize;
+        if want == 0 {
+            return Ok(0);
+        }
+        let buf = &mut buf[..want];
+        let n = if self.short || self.error.is_some() {
+            0
+        } else {
+            loop {
+                match self.inner.read(buf) {
+                    Ok(0) => {
+                        self.short = true;
+                        break 0;
+                    }
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        self.error = Some(e);
+                        break 0;
+                    }
+                }
+            }
+        };
+        self.copied += n as u64;
+        let n = if n == 0 {
+            buf.fill(0);
+            want
+        } else {
+            n
+        };
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+}
+
+/// Fill a NUL-padded header field; what does not fit lives in a PAX record.
+fn copy_truncated(field: &mut [u8], value: &[u8]) {
+    let n = value.len().min(field.len());
+    field[..n].copy_from_slice(&value[..n]);
+    field[n..].fill(0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(path: &[u8]) -> EntryMeta {
+        EntryMeta {
+            path: path.to_vec(),
+            kind: EntryType::Regular,
+            link: None,
+            size: 3,
+            mode: 0o640,
+            uid: 1000,
+            gid: 1000,
+            mtime: 1_700_000_000,
+            uname: b"alice".to_vec(),
+            gname: b"staff".to_vec(),
+            device: None,
+            extra_pax: vec![("SCHILY.xattr.user.k".into(), b"v".to_vec())],
+        }
+    }
+
+    #[test]
+    fn long_and_binary_names_round_trip_through_pax() {
+        let long = "d/".repeat(80) + "file.txt";
+        let binary = b"caf\xe9.txt".to_vec();
+        let mut b = Builder::new(Vec::new());
+        append(&mut b, &meta(long.as_bytes()), &b"abc"[..]).unwrap();
+        append(&mut b, &meta(&binary), &b"xyz"[..]).unwrap();
+        let bytes = b.into_inner().unwrap();
+        let mut a = tar::Archive::new(&bytes[..]);
+        let mut names = Vec::new();
+        for e in a.entries().unwrap() {
+            let mut e = e.unwrap();
+            names.push(e.path_bytes().into_owned());
+            assert_eq!(e.header().username_bytes(), Some(&b"alice"[..]));
+            let xattr: Vec<_> = e
+                .pax_extensions()
+                .unwrap()
+                .unwrap()
+                .map(|x| x.unwrap().key().unwrap().to_string())
+                .collect();
+            assert!(xattr.contains(&"SCHILY.xattr.user.k".to_string()));
+            let mut data = String::new();
+            e.read_to_string(&mut data).unwrap();
+            assert_eq!(data.len(), 3);
+        }
+        assert_eq!(names, vec![long.into_bytes(), binary]);
+    }
+}

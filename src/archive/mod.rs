@@ -1,0 +1,66 @@
+//! Tar archives as streams: [`pack`] walks paths into a tar stream,
+//! [`unpack`] writes one out under a directory (with [`guard`] deciding what
+//! is safe), [`splice`] copies entries from other tar streams, [`list`]
+//! prints them like `tar -tv`.
+
+pub mod guard;
+pub mod header;
+pub mod list;
+pub mod pack;
+pub mod reader;
+pub mod splice;
+pub mod unpack;
+
+use std::io;
+
+pub use guard::Violation;
+
+/// Failures of the archive filters. Each says what failed; `Io` keeps the
+/// cause as its source so callers can spot a broken pipe.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{context}")]
+    Io {
+        context: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("refusing entry {entry}: {violation}")]
+    Unsafe { entry: String, violation: Violation },
+    #[error("corrupt input: {0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    Truncated(String),
+}
+
+impl Error {
+    pub fn io(context: impl Into<String>, source: io::Error) -> Error {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// An error met while reading an archive: the decoder's own words for
+    /// truncation and corruption are the message; anything else is I/O.
+    pub fn from_stream(context: &str, e: io::Error) -> Error {
+        match e.kind() {
+            io::ErrorKind::UnexpectedEof => Error::Truncated(e.to_string()),
+            io::ErrorKind::InvalidData => Error::Corrupt(e.to_string()),
+            _ => Error::io(context, e),
+        }
+    }
+
+    /// The underlying I/O error, if this is one (e.g. a closed pipe).
+    pub fn io_kind(&self) -> Option<io::ErrorKind> {
+        match self {
+            Error::Io { source, .. } => Some(source.kind()),
+            _ => None,
+        }
+    }
+}
+
+/// Show a member name (bytes, maybe not UTF-8) in messages.
+pub fn show(name: &[u8]) -> String {
+    String::from_utf8_lossy(name).into_owned()
+}

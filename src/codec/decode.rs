@@ -1,0 +1,223 @@
+//! The decompressing end of `unpack` and `--splice`: detect the format from
+//! the first bytes, then decompress on a thread of its own so that inflating
+//! overlaps with parsing tar and writing files.
+//!
+//! The thread reads its input to the very end, so a gzip stream's trailers
+//! (CRC32 and ISIZE of every member) and anything after them are checked
+//! even when the tar inside ended earlier.
+
+use std::io::{self, BufReader, Read};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+use flate2::bufread::MultiGzDecoder;
+
+use super::detect::{Format, SNIFF_LEN, detect};
+
+/// Size of the chunks handed from the decoder thread to the reader.
+const CHUNK: usize = 256 * 1024;
+/// Chunks that may wait in the queue: bounds memory to ~CHUNK × (DEPTH + 2).
+const DEPTH: usize = 4;
+
+/// The reading end: yields the decompressed bytes, or the decoder's error.
+pub struct DecodedReader {
+    format: Format,
+    chunks: Receiver<io::Result<Vec<u8>>>,
+    recycle: SyncSender<Vec<u8>>,
+    current: Vec<u8>,
+    pos: usize,
+    done: bool,
+}
+
+impl DecodedReader {
+    /// The format detected from the input's first bytes.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+}
+
+/// Start decoding `input` on a new thread. Fails at once for formats we
+/// recognise but do not read (bzip2, xz, lz4).
+pub fn spawn<R: Read + Send + 'static>(mut input: R) -> io::Result<DecodedReader> {
+    let mut head = Vec::with_capacity(SNIFF_LEN);
+    (&mut input).take(SNIFF_LEN as u64).read_to_end(&mut head)?;
+    let format = detect(&head);
+    if let Format::Unsupported(name) = format {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{name}-compressed input is not supported (use gzip, zstd or plain tar)"),
+        ));
+    }
+    let (tx, rx) = sync_channel(DEPTH);
+    let (recycle_tx, recycle_rx) = sync_channel::<Vec<u8>>(DEPTH + 2);
+    let source = io::Cursor::new(head).chain(input);
+    std::thread::Builder::new()
+        .name(format!("decode-{}", format.name()))
+        .spawn(move || {
+            let reader = BufReader::with_capacity(CHUNK, source);
+            match format {
+                Format::Gzip => pump(MultiGzDecoder::new(reader), format, tx, recycle_rx),
+                Format::Zstd => match zstd::stream::read::Decoder::with_buffer(reader) {
+                    Ok(dec) => pump(dec, format, tx, recycle_rx),
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                    }
+                },
+                _ => pump(reader, format, tx, recycle_rx),
+            }
+        })?;
+    Ok(DecodedReader {
+        format,
+        chunks: rx,
+        recycle: recycle_tx,
+        current: Vec::new(),
+        pos: 0,
+        done: false,
+    })
+}
+
+/// Decoder thread body: fill chunks and send them until EOF or error.
+fn pump(
+    mut decoder: impl Read,
+    format: Format,
+    tx: SyncSender<io::Result<Vec<u8>>>,
+    recycle: Receiver<Vec<u8>>,
+) {
+    loop {
+        let mut buf = recycle.try_recv().unwrap_or_default();
+        buf.resize(CHUNK, 0);
+        let mut filled = 0;
+        let result = loop {
+            match decoder.read(&mut buf[filled..]) {
+                Ok(0) => break Ok(true),
+                Ok(n) => {
+                    filled += n;
+                    if filled == buf.len() {
+                        break Ok(false);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(describe(e, format)),
+            }
+        };
+        buf.truncate(filled);
+        match result {
+            Ok(eof) => {
+                if !buf.is_empty() && tx.send(Ok(buf)).is_err() {
+                    return; // reader gone
+                }
+                if eof {
+                    return;
+                }
+            }
+            Err(e) => {
+                if !buf.is_empty() {
+                    let _ = tx.send(Ok(buf));
+                }
+                let _ = tx.send(Err(e));
+                return;
+            }
+        }
+    }
+}
+
+/// Say what went wrong in words a user of `gzip -t` would recognise.
+fn describe(e: io::Error, format: Format) -> io::Error {
+    let name = format.name();
+    match e.kind() {
+        io::ErrorKind::UnexpectedEof => io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("input ended early (truncated {name} stream)"),
+        ),
+        io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData | io::ErrorKind::Other
+            if format != Format::Tar =>
+        {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("corrupt {name} stream: {e}"),
+            )
+        }
+        _ => e,
+    }
+}
+
+impl Read for DecodedReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.current.len() {
+            if self.done || out.is_empty() {
+                return Ok(0);
+            }
+            match self.chunks.recv() {
+                Ok(Ok(chunk)) => {
+                    let old = std::mem::replace(&mut self.current, chunk);
+                    let _ = self.recycle.try_send(old);
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => {
+                    self.done = true;
+                    return Err(e);
+                }
+                Err(_) => {
+                    self.done = true;
+                    return Ok(0);
+                }
+            }
+        }
+        let n = out.len().min(self.current.len() - self.pos);
+        out[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Cursor, Write};
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn read_all(input: Vec<u8>) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        spawn(Cursor::new(input))?.read_to_end(&mut out)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn decodes_multi_member_gzip_zstd_and_plain() {
+        let a: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let mut two = gz(&a);
+        two.extend(gz(b"tail"));
+        let mut want = a.clone();
+        want.extend(b"tail");
+        assert_eq!(read_all(two).unwrap(), want);
+        assert_eq!(read_all(zstd::encode_all(&a[..], 3).unwrap()).unwrap(), a);
+        assert_eq!(read_all(a.clone()).unwrap(), a);
+        assert_eq!(read_all(Vec::new()).unwrap(), b"");
+    }
+
+    #[test]
+    fn truncated_and_corrupt_gzip_fail() {
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 13) as u8).collect();
+        let full = gz(&data);
+        let err = read_all(full[..full.len() - 3].to_vec()).unwrap_err();
+        assert!(err.to_string().contains("truncated gzip"), "{err}");
+        let mut flipped = full.clone();
+        let n = flipped.len();
+        flipped[n - 6] ^= 0x40; // inside the CRC32
+        let err = read_all(flipped).unwrap_err();
+        assert!(err.to_string().contains("corrupt gzip"), "{err}");
+        let mut garbage = full;
+        garbage.extend(b"garbage after the end");
+        assert!(read_all(garbage).is_err());
+    }
+
+    #[test]
+    fn unsupported_formats_are_named() {
+        let err = spawn(Cursor::new(b"BZh91AY&SY".to_vec())).err().unwrap();
+        assert!(err.to_string().contains("bzip2"), "{err}");
+    }
+}

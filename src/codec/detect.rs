@@ -1,0 +1,65 @@
+//! Recognise a stream by its first bytes, so `unpack`, `--splice` and (later)
+//! `s3put --verify auto` never need to be told what they are reading.
+
+/// What the first bytes of a stream say it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Gzip,
+    Zstd,
+    /// Anything else is handed to the tar parser, which judges it.
+    Tar,
+    /// Formats we recognise but do not read; named so the error can say so.
+    Unsupported(&'static str),
+}
+
+/// How many leading bytes [`detect`] wants to see (a tar header's magic sits
+/// at offset 257).
+pub const SNIFF_LEN: usize = 512;
+
+/// Classify a stream from its first bytes (fewer than [`SNIFF_LEN`] is fine
+/// for short streams).
+pub fn detect(head: &[u8]) -> Format {
+    match head {
+        [0x1f, 0x8b, ..] => Format::Gzip,
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => Format::Zstd,
+        [b'B', b'Z', b'h', ..] => Format::Unsupported("bzip2"),
+        [0xfd, b'7', b'z', b'X', b'Z', 0x00, ..] => Format::Unsupported("xz"),
+        [0x04, 0x22, 0x4d, 0x18, ..] => Format::Unsupported("lz4"),
+        _ => Format::Tar,
+    }
+}
+
+/// True when `head` starts with a POSIX/GNU tar header ("ustar" magic).
+pub fn is_tar_header(head: &[u8]) -> bool {
+    head.len() >= 262 && &head[257..262] == b"ustar"
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Gzip => "gzip",
+            Format::Zstd => "zstd",
+            Format::Tar => "tar",
+            Format::Unsupported(name) => name,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_magic_bytes() {
+        assert_eq!(detect(&[0x1f, 0x8b, 8, 0]), Format::Gzip);
+        assert_eq!(detect(&[0x28, 0xb5, 0x2f, 0xfd, 0]), Format::Zstd);
+        assert_eq!(detect(b"BZh91AY"), Format::Unsupported("bzip2"));
+        assert_eq!(detect(b"\xfd7zXZ\0rest"), Format::Unsupported("xz"));
+        assert_eq!(detect(b""), Format::Tar);
+        let mut header = vec![0u8; 512];
+        header[257..263].copy_from_slice(b"ustar\0");
+        assert_eq!(detect(&header), Format::Tar);
+        assert!(is_tar_header(&header));
+        assert!(!is_tar_header(&header[..200]));
+    }
+}

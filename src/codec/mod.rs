@@ -1,0 +1,10 @@
+//! Compression formats: what a stream is ([`detect`]), how we write it fast
+//! ([`pgzip`], [`encode`]) and how we read it back on a thread of its own
+//! ([`decode`]).
+
+pub mod decode;
+pub mod detect;
+pub mod encode;
+pub mod pgzip;
+
+pub use detect::Format;
