@@ -125,6 +125,9 @@ impl Guard {
             Err(GuardError::Unsafe(Violation::ThroughSymlink { .. })) => {
                 return Err(Violation::LinkOutside { target: shown }.into());
             }
+            Err(GuardError::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(Violation::LinkMissing { target: shown }.into());
+            }
             Err(e) => return Err(e),
         };
         let path = parent.join(name);
@@ -304,10 +307,16 @@ mod tests {
             g.link_target(Path::new("up/secret")).unwrap_err(),
             GuardError::Unsafe(Violation::LinkOutside { .. })
         ));
-        assert!(matches!(
-            g.link_target(Path::new("missing")).unwrap_err(),
-            GuardError::Unsafe(Violation::LinkMissing { .. })
-        ));
+        for missing in ["missing", "no/such/dir/file"] {
+            assert!(matches!(
+                g.link_target(Path::new(missing)).unwrap_err(),
+                GuardError::Unsafe(Violation::LinkMissing { .. })
+            ));
+        }
+        assert!(
+            !root.join("no").exists(),
+            "looking up a target creates nothing"
+        );
     }
 
     #[test]

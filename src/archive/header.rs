@@ -56,16 +56,25 @@ pub fn append<W: Write>(
     meta: &EntryMeta,
     data: impl Read,
 ) -> io::Result<()> {
-    // Non-UTF-8 names go into PAX as raw bytes, as GNU tar's posix format
-    // does (it rejects the `hdrcharset` keyword POSIX offers for this).
+    // Names that fit go into the ustar field as raw bytes, UTF-8 or not:
+    // every reader takes those as they are. Longer ones need PAX; a PAX
+    // value that is not UTF-8 is declared `hdrcharset=BINARY`, without
+    // which bsdtar refuses it (GNU tar ignores the keyword, with a warning,
+    // and takes the bytes as they are).
     let mut pax: Vec<(&str, &[u8])> = Vec::new();
-    if meta.path.len() > USTAR_NAME || std::str::from_utf8(&meta.path).is_err() {
+    let mut binary = false;
+    if meta.path.len() > USTAR_NAME {
+        binary |= std::str::from_utf8(&meta.path).is_err();
         pax.push(("path", &meta.path));
     }
     if let Some(link) = &meta.link
-        && (link.len() > USTAR_NAME || std::str::from_utf8(link).is_err())
+        && link.len() > USTAR_NAME
     {
+        binary |= std::str::from_utf8(link).is_err();
         pax.push(("linkpath", link));
+    }
+    if binary {
+        pax.insert(0, ("hdrcharset", b"BINARY"));
     }
     let size_text = meta.size.to_string();
     if meta.size > MAX_OCTAL_SIZE {
@@ -222,9 +231,11 @@ mod tests {
     fn long_and_binary_names_round_trip_through_pax() {
         let long = "d/".repeat(80) + "file.txt";
         let binary = b"caf\xe9.txt".to_vec();
+        let long_binary = [b"caf\xe9/".repeat(30), b"x".to_vec()].concat();
         let mut b = Builder::new(Vec::new());
         append(&mut b, &meta(long.as_bytes()), &b"abc"[..]).unwrap();
         append(&mut b, &meta(&binary), &b"xyz"[..]).unwrap();
+        append(&mut b, &meta(&long_binary), &b"uvw"[..]).unwrap();
         let bytes = b.into_inner().unwrap();
         let mut a = tar::Archive::new(&bytes[..]);
         let mut names = Vec::new();
@@ -243,6 +254,6 @@ mod tests {
             e.read_to_string(&mut data).unwrap();
             assert_eq!(data.len(), 3);
         }
-        assert_eq!(names, vec![long.into_bytes(), binary]);
+        assert_eq!(names, vec![long.into_bytes(), binary, long_binary]);
     }
 }

@@ -48,8 +48,7 @@ pub fn list<R: Read + Send + 'static, W: Write>(
         let link = entry.link_name_bytes().map(|l| l.into_owned());
         match format {
             ListFormat::Names => {
-                out.write_all(&name).map_err(write_err)?;
-                out.write_all(b"\n").map_err(write_err)?;
+                writeln!(out, "{}", quote(&name)).map_err(write_err)?;
             }
             ListFormat::Long => {
                 let h = entry.header();
@@ -76,20 +75,12 @@ pub fn list<R: Read + Send + 'static, W: Write>(
                     mode_string(kind, h.mode().unwrap_or(0)),
                     w = width - pad + size.len()
                 );
-                out.write_all(line.as_bytes()).map_err(write_err)?;
-                out.write_all(&name).map_err(write_err)?;
-                match (kind, &link) {
-                    (EntryType::Symlink, Some(l)) => {
-                        out.write_all(b" -> ").map_err(write_err)?;
-                        out.write_all(l).map_err(write_err)?;
-                    }
-                    (EntryType::Link, Some(l)) => {
-                        out.write_all(b" link to ").map_err(write_err)?;
-                        out.write_all(l).map_err(write_err)?;
-                    }
-                    _ => {}
-                }
-                out.write_all(b"\n").map_err(write_err)?;
+                let target = match (kind, &link) {
+                    (EntryType::Symlink, Some(l)) => format!(" -> {}", quote(l)),
+                    (EntryType::Link, Some(l)) => format!(" link to {}", quote(l)),
+                    _ => String::new(),
+                };
+                writeln!(out, "{line}{}{target}", quote(&name)).map_err(write_err)?;
             }
             ListFormat::Json => {
                 let h = entry.header();
@@ -113,6 +104,33 @@ pub fn list<R: Read + Send + 'static, W: Write>(
     archive.into_inner().finish()?;
     out.flush().map_err(write_err)?;
     Ok(count)
+}
+
+/// A name as GNU tar's listing shows it: printable UTF-8 as is, `\\`,
+/// `\n`, `\t` escaped, other control characters and bytes that are not
+/// UTF-8 as octal (`caf\351`).
+pub fn quote(name: &[u8]) -> String {
+    let mut out = String::with_capacity(name.len());
+    for chunk in name.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                c if c.is_control() => {
+                    let mut buf = [0u8; 4];
+                    for b in c.encode_utf8(&mut buf).bytes() {
+                        out.push_str(&format!("\\{b:03o}"));
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\{b:03o}"));
+        }
+    }
+    out
 }
 
 fn owner_name(name: Option<&[u8]>, id: u64) -> String {
@@ -171,6 +189,13 @@ pub fn mode_string(kind: EntryType, mode: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_quoted_like_gnu_tar() {
+        assert_eq!(quote(b"caf\xe9"), "caf\\351");
+        assert_eq!(quote("ünï ✓".as_bytes()), "ünï ✓");
+        assert_eq!(quote(b"a\nb\\c\td\x01"), "a\\nb\\\\c\\td\\001");
+    }
 
     #[test]
     fn modes_like_gnu_tar() {

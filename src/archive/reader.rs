@@ -26,7 +26,7 @@ pub struct TarInput {
 impl TarInput {
     /// Detect the compression of `input` and start decoding it.
     pub fn open<R: Read + Send + 'static>(input: R) -> Result<TarInput, Error> {
-        let inner = decode::spawn(input).map_err(|e| Error::io("reading input", e))?;
+        let inner = decode::spawn(input).map_err(|e| Error::from_stream("reading input", e))?;
         Ok(TarInput {
             inner,
             hit_eof: Rc::new(Cell::new(false)),

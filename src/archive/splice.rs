@@ -67,9 +67,26 @@ pub(crate) fn stream_error(e: std::io::Error, hit_eof: bool, source: &str) -> Er
         Error::Io { source: e, .. } if hit_eof => Error::Truncated(format!(
             "input ended early (truncated tar in {source}): {e}"
         )),
-        Error::Io { source: e, .. } => Error::Corrupt(format!("{source}: {e}")),
+        Error::Io { source: e, .. } => {
+            Error::Corrupt(format!("{source}: {}", printable(&e.to_string())))
+        }
         other => other,
     }
+}
+
+/// The tar crate quotes raw header bytes in some messages: escape them and
+/// keep the message to one short line.
+fn printable(message: &str) -> String {
+    let mut quoted = super::list::quote(message.as_bytes());
+    if quoted.len() > 160 {
+        let mut end = 160;
+        while !quoted.is_char_boundary(end) {
+            end -= 1;
+        }
+        quoted.truncate(end);
+        quoted.push('…');
+    }
+    quoted
 }
 
 /// Everything the entry says about itself, PAX overrides included.

@@ -11,7 +11,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use flate2::bufread::MultiGzDecoder;
 
-use super::detect::{Format, SNIFF_LEN, detect};
+use super::detect::{Format, SNIFF_LEN, detect, is_valid_tar_block};
 
 /// Size of the chunks handed from the decoder thread to the reader.
 const CHUNK: usize = 256 * 1024;
@@ -45,6 +45,16 @@ pub fn spawn<R: Read + Send + 'static>(mut input: R) -> io::Result<DecodedReader
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             format!("{name}-compressed input is not supported (use gzip, zstd or plain tar)"),
+        ));
+    }
+    if format == Format::Tar
+        && head.len() == SNIFF_LEN
+        && head.iter().any(|&b| b != 0)
+        && !is_valid_tar_block(&head)
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "input is not a tar archive (nor gzip or zstd compressed)",
         ));
     }
     let (tx, rx) = sync_channel(DEPTH);
@@ -195,8 +205,17 @@ mod tests {
         want.extend(b"tail");
         assert_eq!(read_all(two).unwrap(), want);
         assert_eq!(read_all(zstd::encode_all(&a[..], 3).unwrap()).unwrap(), a);
-        assert_eq!(read_all(a.clone()).unwrap(), a);
         assert_eq!(read_all(Vec::new()).unwrap(), b"");
+        // Uncompressed input must start like a tar archive.
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_ustar();
+        h.set_size(a.len() as u64);
+        h.set_cksum();
+        b.append_data(&mut h, "a", &a[..]).unwrap();
+        let plain = b.into_inner().unwrap();
+        assert_eq!(read_all(plain.clone()).unwrap(), plain);
+        let err = read_all(a).unwrap_err();
+        assert!(err.to_string().contains("not a tar archive"), "{err}");
     }
 
     #[test]

@@ -34,6 +34,29 @@ pub fn is_tar_header(head: &[u8]) -> bool {
     head.len() >= 262 && &head[257..262] == b"ustar"
 }
 
+/// True when the first 512 bytes are a tar header whose checksum holds
+/// (old v7 archives have no magic, so the checksum is what tells).
+pub fn is_valid_tar_block(block: &[u8]) -> bool {
+    if block.len() < 512 {
+        return false;
+    }
+    let Ok(stored) = tar::Header::from_byte_slice(&block[..512]).cksum() else {
+        return false;
+    };
+    let sum: u32 = block[..512]
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| {
+            if (148..156).contains(&i) {
+                u32::from(b' ')
+            } else {
+                u32::from(b)
+            }
+        })
+        .sum();
+    sum == stored
+}
+
 impl Format {
     pub fn name(self) -> &'static str {
         match self {
@@ -60,6 +83,13 @@ mod tests {
         header[257..263].copy_from_slice(b"ustar\0");
         assert_eq!(detect(&header), Format::Tar);
         assert!(is_tar_header(&header));
+        let mut valid = tar::Header::new_ustar();
+        valid.set_path("x").unwrap();
+        valid.set_cksum();
+        assert!(is_valid_tar_block(valid.as_bytes()));
+        let mut flipped = valid.as_bytes().to_vec();
+        flipped[0] ^= 1;
+        assert!(!is_valid_tar_block(&flipped));
         assert!(!is_tar_header(&header[..200]));
     }
 }

@@ -1,0 +1,61 @@
+# s3pipe: build, demo, test, bench, lint. `make demo` and `make test` do all
+# their own set-up on a fresh machine (Debian packages, pinned test servers).
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+
+# Test servers and other pinned tools live outside the repo, built once.
+TOOLS ?= $(HOME)/.cache/s3pipe
+GARAGE_VERSION := 2.5.0
+S3S_FS_VERSION := 0.14.1
+GARAGE := $(TOOLS)/garage-$(GARAGE_VERSION)/bin/garage
+S3S_FS := $(TOOLS)/s3s-fs-$(S3S_FS_VERSION)/bin/s3s-fs
+export S3PIPE_GARAGE := $(GARAGE)
+export S3PIPE_S3S_FS := $(S3S_FS)
+
+# command:debian-package pairs the tests and benchmarks use.
+DEB_TOOLS := pigz:pigz zstd:zstd bsdtar:libarchive-tools strace:strace /usr/bin/time:time
+
+.PHONY: all build demo test bench lint deps servers clean
+
+all: build
+
+build:
+	cargo build --release --bins
+
+deps:
+	@missing=""; for pair in $(DEB_TOOLS); do \
+	  cmd=$${pair%%:*}; pkg=$${pair##*:}; \
+	  command -v "$$cmd" >/dev/null 2>&1 || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make: installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+servers: $(GARAGE) $(S3S_FS)
+
+$(GARAGE):
+	@echo "make: building Garage $(GARAGE_VERSION) into $(TOOLS) (once, ~13 min)"
+	cargo install --locked --root $(TOOLS)/garage-$(GARAGE_VERSION) garage@$(GARAGE_VERSION) \
+	  --no-default-features --features bundled-libs,lmdb
+
+$(S3S_FS):
+	@echo "make: building s3s-fs $(S3S_FS_VERSION) into $(TOOLS) (once)"
+	cargo install --locked --root $(TOOLS)/s3s-fs-$(S3S_FS_VERSION) s3s-fs@$(S3S_FS_VERSION) --features binary
+
+demo: build
+	scripts/demo.sh target/release
+
+test: deps
+	cargo test --all-targets
+	cargo test --doc
+
+bench: deps build
+	bench/run.sh
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+
+clean:
+	cargo clean
