@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Side-by-side benchmarks, one run, written to bench/results.md.
+#   bench/run.sh            everything
+#   REPEAT=5 bench/run.sh   more repetitions (the median is reported)
+# Needs: a release build (make bench does it), pigz, zstd, GNU time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPEAT=${REPEAT:-3}
+WORK=${BENCH_DIR:-$HOME/.cache/s3pipe/bench}
+CORPUS=$WORK/corpus
+BIN=$PWD/target/release
+OUT=bench/results.md
+# unpack writes into tmpfs: on this kind of machine the virtual disk's
+# writeback swung the same run from 4 s to 13 s, which measured the disk.
+UNPACK_DIR=${UNPACK_DIR:-/dev/shm/s3pipe-bench-out}
+mkdir -p "$WORK"
+
+cargo build --release --bins --examples -q
+if [ ! -f "$CORPUS/.complete" ]; then
+  echo "bench: generating the corpus in $CORPUS" >&2
+  rm -rf "$CORPUS"
+  "$BIN/examples/gen_corpus" "$CORPUS"
+fi
+CORPUS_BYTES=$(du -sb --apparent-size "$CORPUS" | cut -f1)
+CORPUS_MB=$(awk -v b="$CORPUS_BYTES" 'BEGIN{printf "%.0f", b/1e6}')
+tar -C "$WORK" -cf - corpus | cat > /dev/null   # warm the page cache
+
+# group NAME COMMAND [NAME COMMAND …]: run each COMMAND (bash, cwd $WORK)
+# REPEAT times, round-robin so every contender meets the same disk and
+# cache state; record the median wall time with its user/sys CPU, the peak
+# RSS of the largest process, and the bytes printed on stdout (the
+# archive's size). $BEFORE, if set, runs untimed before each run.
+declare -A WALL CPU RSS SIZE
+group() {
+  local -a names=() cmds=()
+  while [ $# -gt 0 ]; do names+=("$1"); cmds+=("$2"); shift 2; done
+  local -A runs=()
+  local i j t
+  for ((i = 0; i < REPEAT; i++)); do
+    for j in "${!names[@]}"; do
+      [ -n "${BEFORE:-}" ] && (cd "$WORK" && eval "$BEFORE")
+      sync
+      t=$(mktemp)
+      (cd "$WORK" && /usr/bin/time -f '%e %U %S %M' -o "$t" bash -o pipefail -c "${cmds[$j]}" | wc -c > "$t.size")
+      runs[$j]+="$(cat "$t") $(cat "$t.size")"$'\n'
+      rm -f "$t" "$t.size"
+    done
+  done
+  for j in "${!names[@]}"; do
+    local name=${names[$j]} median
+    median=$(printf '%s' "${runs[$j]}" | sort -n | sed -n "$(( (REPEAT + 1) / 2 ))p")
+    read -r w u s m z <<< "$median"
+    WALL[$name]=$w; CPU[$name]=$(awk -v u="$u" -v s="$s" 'BEGIN{print u+s}')
+    RSS[$name]=$((m / 1024)); SIZE[$name]=$z
+    printf 'bench: %-34s %6.2f s\n' "$name" "$w" >&2
+  done
+}
+
+# row NAME BASELINE: a table row, speed as a ratio to BASELINE's wall time.
+row() {
+  local n=$1 base=$2
+  awk -v n="$n" -v w="${WALL[$n]}" -v c="${CPU[$n]}" -v r="${RSS[$n]}" -v z="${SIZE[$n]}" \
+      -v bw="${WALL[$base]}" -v mb="$CORPUS_MB" -v cb="$CORPUS_BYTES" 'BEGIN{
+    size = (z > 0) ? sprintf("%.1f MB (%.3f)", z/1e6, cb/z) : "-";
+    printf "| %s | %.2f | %.0f | %.0f%% | %d | %s | %.2f× |\n", n, w, mb/w, 100*c/w, r, size, bw/w }'
+}
+header() {
+  echo "| command | wall s | input MB/s | CPU | peak RSS MiB | output (ratio) | speed vs $1 |"
+  echo "|---|---|---|---|---|---|---|"
+}
+
+T="tar -cf - corpus"
+group "pack (gzip -6, 2 threads)"     "$BIN/pack corpus" \
+      "tar | pigz -p 2 -6"            "$T | pigz -p 2 -6" \
+      "tar -czf"                      "tar -czf - corpus"
+group "pack -1"                       "$BIN/pack -1 corpus" \
+      "tar | pigz -p 2 -1"            "$T | pigz -p 2 -1" \
+      "tar | gzip -1"                 "$T | gzip -1"
+group "pack --zstd (-3, 2 threads)"   "$BIN/pack --zstd corpus" \
+      "tar | zstd -3 -T2"             "$T | zstd -q -3 -T2"
+group "pack -p 1 (libdeflate, 1 thread)" "$BIN/pack -p 1 corpus" \
+      "tar | flate2/zlib-rs, 1 thread" "$T | $BIN/examples/gzip_flate2 6"
+
+"$BIN/pack" -C "$WORK" corpus > "$WORK/corpus.tar.gz"
+O=$UNPACK_DIR
+BEFORE="rm -rf $O && mkdir -p $O"
+group "unpack"               "$BIN/unpack -C $O -f corpus.tar.gz" \
+      "tar -xzf"             "tar -C $O -xzf corpus.tar.gz" \
+      "pigz -dc | tar -x"    "pigz -dc corpus.tar.gz | tar -C $O -x"
+BEFORE=
+rm -rf "$O" && mkdir -p "$O" && "$BIN/unpack" -C "$O" -f "$WORK/corpus.tar.gz"
+diff -r "$CORPUS" "$O/corpus" > /dev/null || { echo "bench: unpack output differs from the corpus" >&2; exit 1; }
+rm -rf "$O" "$WORK/corpus.tar.gz"
+
+{
+  echo "# Benchmarks"
+  echo
+  echo "Written by \`make bench\` ($(date -u +%Y-%m-%d), $(nproc) cores, $(free -g | awk '/Mem/{print $2}') GiB;"
+  echo "corpus: $CORPUS_MB MB in $(find "$CORPUS" -type f | wc -l) files from examples/gen_corpus.rs;"
+  echo "median of $REPEAT runs, warm page cache). Peak RSS is that of the largest process in a pipeline."
+  echo
+  echo "## pack (gzip level 6)"
+  echo; header "pigz"
+  row "pack (gzip -6, 2 threads)" "tar | pigz -p 2 -6"
+  row "tar | pigz -p 2 -6" "tar | pigz -p 2 -6"
+  row "tar -czf" "tar | pigz -p 2 -6"
+  echo; echo "pack vs \`tar -czf\`: $(awk -v a="${WALL[tar -czf]}" -v b="${WALL[pack (gzip -6, 2 threads)]}" 'BEGIN{printf "%.2f×", a/b}') faster."
+  echo
+  echo "## pack (gzip level 1)"
+  echo; header "pigz -1"
+  row "pack -1" "tar | pigz -p 2 -1"
+  row "tar | pigz -p 2 -1" "tar | pigz -p 2 -1"
+  row "tar | gzip -1" "tar | pigz -p 2 -1"
+  echo
+  echo "## pack --zstd"
+  echo; header "zstd -T2"
+  row "pack --zstd (-3, 2 threads)" "tar | zstd -3 -T2"
+  row "tar | zstd -3 -T2" "tar | zstd -3 -T2"
+  echo
+  echo "## gzip backends, one thread (why libdeflate)"
+  echo; header "flate2"
+  row "pack -p 1 (libdeflate, 1 thread)" "tar | flate2/zlib-rs, 1 thread"
+  row "tar | flate2/zlib-rs, 1 thread" "tar | flate2/zlib-rs, 1 thread"
+  echo
+  echo "## unpack (into tmpfs, $UNPACK_DIR)"
+  echo; header "tar -xzf"
+  row "unpack" "tar -xzf"
+  row "tar -xzf" "tar -xzf"
+  row "pigz -dc | tar -x" "tar -xzf"
+} > "$OUT"
+echo "bench: wrote $OUT" >&2
+cat "$OUT"
