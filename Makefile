@@ -46,7 +46,7 @@ $(S3S_FS):
 demo: build
 	scripts/demo.sh target/release
 
-test: deps
+test: deps servers
 	cargo test --all-targets
 	cargo test --doc
 

@@ -9,7 +9,8 @@ use std::process::ExitCode;
 pub const EXIT_BROKEN_PIPE: u8 = 141;
 
 /// Run a tool's body. An error prints one line, `program: what: why`, and
-/// exits with `fail_code`; a closed stdout exits 141 without a word.
+/// exits with `fail_code` (2 for a [`UsageError`], 128+N after signal N);
+/// a closed stdout exits 141 without a word.
 pub fn run(
     program: &str,
     fail_code: u8,
@@ -20,9 +21,28 @@ pub fn run(
         Err(err) if crate::stdio::is_broken_pipe(&err) => ExitCode::from(EXIT_BROKEN_PIPE),
         Err(err) => {
             eprintln!("{program}: {err:#}");
-            ExitCode::from(fail_code)
+            let signal = err.chain().find_map(|e| match e.downcast_ref() {
+                Some(crate::s3::upload::UploadError::Signal { exit_code, .. }) => Some(*exit_code),
+                _ => None,
+            });
+            if err.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(signal.unwrap_or(fail_code))
+            }
         }
     }
+}
+
+/// A command line that cannot work (bad URL, bad value): exit 2, as clap's
+/// own usage errors do.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// A [`UsageError`] as an `anyhow::Error`, for `map_err`.
+pub fn usage(message: impl Into<String>) -> anyhow::Error {
+    UsageError(message.into()).into()
 }
 
 /// pigz/gzip spell levels `-1` … `-9`; clap cannot, so those arguments
@@ -135,5 +155,103 @@ mod tests {
             out,
             ["pack", "--level=9", "-C", "x", "-p", "2", "--", "-1"].map(OsString::from)
         );
+    }
+}
+
+/// The connection flags every S3 tool takes.
+#[derive(clap::Args, Debug, Clone)]
+pub struct S3Args {
+    /// S3 endpoint, e.g. http://127.0.0.1:3900 (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or AWS)
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Region (default: the SDK's resolution, else us-east-1)
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Path-style addressing (the default for custom endpoints)
+    #[arg(long, conflicts_with = "virtual_host")]
+    pub path_style: bool,
+    /// Virtual-host addressing (the default for AWS)
+    #[arg(long)]
+    pub virtual_host: bool,
+    /// Do not sign requests (public buckets)
+    #[arg(long)]
+    pub no_sign_request: bool,
+    /// Retries per call (exponential backoff with jitter)
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub retries: u32,
+}
+
+impl S3Args {
+    pub fn connection(&self) -> crate::s3::Connection {
+        crate::s3::Connection {
+            endpoint_url: self.endpoint_url.clone(),
+            region: self.region.clone(),
+            path_style: if self.path_style {
+                Some(true)
+            } else if self.virtual_host {
+                Some(false)
+            } else {
+                None
+            },
+            no_sign_request: self.no_sign_request,
+            retries: self.retries,
+        }
+    }
+}
+
+/// Exit codes of the S3 tools, for their `--help`.
+pub const S3_EXIT_CODES: &str = "\
+Exit status: 0 success; 1 failure (a one-line reason on stderr); 2 usage
+error; 129/130/143 interrupted by SIGHUP/SIGINT/SIGTERM (after aborting any
+upload); 141 stdout closed.";
+
+/// Run an async body on a multi-threaded tokio runtime.
+pub fn block_on<T>(future: impl std::future::Future<Output = T>) -> anyhow::Result<T> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    Ok(runtime.block_on(future))
+}
+
+/// A duration: `90`, `90s`, `30m`, `12h`, `7d`. Returns seconds.
+pub fn parse_duration(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("not a duration: {text:?} (try 30s, 15m, 12h, 7d)"))?;
+    let mult = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(format!("unknown duration unit in {text:?} (s, m, h, d, w)")),
+    };
+    Ok(n * mult)
+}
+
+/// `KEY=VALUE` for `--metadata` and `--tag`.
+pub fn parse_key_value(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("expected KEY=VALUE, got {text:?}"))
+}
+
+#[cfg(test)]
+mod s3_flag_tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_pairs() {
+        assert_eq!(parse_duration("90"), Ok(90));
+        assert_eq!(parse_duration("1d"), Ok(86_400));
+        assert_eq!(parse_duration("15m"), Ok(900));
+        assert!(parse_duration("soon").is_err());
+        assert_eq!(parse_key_value("a=b=c"), Ok(("a".into(), "b=c".into())));
+        assert!(parse_key_value("=x").is_err());
+        assert!(parse_key_value("novalue").is_err());
     }
 }

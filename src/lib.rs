@@ -4,8 +4,9 @@
 //! The library holds everything; each binary in `src/bin/` only parses its
 //! flags and calls in here. Data flows one way, stdin → library → stdout:
 //! [`archive`] turns trees into tar streams and back (safely), [`codec`]
-//! compresses and decompresses them on every core, [`progress`] reports on
-//! stderr, and [`cli`]/[`stdio`] hold what the binaries share.
+//! compresses and decompresses them on every core, [`s3`] moves streams in
+//! and out of S3, [`progress`] reports on stderr, and [`cli`]/[`stdio`] hold
+//! what the binaries share.
 //!
 //! ```
 //! use s3pipe::archive::pack::{pack_to, Input, PackOptions};
@@ -33,4 +34,5 @@ pub mod archive;
 pub mod cli;
 pub mod codec;
 pub mod progress;
+pub mod s3;
 pub mod stdio;

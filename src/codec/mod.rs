@@ -6,5 +6,6 @@ pub mod decode;
 pub mod detect;
 pub mod encode;
 pub mod pgzip;
+pub mod verify;
 
 pub use detect::Format;

@@ -15,15 +15,23 @@ pub fn bin(name: &str) -> PathBuf {
     dir.with_file_name(name)
 }
 
+pub mod s3;
+
 /// Run `program args…` with `stdin` bytes; capture stdout and stderr.
 pub fn run(program: impl AsRef<std::ffi::OsStr>, args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(program.as_ref())
-        .args(args)
+    let mut cmd = Command::new(program.as_ref());
+    cmd.args(args);
+    run_command(cmd, stdin)
+}
+
+/// Run a prepared command with `stdin` bytes; capture stdout and stderr.
+pub fn run_command(mut cmd: Command, stdin: &[u8]) -> Output {
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("starting {:?}: {e}", program.as_ref()));
+        .unwrap_or_else(|e| panic!("starting {cmd:?}: {e}"));
     let mut input = child.stdin.take().unwrap();
     let data = stdin.to_vec();
     let feeder = std::thread::spawn(move || {

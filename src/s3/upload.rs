@@ -1,0 +1,440 @@
+//! `s3put`: a stream of unknown length into S3 with bounded memory.
+//!
+//! A reader thread fills part buffers from stdin and feeds each part to the
+//! stream check ([`crate::codec::verify`]); the async side uploads up to
+//! `concurrency` parts at once. At most `concurrency + 2` parts exist: the
+//! ones uploading, one waiting in the queue, and the one being filled (the
+//! reader only peeks one read ahead to learn whether a full part is the
+//! last). A stream that fits in one part is sent with one PutObject.
+//!
+//! Fail closed: the upload is completed only after the whole input was read
+//! and the stream check passed. Any error, SIGINT, SIGTERM or SIGHUP aborts
+//! the multipart upload (the SDK retries the abort like every call) and
+//! nothing is stored.
+
+use std::io::{self, Read};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+
+use super::client::{Checksum, ObjectSettings, PartDone, S3Error, Store};
+use super::url::S3Url;
+use crate::codec::verify::{StreamCheck, Verify};
+use crate::progress::Progress;
+
+/// S3's limits.
+pub const MIN_PART: u64 = 5 << 20;
+pub const MAX_PART: u64 = 5 << 30;
+pub const MAX_PARTS: u32 = 10_000;
+
+#[derive(Debug, Clone)]
+pub struct PutOptions {
+    pub part_size: u64,
+    pub concurrency: usize,
+    pub checksum: Checksum,
+    pub verify: Verify,
+    /// Size hint: chooses a part size that fits in 10,000 parts.
+    pub expected_size: Option<u64>,
+    /// The exact size the stream must have.
+    pub expect_size: Option<u64>,
+    /// Never grow the part size (stores that need equal parts).
+    pub fixed_part_size: bool,
+    pub allow_empty: bool,
+    pub sha256: bool,
+    pub settings: ObjectSettings,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PutReport {
+    pub size: u64,
+    pub etag: String,
+    pub parts: u32,
+    pub sha256: Option<String>,
+    pub seconds: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    /// The input is not fit to become an object (empty, truncated, …).
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    S3(#[from] S3Error),
+    #[error("reading input: {0}")]
+    Input(io::Error),
+    #[error("interrupted by {name}")]
+    Signal { name: &'static str, exit_code: u8 },
+}
+
+impl PutOptions {
+    /// The size of part `n` (1-based). With `--expected-size` the part size
+    /// is raised up front to fit in 10,000 parts; otherwise it doubles every
+    /// 1,000 parts (8 MiB parts reach ~8 TiB), unless fixed.
+    pub fn part_size_for(&self, n: u32) -> u64 {
+        let base = match self.expected_size {
+            Some(total) => self
+                .part_size
+                .max(total.div_ceil(MAX_PARTS as u64).next_multiple_of(1 << 20)),
+            None => self.part_size,
+        };
+        if self.fixed_part_size || self.expected_size.is_some() {
+            return base.min(MAX_PART);
+        }
+        let doublings = ((n.saturating_sub(1)) / 1000).min(20);
+        (base << doublings).min(MAX_PART)
+    }
+}
+
+enum Msg {
+    Part {
+        number: u32,
+        data: Bytes,
+        last: bool,
+    },
+    /// End of input: the stream check's verdict, total size, SHA-256.
+    End {
+        check: Result<(), String>,
+        size: u64,
+        sha256: Option<String>,
+    },
+    Failed(UploadError),
+}
+
+/// Upload `input` to `url`. Returns when the object exists, or after the
+/// upload was aborted.
+pub async fn upload<R: Read + Send + 'static>(
+    store: &Store,
+    url: &S3Url,
+    input: R,
+    opts: &PutOptions,
+    progress: Arc<Progress>,
+) -> Result<PutReport, UploadError> {
+    let started = Instant::now();
+    let upload_id: Arc<Mutex<Option<String>>> = Arc::default();
+    let result = tokio::select! {
+        r = run(store, url, input, opts, progress, upload_id.clone()) => r,
+        (name, exit_code) = super::interrupted() => Err(UploadError::Signal { name, exit_code }),
+    };
+    match result {
+        Ok(mut report) => {
+            report.seconds = started.elapsed().as_secs_f64();
+            Ok(report)
+        }
+        Err(e) => {
+            let id = upload_id.lock().expect("upload id lock").take();
+            if let Some(id) = id {
+                store
+                    .abort(&url.bucket, &url.key, &id)
+                    .await
+                    .map_err(|abort| {
+                        UploadError::Refused(format!(
+                            "{e}; and aborting upload {id} failed too: {abort}"
+                        ))
+                    })?;
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn run<R: Read + Send + 'static>(
+    store: &Store,
+    url: &S3Url,
+    input: R,
+    opts: &PutOptions,
+    progress: Arc<Progress>,
+    upload_id: Arc<Mutex<Option<String>>>,
+) -> Result<PutReport, UploadError> {
+    let (tx, mut rx) = mpsc::channel::<Msg>(1);
+    let reader_opts = opts.clone();
+    std::thread::Builder::new()
+        .name("s3put-read".into())
+        .spawn(move || read_parts(input, &reader_opts, &progress, &tx))
+        .map_err(UploadError::Input)?;
+
+    let permits = Arc::new(Semaphore::new(opts.concurrency.max(1)));
+    let mut tasks: JoinSet<Result<PartDone, S3Error>> = JoinSet::new();
+    let mut parts: Vec<PartDone> = Vec::new();
+    let mut single: Option<Bytes> = None;
+    let mut id: Option<String> = None;
+    let (size, sha256) = loop {
+        // A permit first, then a part: the queue never holds more than one.
+        let permit = permits
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("semaphore open");
+        // Surface a failed part early; keep every finished one.
+        while let Some(done) = tasks.try_join_next() {
+            parts.push(done.expect("part task")?);
+        }
+        match rx.recv().await {
+            Some(Msg::Part {
+                number: 1,
+                data,
+                last: true,
+            }) => single = Some(data),
+            Some(Msg::Part { number, data, .. }) => {
+                if number > MAX_PARTS {
+                    return Err(UploadError::Refused(format!(
+                        "input is larger than {MAX_PARTS} parts of {} (use --expected-size, a larger --part-size, or drop --fixed-part-size)",
+                        opts.part_size
+                    )));
+                }
+                if id.is_none() {
+                    let new = store
+                        .create_multipart(&url.bucket, &url.key, &opts.settings, opts.checksum)
+                        .await?;
+                    *upload_id.lock().expect("upload id lock") = Some(new.clone());
+                    id = Some(new);
+                }
+                let (store, url, id, checksum) = (
+                    store.clone(),
+                    url.clone(),
+                    id.clone().expect("upload id"),
+                    opts.checksum,
+                );
+                tasks.spawn(async move {
+                    let _permit = permit;
+                    store
+                        .upload_part(&url.bucket, &url.key, &id, number as i32, data, checksum)
+                        .await
+                });
+            }
+            Some(Msg::End {
+                check,
+                size,
+                sha256,
+            }) => {
+                check.map_err(UploadError::Refused)?;
+                break (size, sha256);
+            }
+            Some(Msg::Failed(e)) => return Err(e),
+            None => {
+                return Err(UploadError::Refused(
+                    "input reader stopped unexpectedly".into(),
+                ));
+            }
+        }
+    };
+    if let Some(expected) = opts.expect_size
+        && size != expected
+    {
+        return Err(UploadError::Refused(format!(
+            "input ended early: got {size} bytes, --expect-size said {expected}"
+        )));
+    }
+    let Some(id) = id else {
+        let data = single.unwrap_or_default();
+        if data.is_empty() && !opts.allow_empty {
+            return Err(UploadError::Refused(
+                "no input: refusing to store an empty object (use --allow-empty)".into(),
+            ));
+        }
+        let etag = store
+            .put_object(&url.bucket, &url.key, data, &opts.settings, opts.checksum)
+            .await?;
+        return Ok(PutReport {
+            size,
+            etag,
+            parts: 1,
+            sha256,
+            seconds: 0.0,
+        });
+    };
+    while let Some(done) = tasks.join_next().await {
+        parts.push(done.expect("part task")?);
+    }
+    parts.sort_by_key(|p| p.number);
+    let etag = complete(store, url, &id, &parts, size).await?;
+    upload_id.lock().expect("upload id lock").take();
+    Ok(PutReport {
+        size,
+        etag,
+        parts: parts.len() as u32,
+        sha256,
+        seconds: 0.0,
+    })
+}
+
+/// CompleteMultipartUpload. If its reply was lost and the retry found the
+/// upload gone, the object may well exist: HEAD decides, so a completed
+/// upload never turns into a failure (nor into a second object).
+async fn complete(
+    store: &Store,
+    url: &S3Url,
+    id: &str,
+    parts: &[PartDone],
+    size: u64,
+) -> Result<String, UploadError> {
+    match store.complete(&url.bucket, &url.key, id, parts).await {
+        Ok(etag) => Ok(etag),
+        Err(err @ (S3Error::NoSuchUpload(_) | S3Error::Unreachable { .. } | S3Error::Other(_))) => {
+            match store.head(&url.bucket, &url.key, None, false).await {
+                Ok(info)
+                    if info.size == size
+                        && info
+                            .etag
+                            .trim_matches('"')
+                            .ends_with(&format!("-{}", parts.len())) =>
+                {
+                    Ok(info.etag)
+                }
+                _ => Err(err.into()),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Reader thread: fill parts, check the stream, report the end.
+fn read_parts<R: Read>(
+    mut input: R,
+    opts: &PutOptions,
+    progress: &Progress,
+    tx: &mpsc::Sender<Msg>,
+) {
+    use sha2::Digest;
+    let mut check = StreamCheck::new(opts.verify);
+    let mut hasher = opts.sha256.then(sha2::Sha256::new);
+    let mut total = 0u64;
+    let mut number = 1u32;
+    let mut current = BytesMut::new();
+    let mut eof = false;
+    let send = |msg: Msg| tx.blocking_send(msg).is_ok();
+    loop {
+        // Fill the current part (it may already hold the peeked bytes).
+        let want = opts.part_size_for(number) as usize;
+        if !eof {
+            match fill(&mut input, &mut current, want) {
+                Ok(hit_eof) => eof = hit_eof,
+                Err(e) => {
+                    send(Msg::Failed(UploadError::Input(e)));
+                    return;
+                }
+            }
+        }
+        // Peek one read ahead: is there anything after this part?
+        let mut next = BytesMut::new();
+        if !eof {
+            match fill(&mut input, &mut next, 1) {
+                Ok(hit_eof) => eof = hit_eof && next.is_empty(),
+                Err(e) => {
+                    send(Msg::Failed(UploadError::Input(e)));
+                    return;
+                }
+            }
+        }
+        let last = eof && next.is_empty();
+        let data = std::mem::replace(&mut current, next).freeze();
+        total += data.len() as u64;
+        progress.add_bytes(data.len() as u64);
+        if let Some(h) = hasher.as_mut() {
+            h.update(&data);
+        }
+        if !data.is_empty()
+            && let Err(e) = check.feed(data.clone())
+        {
+            send(Msg::Failed(UploadError::Refused(e)));
+            return;
+        }
+        if !send(Msg::Part { number, data, last }) {
+            return;
+        }
+        if last {
+            let sha256 = hasher.map(|h| format!("{:x}", h.finalize()));
+            send(Msg::End {
+                check: check.finish(),
+                size: total,
+                sha256,
+            });
+            return;
+        }
+        number += 1;
+    }
+}
+
+/// Read into `buf` until it holds `want` bytes or the input ends; returns
+/// whether it ended.
+fn fill<R: Read>(input: &mut R, buf: &mut BytesMut, want: usize) -> io::Result<bool> {
+    let have = buf.len();
+    if have >= want {
+        return Ok(false);
+    }
+    buf.resize(want, 0);
+    let mut filled = have;
+    let result = loop {
+        if filled == want {
+            break Ok(false);
+        }
+        match input.read(&mut buf[filled..]) {
+            Ok(0) => break Ok(true),
+            Ok(n) => {
+                filled += n;
+                if want == 1 {
+                    break Ok(false);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => break Err(e),
+        }
+    };
+    buf.truncate(filled);
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> PutOptions {
+        PutOptions {
+            part_size: 8 << 20,
+            concurrency: 4,
+            checksum: Checksum::Crc32c,
+            verify: Verify::Auto,
+            expected_size: None,
+            expect_size: None,
+            fixed_part_size: false,
+            allow_empty: false,
+            sha256: false,
+            settings: ObjectSettings::default(),
+        }
+    }
+
+    #[test]
+    fn part_sizes_grow_so_5_tib_fits_in_10000_parts() {
+        let o = opts();
+        assert_eq!(o.part_size_for(1), 8 << 20);
+        assert_eq!(o.part_size_for(1000), 8 << 20);
+        assert_eq!(o.part_size_for(1001), 16 << 20);
+        let total: u64 = (1..=MAX_PARTS).map(|n| o.part_size_for(n)).sum();
+        assert!(total >= 5 << 40, "{total}");
+        let fixed = PutOptions {
+            fixed_part_size: true,
+            ..opts()
+        };
+        assert_eq!(fixed.part_size_for(9000), 8 << 20);
+        let sized = PutOptions {
+            expected_size: Some(1 << 40),
+            ..opts()
+        };
+        assert_eq!(sized.part_size_for(1), 105 << 20);
+        assert!(sized.part_size_for(1) * MAX_PARTS as u64 >= 1 << 40);
+    }
+
+    #[test]
+    fn fill_reads_until_full_or_eof() {
+        let data = vec![7u8; 1000];
+        let mut r = &data[..];
+        let mut b = BytesMut::new();
+        assert!(!fill(&mut r, &mut b, 600).unwrap());
+        assert_eq!(b.len(), 600);
+        let mut c = BytesMut::new();
+        assert!(fill(&mut r, &mut c, 600).unwrap());
+        assert_eq!(c.len(), 400);
+    }
+}

@@ -1,0 +1,395 @@
+//! s3put / s3get / s3ls / s3rm against a real S3 server (Garage; a few
+//! against s3s-fs too): byte-identical round trips, special keys, clear
+//! errors, and nothing stored or left in progress after a failure.
+
+mod support;
+
+use std::io::Write;
+use std::process::Stdio;
+
+use support::s3::Server;
+use support::*;
+
+const MIB: usize = 1 << 20;
+
+fn put(s: &Server, key: &str, data: &[u8], extra: &[&str]) -> std::process::Output {
+    let url = s.url(key);
+    let mut args = vec![url.as_str(), "--part-size", "5MiB", "--concurrency", "3"];
+    args.extend_from_slice(extra);
+    s.run("s3put", &args, data)
+}
+
+fn get(s: &Server, key: &str) -> std::process::Output {
+    s.run(
+        "s3get",
+        &[&s.url(key), "--part-size", "5MiB", "--concurrency", "3"],
+        b"",
+    )
+}
+
+/// Keys (with sizes) under `prefix`, from s3ls --json.
+fn listed(s: &Server, prefix: &str) -> Vec<(String, u64)> {
+    let out = s.run("s3ls", &["--recursive", "--json", &s.url(prefix)], b"");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["key"].as_str().unwrap().to_string(),
+                v["size"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn uploads(s: &Server, prefix: &str) -> usize {
+    let out = s.run("s3ls", &["--uploads", &s.url(prefix)], b"");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+fn round_trips(s: &Server, prefix: &str) {
+    for (i, size) in [1, 5 * MIB - 1, 5 * MIB, 5 * MIB + 1, 7 * MIB / 2 * 5]
+        .into_iter()
+        .enumerate()
+    {
+        let key = format!("{prefix}/size-{size}");
+        let data = random_bytes(size, i as u64 + 1);
+        let out = put(s, &key, &data, &["--json"]);
+        assert_eq!(code(&out), 0, "{size}: {}", stderr(&out));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["size"], size);
+        assert_eq!(report["parts"], size.div_ceil(5 * MIB));
+        let back = get(s, &key);
+        assert_eq!(code(&back), 0, "{size}: {}", stderr(&back));
+        assert!(back.stdout == data, "{size}: bytes differ");
+        assert!(
+            listed(s, &key).contains(&(key.clone(), size as u64)),
+            "server-side size"
+        );
+    }
+    // s3s-fs has no ListMultipartUploads.
+    if s.name == "garage" {
+        assert_eq!(uploads(s, prefix), 0);
+    }
+}
+
+#[test]
+fn garage_round_trips_at_part_boundaries() {
+    round_trips(Server::garage(), "boundaries");
+}
+
+#[test]
+fn s3s_fs_round_trips_at_part_boundaries() {
+    round_trips(Server::s3s_fs(), "boundaries");
+}
+
+#[test]
+fn large_stream_round_trips_with_checksum_and_sha256() {
+    let s = Server::garage();
+    let data = random_bytes(200 * MIB, 42);
+    let out = s.run(
+        "s3put",
+        &[&s.url("large/200m"), "--sha256", "--json"],
+        &data,
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    use sha2::Digest;
+    assert_eq!(
+        report["sha256"],
+        format!("{:x}", sha2::Sha256::digest(&data))
+    );
+    assert_eq!(report["parts"], 25, "8 MiB default parts");
+    let back = s.run("s3get", &[&s.url("large/200m")], b"");
+    assert_eq!(code(&back), 0, "{}", stderr(&back));
+    assert!(back.stdout == data, "bytes differ");
+}
+
+#[test]
+fn empty_input_is_refused_unless_allowed() {
+    let s = Server::garage();
+    let out = put(s, "empty/refused", b"", &[]);
+    assert_eq!(code(&out), 1);
+    assert_eq!(
+        stderr(&out).trim(),
+        format!(
+            "s3put: upload of {} aborted: no input: refusing to store an empty object (use --allow-empty)",
+            s.url("empty/refused")
+        )
+    );
+    assert!(listed(s, "empty/").is_empty());
+    let out = put(s, "empty/allowed", b"", &["--allow-empty"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(listed(s, "empty/"), vec![("empty/allowed".to_string(), 0)]);
+    let back = get(s, "empty/allowed");
+    assert_eq!(code(&back), 0, "{}", stderr(&back));
+    assert!(back.stdout.is_empty());
+}
+
+#[test]
+fn special_keys_round_trip_byte_exact() {
+    let s = Server::garage();
+    let keys = [
+        "special/with space",
+        "special/ünïcødé ✓",
+        "special/a+b=c&d",
+        "special/%41",
+        "special//double",
+        "special/./dot",
+        "special/../dotdot",
+        "special/trailing/",
+    ];
+    for (i, key) in keys.iter().enumerate() {
+        let data = random_bytes(1000 + i, i as u64);
+        let out = put(s, key, &data, &[]);
+        assert_eq!(code(&out), 0, "{key}: {}", stderr(&out));
+        let back = get(s, key);
+        assert_eq!(code(&back), 0, "{key}: {}", stderr(&back));
+        assert_eq!(back.stdout, data, "{key}");
+    }
+    let mut names: Vec<String> = listed(s, "special/").into_iter().map(|(k, _)| k).collect();
+    names.sort();
+    let mut want: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+    want.sort();
+    assert_eq!(names, want);
+}
+
+#[test]
+fn truncated_streams_never_become_objects() {
+    let s = Server::garage();
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("blob"), random_bytes(12 * MIB, 7)).unwrap();
+    for (format, name) in [("--gzip", "gzip"), ("--zstd", "zstd"), ("--none", "tar")] {
+        let whole = run(
+            bin("pack"),
+            &["-C", tmp.path().to_str().unwrap(), format, "blob"],
+            b"",
+        );
+        assert_eq!(code(&whole), 0);
+        let cut = &whole.stdout[..whole.stdout.len() - 700];
+        let key = format!("truncated/{name}");
+        let out = put(s, &key, cut, &[]);
+        assert_eq!(code(&out), 1, "{name}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!(
+                "aborted: input ended early (truncated {name} stream"
+            )),
+            "{name}: {}",
+            stderr(&out)
+        );
+        // The whole stream is accepted.
+        let out = put(s, &format!("whole/{name}"), &whole.stdout, &[]);
+        assert_eq!(code(&out), 0, "{name}: {}", stderr(&out));
+    }
+    assert!(
+        listed(s, "truncated/").is_empty(),
+        "no object from a truncated stream"
+    );
+    assert_eq!(uploads(s, "truncated/"), 0, "no multipart upload left");
+    assert_eq!(listed(s, "whole/").len(), 3);
+}
+
+#[test]
+fn clear_errors_for_bad_url_secret_bucket_key_endpoint() {
+    let s = Server::garage();
+    let bad_url = s.run("s3put", &["bucket/key"], b"x");
+    assert_eq!(code(&bad_url), 2);
+    assert!(
+        stderr(&bad_url).contains("invalid URL \"bucket/key\": expected s3://bucket/key"),
+        "{}",
+        stderr(&bad_url)
+    );
+
+    let mut cmd = s.cmd("s3put");
+    cmd.env(
+        "AWS_SECRET_ACCESS_KEY",
+        "wrong-secret-wrong-secret-wrong-secret",
+    )
+    .arg(s.url("denied/x"));
+    let out = run_command(cmd, b"data");
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("signature mismatch"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    assert!(listed(s, "denied/").is_empty());
+
+    let out = s.run("s3put", &["s3://no-such-bucket-s3pipe/k"], b"data");
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("no such bucket: no-such-bucket-s3pipe"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = get(s, "missing/key");
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains(&format!("no such key: {}", s.url("missing/key"))),
+        "{}",
+        stderr(&out)
+    );
+    assert!(out.stdout.is_empty());
+
+    let mut cmd = s.cmd("s3get");
+    cmd.env("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+        .args([&s.url("x"), "--retries", "0"]);
+    let out = run_command(cmd, b"");
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("endpoint unreachable (http://127.0.0.1:1)"),
+        "{}",
+        stderr(&out)
+    );
+
+    let mut cmd = s.cmd("s3ls");
+    cmd.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .arg(s.url(""));
+    let out = run_command(cmd, b"");
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("no AWS credentials found"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Start s3put on a stream it cannot finish, wait until its multipart
+/// upload exists on the server, then signal it.
+fn interrupted_upload(
+    s: &Server,
+    key: &str,
+    signal: nix::sys::signal::Signal,
+) -> std::process::Output {
+    let mut cmd = s.cmd("s3put");
+    cmd.args([&s.url(key), "--part-size", "5MiB"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&random_bytes(11 * MIB, 3)).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while uploads(s, key) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the upload never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
+    let out = child.wait_with_output().unwrap();
+    drop(stdin);
+    out
+}
+
+#[test]
+fn sigterm_aborts_the_upload_and_exits_143() {
+    let s = Server::garage();
+    let out = interrupted_upload(s, "sigterm/x", nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(code(&out), 143, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("aborted: interrupted by SIGTERM"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(listed(s, "sigterm/").is_empty());
+    assert_eq!(uploads(s, "sigterm/"), 0);
+}
+
+#[test]
+fn sigkill_leaves_an_upload_that_s3rm_uploads_removes() {
+    let s = Server::garage();
+    let out = interrupted_upload(s, "sigkill/x", nix::sys::signal::Signal::SIGKILL);
+    assert_eq!(out.status.code(), None, "killed");
+    assert_eq!(uploads(s, "sigkill/"), 1, "SIGKILL cannot clean up");
+    let dry = s.run("s3rm", &["--uploads", "--dry-run", &s.url("sigkill/")], b"");
+    assert!(
+        String::from_utf8_lossy(&dry.stdout).contains("(dry run) aborted s3://"),
+        "{}",
+        String::from_utf8_lossy(&dry.stdout)
+    );
+    assert_eq!(uploads(s, "sigkill/"), 1);
+    let young = s.run(
+        "s3rm",
+        &["--uploads", "--older-than", "1d", &s.url("sigkill/")],
+        b"",
+    );
+    assert_eq!(code(&young), 0);
+    assert_eq!(uploads(s, "sigkill/"), 1, "younger than a day: kept");
+    let out = s.run("s3rm", &["--uploads", &s.url("sigkill/")], b"");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(uploads(s, "sigkill/"), 0);
+    assert!(listed(s, "sigkill/").is_empty());
+}
+
+#[test]
+fn ls_latest_and_rm() {
+    let s = Server::garage();
+    for ts in [
+        "2026-11-22-03-15-00",
+        "2026-11-24-03-15-00",
+        "2026-11-23-03-15-00",
+    ] {
+        let out = put(
+            s,
+            &format!("ls/backups/host-{ts}.tar.gz"),
+            ts.as_bytes(),
+            &[],
+        );
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+    }
+    let latest = s.run("s3ls", &["--latest", &s.url("ls/backups/host-")], b"");
+    assert_eq!(
+        String::from_utf8_lossy(&latest.stdout),
+        "ls/backups/host-2026-11-24-03-15-00.tar.gz\n"
+    );
+    let grouped = s.run("s3ls", &[&s.url("ls/")], b"");
+    assert_eq!(
+        String::from_utf8_lossy(&grouped.stdout).trim(),
+        "PRE  ls/backups/"
+    );
+    let dry = s.run("s3rm", &["--recursive", "--dry-run", &s.url("ls/")], b"");
+    assert_eq!(String::from_utf8_lossy(&dry.stdout).lines().count(), 3);
+    assert_eq!(listed(s, "ls/").len(), 3, "dry run deletes nothing");
+    let one = s.run(
+        "s3rm",
+        &[&s.url("ls/backups/host-2026-11-22-03-15-00.tar.gz")],
+        b"",
+    );
+    assert_eq!(code(&one), 0, "{}", stderr(&one));
+    assert_eq!(listed(s, "ls/").len(), 2);
+    let missing = s.run("s3rm", &[&s.url("ls/backups/nope")], b"");
+    assert_eq!(code(&missing), 1);
+    assert!(
+        stderr(&missing).contains("no such key"),
+        "{}",
+        stderr(&missing)
+    );
+    let all = s.run("s3rm", &["--recursive", &s.url("ls/")], b"");
+    assert_eq!(code(&all), 0, "{}", stderr(&all));
+    assert!(listed(s, "ls/").is_empty());
+}
+
+#[test]
+fn closed_stdout_stops_s3get_quietly() {
+    let s = Server::garage();
+    let out = put(s, "epipe/x", &random_bytes(30 * MIB, 5), &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let mut cmd = s.cmd("s3get");
+    cmd.args([&s.url("epipe/x"), "--part-size", "5MiB"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut first = [0u8; 100];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(code(&out), 141);
+    assert_eq!(stderr(&out), "");
+}

@@ -1,0 +1,179 @@
+//! A real S3 server on 127.0.0.1 for the tests: Garage (primary) or
+//! s3s-fs (second implementation). One per test binary, started on first
+//! use on free ports in a temp dir. It is stopped, and its dir removed, when
+//! the test process exits: a shell watchdog holds the server and waits on a
+//! pipe whose write end only this process has.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use super::{bin, path_with_bins};
+
+pub const ACCESS_KEY: &str = "GK31c2f218a2e44f485b94239e";
+pub const SECRET_KEY: &str = "b892c0665f0ada8a4755dae98baa3b133590e11dae3bcc1f9d769d67f16c3835";
+pub const BUCKET: &str = "s3pipe-test";
+
+pub struct Server {
+    pub name: &'static str,
+    pub endpoint: String,
+    pub bucket: &'static str,
+    /// Dropping this (at exit) stops the server.
+    _watchdog: Mutex<(Child, ChildStdin)>,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn tool(env: &str, default: &str, install: &str) -> PathBuf {
+    let path = std::env::var_os(env).map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var("HOME").unwrap())
+            .join(".cache/s3pipe")
+            .join(default)
+    });
+    assert!(
+        path.exists(),
+        "S3 test server not found at {}: run `make servers` (or: {install}); tests need a real server and never skip",
+        path.display()
+    );
+    path
+}
+
+/// Start `script` (a shell command that runs the server in the
+/// foreground) under a watchdog that kills it when our stdin pipe closes.
+fn watchdog(script: &str, dir: &std::path::Path) -> (Child, ChildStdin) {
+    let wrapper = format!(
+        "({script}) > '{d}/server.log' 2>&1 & pid=$!; read -r _; kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf '{d}'",
+        d = dir.display()
+    );
+    let mut child = Command::new("sh")
+        .args(["-c", &wrapper])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take().unwrap();
+    (child, stdin)
+}
+
+impl Server {
+    /// Garage, single node, with a default key and bucket.
+    pub fn garage() -> &'static Server {
+        static GARAGE: OnceLock<Server> = OnceLock::new();
+        GARAGE.get_or_init(|| {
+            let garage = tool(
+                "S3PIPE_GARAGE",
+                "garage-2.5.0/bin/garage",
+                "cargo install --locked --root ~/.cache/s3pipe/garage-2.5.0 garage@2.5.0 --no-default-features --features bundled-libs,lmdb",
+            );
+            let dir = tempfile::Builder::new().prefix("s3pipe-garage-").tempdir().unwrap().keep();
+            let (rpc, api) = (free_port(), free_port());
+            let secret: String = super::random_bytes(32, u64::from(std::process::id())).iter().map(|b| format!("{b:02x}")).collect();
+            std::fs::write(
+                dir.join("garage.toml"),
+                format!(
+                    "metadata_dir = \"{d}/meta\"\ndata_dir = \"{d}/data\"\ndb_engine = \"lmdb\"\n\
+                     replication_factor = 1\ncompression_level = \"none\"\n\
+                     rpc_bind_addr = \"127.0.0.1:{rpc}\"\nrpc_public_addr = \"127.0.0.1:{rpc}\"\nrpc_secret = \"{secret}\"\n\
+                     [s3_api]\ns3_region = \"us-east-1\"\napi_bind_addr = \"127.0.0.1:{api}\"\nroot_domain = \".s3.localhost\"\n",
+                    d = dir.display()
+                ),
+            )
+            .unwrap();
+            let script = format!(
+                "GARAGE_DEFAULT_ACCESS_KEY={ACCESS_KEY} GARAGE_DEFAULT_SECRET_KEY={SECRET_KEY} GARAGE_DEFAULT_BUCKET={BUCKET} \
+                 exec '{}' -c '{}/garage.toml' server --single-node --default-bucket",
+                garage.display(),
+                dir.display()
+            );
+            Server::started("garage", format!("http://127.0.0.1:{api}"), watchdog(&script, &dir), &dir)
+        })
+    }
+
+    /// s3s-fs: a bucket is a directory under its root.
+    pub fn s3s_fs() -> &'static Server {
+        static S3S: OnceLock<Server> = OnceLock::new();
+        S3S.get_or_init(|| {
+            let s3s = tool(
+                "S3PIPE_S3S_FS",
+                "s3s-fs-0.14.1/bin/s3s-fs",
+                "cargo install --locked --root ~/.cache/s3pipe/s3s-fs-0.14.1 s3s-fs@0.14.1 --features binary",
+            );
+            let dir = tempfile::Builder::new().prefix("s3pipe-s3s-").tempdir().unwrap().keep();
+            std::fs::create_dir_all(dir.join("root").join(BUCKET)).unwrap();
+            let port = free_port();
+            let script = format!(
+                "exec '{}' --host 127.0.0.1 --port {port} --access-key {ACCESS_KEY} --secret-key {SECRET_KEY} '{}/root'",
+                s3s.display(),
+                dir.display()
+            );
+            Server::started("s3s-fs", format!("http://127.0.0.1:{port}"), watchdog(&script, &dir), &dir)
+        })
+    }
+
+    /// Wait until the bucket answers a listing (polling a condition, with a
+    /// deadline), or fail with the server's log.
+    fn started(
+        name: &'static str,
+        endpoint: String,
+        guard: (Child, ChildStdin),
+        dir: &std::path::Path,
+    ) -> Server {
+        let server = Server {
+            name,
+            endpoint,
+            bucket: BUCKET,
+            _watchdog: Mutex::new(guard),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let out = server.cmd("s3ls").arg(server.url("")).output().unwrap();
+            if out.status.success() {
+                return server;
+            }
+            if Instant::now() > deadline {
+                let mut log = String::new();
+                let _ = std::fs::File::open(dir.join("server.log"))
+                    .and_then(|mut f| f.read_to_string(&mut log));
+                panic!(
+                    "{name} did not start: {}\n{log}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// `s3://bucket/key` on this server.
+    pub fn url(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.bucket)
+    }
+
+    /// One of our binaries, configured for this server through the
+    /// environment (as a user would), with no ~/.aws to interfere.
+    pub fn cmd(&self, tool: &str) -> Command {
+        let mut c = Command::new(bin(tool));
+        c.env_clear()
+            .env("PATH", path_with_bins())
+            .env("HOME", "/nonexistent")
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+            .env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        c
+    }
+
+    /// Run `tool args…` with `stdin` bytes.
+    pub fn run(&self, tool: &str, args: &[&str], stdin: &[u8]) -> Output {
+        let mut cmd = self.cmd(tool);
+        cmd.args(args);
+        super::run_command(cmd, stdin)
+    }
+}
