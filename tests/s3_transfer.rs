@@ -393,3 +393,78 @@ fn closed_stdout_stops_s3get_quietly() {
     assert_eq!(code(&out), 141);
     assert_eq!(stderr(&out), "");
 }
+
+/// Peak RSS (KiB) of `s3put` uploading `total` bytes, streamed in.
+fn put_rss(s: &Server, key: &str, total: usize) -> u64 {
+    let mut cmd = std::process::Command::new("/usr/bin/time");
+    cmd.env_clear();
+    for (k, v) in s.cmd("s3put").get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    cmd.args(["-f", "%M", bin("s3put").to_str().unwrap(), &s.url(key)])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let block = random_bytes(MIB, 99);
+    let feeder = std::thread::spawn(move || {
+        for _ in 0..total / MIB {
+            stdin.write_all(&block).unwrap();
+        }
+    });
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    stderr(&out).trim().parse().unwrap()
+}
+
+#[test]
+fn upload_memory_is_flat_in_input_size() {
+    let s = Server::garage();
+    let small = put_rss(s, "rss/256m", 256 * MIB);
+    let large = put_rss(s, "rss/1g", 1024 * MIB);
+    // Bound from the issue: part size x (concurrency + 2) + 32 MiB.
+    let bound = (8 * (4 + 2) + 32) * 1024;
+    assert!(
+        large <= bound,
+        "1 GiB upload peaked at {large} KiB > {bound} KiB"
+    );
+    assert!(
+        large <= small + 16 * 1024,
+        "RSS grew with input: {small} KiB -> {large} KiB"
+    );
+    assert_eq!(listed(s, "rss/").len(), 2);
+}
+
+#[test]
+fn an_object_replaced_mid_download_is_an_error() {
+    let s = Server::garage();
+    let key = "changing/x";
+    assert_eq!(code(&put(s, key, &random_bytes(60 * MIB, 1), &[])), 0);
+    let mut cmd = s.cmd("s3get");
+    cmd.args([&s.url(key), "--part-size", "5MiB", "--concurrency", "2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = vec![0u8; MIB];
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    // s3get now waits on us with at most a few ranges fetched; replace it.
+    assert_eq!(code(&put(s, key, &random_bytes(60 * MIB, 2), &[])), 0);
+    let mut rest = Vec::new();
+    std::io::Read::read_to_end(&mut stdout, &mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the object changed during the download"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        first.len() + rest.len() < 60 * MIB,
+        "must not deliver a whole object"
+    );
+}

@@ -15,6 +15,7 @@ pub fn bin(name: &str) -> PathBuf {
     dir.with_file_name(name)
 }
 
+pub mod faults;
 pub mod s3;
 
 /// Run `program args…` with `stdin` bytes; capture stdout and stderr.
