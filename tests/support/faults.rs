@@ -5,6 +5,7 @@
 //! - resets a connection mid-body, in either direction;
 //! - stalls a response mid-body (longer than the client's idle timeout)
 //!   and then drops it.
+//!
 //! `rate` is the chance per connection of a status fault and, per MiB
 //! forwarded, of a reset or stall: 0.1 is "10% of requests", 1.0 "always".
 
@@ -98,8 +99,13 @@ async fn serve(mut client: TcpStream, upstream: &str, plan: &Plan) -> std::io::R
         return answer_error(&mut client, plan.pick(3)).await;
     }
     let server = TcpStream::connect(upstream).await?;
-    let _ = client.set_linger(Some(Duration::ZERO));
-    let _ = server.set_linger(Some(Duration::ZERO));
+    // A zero linger makes a drop send RST at once (the reset we want); it
+    // never blocks, which is what tokio's deprecation warns about.
+    #[allow(deprecated)]
+    {
+        let _ = client.set_linger(Some(Duration::ZERO));
+        let _ = server.set_linger(Some(Duration::ZERO));
+    }
     let (cr, cw) = client.into_split();
     let (sr, sw) = server.into_split();
     // Either direction failing drops all four halves: a reset.
