@@ -15,7 +15,7 @@ export S3PIPE_S3S_FS := $(S3S_FS)
 # command:debian-package pairs the tests and benchmarks use.
 DEB_TOOLS := pigz:pigz zstd:zstd bsdtar:libarchive-tools strace:strace /usr/bin/time:time
 
-.PHONY: all build demo test bench lint deps servers clean
+.PHONY: all build demo test bench bench-deps lint deps servers clean
 
 all: build
 
@@ -50,8 +50,13 @@ test: deps servers
 	cargo test --all-targets
 	cargo test --doc
 
-bench: deps build
+bench: deps servers bench-deps build
 	bench/run.sh
+
+# The peers the benchmarks compare against.
+bench-deps:
+	@command -v rclone >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rclone >/dev/null; }
+	@python3 -c 'import awscli' 2>/dev/null || pip install -q awscli
 
 lint:
 	cargo fmt --check

@@ -30,7 +30,12 @@ tar -C "$WORK" -cf - corpus | cat > /dev/null   # warm the page cache
 # cache state; record the median wall time with its user/sys CPU, the peak
 # RSS of the largest process, and the bytes printed on stdout (the
 # archive's size). $BEFORE, if set, runs untimed before each run.
-declare -A WALL CPU RSS SIZE
+declare -A WALL CPU RSS SIZE SRV
+SERVER_PID=
+# CPU ticks (user+sys) the S3 server has used so far; 0 without one.
+server_ticks() {
+  if [ -n "$SERVER_PID" ]; then awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; else echo 0; fi
+}
 group() {
   local -a names=() cmds=()
   while [ $# -gt 0 ]; do names+=("$1"); cmds+=("$2"); shift 2; done
@@ -41,17 +46,19 @@ group() {
       [ -n "${BEFORE:-}" ] && (cd "$WORK" && eval "$BEFORE")
       sync
       t=$(mktemp)
+      local srv0; srv0=$(server_ticks)
       (cd "$WORK" && /usr/bin/time -f '%e %U %S %M' -o "$t" bash -o pipefail -c "${cmds[$j]}" | wc -c > "$t.size")
-      runs[$j]+="$(cat "$t") $(cat "$t.size")"$'\n'
+      runs[$j]+="$(cat "$t") $(cat "$t.size") $(( $(server_ticks) - srv0 ))"$'\n'
       rm -f "$t" "$t.size"
     done
   done
   for j in "${!names[@]}"; do
     local name=${names[$j]} median
     median=$(printf '%s' "${runs[$j]}" | sort -n | sed -n "$(( (REPEAT + 1) / 2 ))p")
-    read -r w u s m z <<< "$median"
+    read -r w u s m z k <<< "$median"
     WALL[$name]=$w; CPU[$name]=$(awk -v u="$u" -v s="$s" 'BEGIN{print u+s}')
     RSS[$name]=$((m / 1024)); SIZE[$name]=$z
+    SRV[$name]=$(awk -v k="$k" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.2f", k/hz}')
     printf 'bench: %-34s %6.2f s\n' "$name" "$w" >&2
   done
 }
@@ -92,6 +99,64 @@ rm -rf "$O" && mkdir -p "$O" && "$BIN/unpack" -C "$O" -f "$WORK/corpus.tar.gz"
 diff -r "$CORPUS" "$O/corpus" > /dev/null || { echo "bench: unpack output differs from the corpus" >&2; exit 1; }
 rm -rf "$O" "$WORK/corpus.tar.gz"
 
+# --- S3: the same Garage for every client, its data on tmpfs -------------
+GARAGE=${S3PIPE_GARAGE:-$HOME/.cache/s3pipe/garage-2.5.0/bin/garage}
+GDIR=/dev/shm/s3pipe-bench-garage
+rm -rf "$GDIR" && mkdir -p "$GDIR"
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+RPC=$(port); API=$(port)
+cat > "$GDIR/garage.toml" <<TOML
+metadata_dir = "$GDIR/meta"
+data_dir = "$GDIR/data"
+db_engine = "lmdb"
+replication_factor = 1
+compression_level = "none"
+rpc_bind_addr = "127.0.0.1:$RPC"
+rpc_public_addr = "127.0.0.1:$RPC"
+rpc_secret = "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+[s3_api]
+s3_region = "us-east-1"
+api_bind_addr = "127.0.0.1:$API"
+root_domain = ".s3.localhost"
+TOML
+export AWS_ACCESS_KEY_ID=GK31c2f218a2e44f485b94239e
+export AWS_SECRET_ACCESS_KEY=b892c0665f0ada8a4755dae98baa3b133590e11dae3bcc1f9d769d67f16c3835
+export AWS_ENDPOINT_URL=http://127.0.0.1:$API AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+GARAGE_DEFAULT_ACCESS_KEY=$AWS_ACCESS_KEY_ID GARAGE_DEFAULT_SECRET_KEY=$AWS_SECRET_ACCESS_KEY GARAGE_DEFAULT_BUCKET=bench \
+  "$GARAGE" -c "$GDIR/garage.toml" server --single-node --default-bucket > "$GDIR/log" 2>&1 &
+SERVER_PID=$!
+trap 'kill $SERVER_PID 2>/dev/null; rm -rf "$GDIR" "$UNPACK_DIR"' EXIT
+for _ in $(seq 1 100); do "$BIN/s3ls" s3://bench/ > /dev/null 2>&1 && break; sleep 0.2; done
+"$BIN/s3ls" s3://bench/ > /dev/null
+export RCLONE_CONFIG_G_TYPE=s3 RCLONE_CONFIG_G_PROVIDER=Other RCLONE_CONFIG_G_ENV_AUTH=true \
+  RCLONE_CONFIG_G_ENDPOINT=$AWS_ENDPOINT_URL RCLONE_CONFIG_G_REGION=us-east-1
+[ -f "$WORK/random-1g" ] || head -c 1073741824 /dev/urandom > "$WORK/random-1g"
+cat "$WORK/random-1g" > /dev/null
+S3_MB=$(awk 'BEGIN{printf "%.0f", 1073741824/1e6}')
+AWS="aws --endpoint-url $AWS_ENDPOINT_URL"
+RCLONE="env -u AWS_CA_BUNDLE rclone -q"
+group "s3put (crc32c)"          "$BIN/s3put s3://bench/s3pipe < random-1g" \
+      "s3put --checksum md5"    "$BIN/s3put --checksum md5 s3://bench/s3pipe-md5 < random-1g" \
+      "aws s3 cp -"             "$AWS s3 cp --only-show-errors - s3://bench/aws < random-1g" \
+      "rclone rcat"             "$RCLONE rcat g:bench/rclone < random-1g"
+group "s3get"                   "$BIN/s3get s3://bench/s3pipe" \
+      "aws s3 cp s3://… -"      "$AWS s3 cp --only-show-errors s3://bench/s3pipe -" \
+      "rclone cat"              "$RCLONE cat g:bench/s3pipe"
+[ "$("$BIN/s3get" s3://bench/s3pipe | cmp - "$WORK/random-1g" && echo same)" = same ] \
+  || { echo "bench: s3get returned different bytes" >&2; exit 1; }
+
+# s3row NAME BASELINE: MB/s, client CPU-s per GiB, RSS, server CPU.
+s3row() {
+  local n=$1 base=$2
+  awk -v n="$n" -v w="${WALL[$n]}" -v c="${CPU[$n]}" -v r="${RSS[$n]}" -v k="${SRV[$n]}" \
+      -v bw="${WALL[$base]}" -v mb="$S3_MB" 'BEGIN{
+    printf "| %s | %.2f | %.0f | %.2f | %d | %.2f | %.2f× |\n", n, w, mb/w, c, r, k, bw/w }'
+}
+s3header() {
+  echo "| command | wall s | MB/s | client CPU-s/GiB | peak RSS MiB | server CPU-s | speed vs $1 |"
+  echo "|---|---|---|---|---|---|---|"
+}
+
 {
   echo "# Benchmarks"
   echo
@@ -127,6 +192,21 @@ rm -rf "$O" "$WORK/corpus.tar.gz"
   row "unpack" "tar -xzf"
   row "tar -xzf" "tar -xzf"
   row "pigz -dc | tar -x" "tar -xzf"
+  echo
+  echo "## S3 upload: 1 GiB of random data from stdin (Garage 2.5 on the same 2 cores, data on tmpfs)"
+  echo; s3header "aws s3 cp"
+  s3row "s3put (crc32c)" "aws s3 cp -"
+  s3row "s3put --checksum md5" "aws s3 cp -"
+  s3row "aws s3 cp -" "aws s3 cp -"
+  s3row "rclone rcat" "aws s3 cp -"
+  echo; echo "s3put vs rclone rcat: $(awk -v a="${WALL[rclone rcat]}" -v b="${WALL[s3put (crc32c)]}" 'BEGIN{printf "%.2f×", a/b}') faster."
+  echo
+  echo "## S3 download: the same object to stdout"
+  echo; s3header "aws s3 cp"
+  s3row "s3get" "aws s3 cp s3://… -"
+  s3row "aws s3 cp s3://… -" "aws s3 cp s3://… -"
+  s3row "rclone cat" "aws s3 cp s3://… -"
+  echo; echo "s3get vs rclone cat: $(awk -v a="${WALL[rclone cat]}" -v b="${WALL[s3get]}" 'BEGIN{printf "%.2f×", a/b}') faster."
 } > "$OUT"
 echo "bench: wrote $OUT" >&2
 cat "$OUT"

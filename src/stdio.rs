@@ -16,6 +16,12 @@ pub fn stdout() -> io::Result<BufWriter<File>> {
     Ok(BufWriter::with_capacity(OUT_BUFFER, File::from(fd)))
 }
 
+/// Standard output as a plain `File` (a dup of fd 1), for writers that
+/// write large or vectored pieces themselves.
+pub fn stdout_raw() -> io::Result<File> {
+    Ok(File::from(io::stdout().as_fd().try_clone_to_owned()?))
+}
+
 /// Standard input as a `File` (a dup of fd 0).
 pub fn stdin() -> io::Result<File> {
     Ok(File::from(io::stdin().as_fd().try_clone_to_owned()?))

@@ -56,7 +56,8 @@ fn main() -> ExitCode {
             retries: args.s3.retries,
         };
         let progress = Arc::new(Progress::new("s3get", args.quiet));
-        let out = stdio::stdout().context("opening stdout")?;
+        // Unbuffered: s3get writes whole ranges with vectored writes.
+        let out = stdio::stdout_raw().context("opening stdout")?;
         let result = cli::block_on(async {
             let store = Store::connect(&args.s3.connection()).await;
             download(&store, &url, out, &opts, progress.clone()).await

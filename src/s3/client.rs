@@ -164,6 +164,8 @@ pub struct ObjectInfo {
     pub parts: Option<u32>,
     /// Size of part 1, when asked for.
     pub part_size: Option<u64>,
+    /// The stored CRC32C (base64; `…-N` when composite over N parts).
+    pub crc32c: Option<String>,
 }
 
 /// One listed object.
@@ -310,13 +312,15 @@ impl Store {
         })
     }
 
-    /// CompleteMultipartUpload; returns the object's ETag.
+    /// CompleteMultipartUpload; returns the object's ETag. With
+    /// `if_none_match`, fails if the key exists (conditional write).
     pub async fn complete(
         &self,
         bucket: &str,
         key: &str,
         upload_id: &str,
         parts: &[PartDone],
+        if_none_match: bool,
     ) -> Result<String, S3Error> {
         let parts = parts
             .iter()
@@ -348,6 +352,7 @@ impl Store {
             .bucket(bucket)
             .key(key)
             .upload_id(upload_id)
+            .set_if_none_match(if_none_match.then(|| "*".to_string()))
             .multipart_upload(
                 CompletedMultipartUpload::builder()
                     .set_parts(Some(parts))
@@ -417,7 +422,9 @@ impl Store {
             .head_object()
             .bucket(bucket)
             .key(key)
-            .set_version_id(version.map(String::from));
+            .set_version_id(version.map(String::from))
+            // Ask for the stored checksum: s3get verifies against it.
+            .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled);
         if part_one {
             req = req.part_number(1);
         }
@@ -444,6 +451,7 @@ impl Store {
             version_id: out.version_id,
             parts,
             part_size: part_one.then_some(part_len),
+            crc32c: out.checksum_crc32_c,
         })
     }
 

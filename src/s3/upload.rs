@@ -148,11 +148,26 @@ async fn run<R: Read + Send + 'static>(
     progress: Arc<Progress>,
     upload_id: Arc<Mutex<Option<String>>>,
 ) -> Result<PutReport, UploadError> {
+    // Not every store honours If-None-Match (Garage 2.5 ignores it), so
+    // look first; the header still closes the race where it is honoured.
+    if opts.settings.if_none_match {
+        match store.head(&url.bucket, &url.key, None, false).await {
+            Ok(_) => {
+                return Err(UploadError::Refused(format!(
+                    "{url} already exists (--if-none-match)"
+                )));
+            }
+            Err(S3Error::NoSuchKey(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     let (tx, mut rx) = mpsc::channel::<Msg>(1);
+    // Uploaded parts' buffers come back here for the reader to refill.
+    let (pool_tx, pool_rx) = std::sync::mpsc::channel::<BytesMut>();
     let reader_opts = opts.clone();
     std::thread::Builder::new()
         .name("s3put-read".into())
-        .spawn(move || read_parts(input, &reader_opts, &progress, &tx))
+        .spawn(move || read_parts(input, &reader_opts, &progress, &tx, &pool_rx))
         .map_err(UploadError::Input)?;
 
     let permits = Arc::new(Semaphore::new(opts.concurrency.max(1)));
@@ -197,11 +212,19 @@ async fn run<R: Read + Send + 'static>(
                     id.clone().expect("upload id"),
                     opts.checksum,
                 );
+                let pool = pool_tx.clone();
                 tasks.spawn(async move {
                     let _permit = permit;
-                    store
+                    let keep = data.clone();
+                    let done = store
                         .upload_part(&url.bucket, &url.key, &id, number as i32, data, checksum)
-                        .await
+                        .await;
+                    // The SDK has dropped its copy: reuse the buffer unless
+                    // someone (the stream check) still holds it.
+                    if let Ok(buf) = keep.try_into_mut() {
+                        let _ = pool.send(buf);
+                    }
+                    done
                 });
             }
             Some(Msg::End {
@@ -249,7 +272,7 @@ async fn run<R: Read + Send + 'static>(
         parts.push(done.expect("part task")?);
     }
     parts.sort_by_key(|p| p.number);
-    let etag = complete(store, url, &id, &parts, size).await?;
+    let etag = complete(store, url, &id, &parts, size, opts.settings.if_none_match).await?;
     upload_id.lock().expect("upload id lock").take();
     Ok(PutReport {
         size,
@@ -269,8 +292,12 @@ async fn complete(
     id: &str,
     parts: &[PartDone],
     size: u64,
+    if_none_match: bool,
 ) -> Result<String, UploadError> {
-    match store.complete(&url.bucket, &url.key, id, parts).await {
+    match store
+        .complete(&url.bucket, &url.key, id, parts, if_none_match)
+        .await
+    {
         Ok(etag) => Ok(etag),
         Err(err @ (S3Error::NoSuchUpload(_) | S3Error::Unreachable { .. } | S3Error::Other(_))) => {
             match store.head(&url.bucket, &url.key, None, false).await {
@@ -296,6 +323,7 @@ fn read_parts<R: Read>(
     opts: &PutOptions,
     progress: &Progress,
     tx: &mpsc::Sender<Msg>,
+    pool: &std::sync::mpsc::Receiver<BytesMut>,
 ) {
     use sha2::Digest;
     let mut check = StreamCheck::new(opts.verify);
@@ -317,8 +345,15 @@ fn read_parts<R: Read>(
                 }
             }
         }
-        // Peek one read ahead: is there anything after this part?
-        let mut next = BytesMut::new();
+        // Peek one read ahead: is there anything after this part? (Into a
+        // recycled buffer when an uploaded part gave one back.)
+        let mut next = match pool.try_recv() {
+            Ok(mut recycled) => {
+                recycled.clear();
+                recycled
+            }
+            Err(_) => BytesMut::new(),
+        };
         if !eof {
             match fill(&mut input, &mut next, 1) {
                 Ok(hit_eof) => eof = hit_eof && next.is_empty(),
