@@ -484,6 +484,34 @@ fn upload_memory_is_flat_in_input_size() {
         "RSS grew with input: {small} KiB -> {large} KiB"
     );
     assert_eq!(listed(s, "rss/").len(), 2);
+
+    // s3get of the 1 GiB object: part size x (concurrency + 1) + 32 MiB.
+    let mut cmd = std::process::Command::new("/usr/bin/time");
+    cmd.env_clear();
+    for (k, v) in s.cmd("s3get").get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    let out = cmd
+        .args([
+            "-f",
+            "%M",
+            "-o",
+            "/dev/stderr",
+            bin("s3get").to_str().unwrap(),
+            &s.url("rss/1g"),
+        ])
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let get_rss: u64 = stderr(&out).trim().parse().unwrap();
+    let bound = (8 * (4 + 1) + 32) * 1024;
+    assert!(
+        get_rss <= bound,
+        "1 GiB download peaked at {get_rss} KiB > {bound} KiB"
+    );
 }
 
 #[test]

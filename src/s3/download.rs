@@ -2,8 +2,9 @@
 //! order.
 //!
 //! Up to `concurrency` ranges are fetched at once; each is held whole, as
-//! the chunks the server sent, and handed to a writer thread in order, so
-//! about `part_size × (concurrency + 2)` bytes are held at most. Every range carries `If-Match` with the ETag
+//! the chunks the server sent, and handed to a writer thread in order
+//! through a rendezvous channel, so at most `concurrency` ranges plus the
+//! one being written are held: `part_size × (concurrency + 1)`. Every range carries `If-Match` with the ETag
 //! HEAD returned, so an object replaced mid-way fails instead of mixing two
 //! versions. A body that breaks or stalls (no byte for `idle_timeout`) is
 //! re-requested from the last byte received; nothing reaches stdout twice
@@ -154,7 +155,7 @@ pub async fn download<W: Write + Send + 'static>(
     let version = opts.version_id.clone().or(info.version_id.clone());
     let check = choose_check(&info, opts.verify, opts.part_size.max(64 << 20));
 
-    let (tx, rx) = sync_channel::<Vec<Bytes>>(1);
+    let (tx, rx) = sync_channel::<Vec<Bytes>>(0);
     let whole = check.clone();
     let writer = std::thread::Builder::new()
         .name("s3get-write".into())
