@@ -34,5 +34,6 @@ pub mod archive;
 pub mod cli;
 pub mod codec;
 pub mod progress;
+pub mod retention;
 pub mod s3;
 pub mod stdio;

@@ -616,3 +616,50 @@ fn huge_file_sizes_use_pax_and_gnu_tar_reads_them() {
     assert!(listing.contains(&format!("root/root {size} ")), "{listing}");
     assert!(listing.contains("huge.img"), "{listing}");
 }
+
+#[test]
+fn dereference_stores_what_links_point_to() {
+    let tmp = tempfile::tempdir().unwrap();
+    fs::create_dir(tmp.path().join("real")).unwrap();
+    fs::write(tmp.path().join("real/data"), b"pointed to").unwrap();
+    std::os::unix::fs::symlink("real", tmp.path().join("dirlink")).unwrap();
+    std::os::unix::fs::symlink("real/data", tmp.path().join("filelink")).unwrap();
+    let dir = tmp.path().to_str().unwrap();
+    let plain = run(
+        bin("unpack"),
+        &["-tv"],
+        &pack(&["-C", dir, "dirlink", "filelink"]),
+    );
+    let text = String::from_utf8_lossy(&plain.stdout);
+    assert!(
+        text.contains("dirlink -> real") && text.contains("filelink -> real/data"),
+        "{text}"
+    );
+    let followed = run(
+        bin("unpack"),
+        &["-t", "--json"],
+        &pack(&["--dereference", "-C", dir, "dirlink", "filelink"]),
+    );
+    let entries: Vec<serde_json::Value> = String::from_utf8_lossy(&followed.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let summary: Vec<(String, String)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap().to_string(),
+                e["type"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("dirlink/", "dir"),
+            ("dirlink/data", "file"),
+            ("filelink", "file")
+        ]
+        .map(|(n, t)| (n.to_string(), t.to_string()))
+    );
+}

@@ -8,6 +8,7 @@ use chrono::{TimeZone, Utc};
 
 use super::client::{ListedObject, S3Error, Store};
 use super::url::S3Url;
+use crate::retention::{self, Item, Policy, Verdict};
 
 #[derive(Debug, Clone, Default)]
 pub struct LsOptions {
@@ -208,4 +209,60 @@ mod tests {
         assert_eq!(super::human(1536), "1.5 KiB");
         assert_eq!(super::human(3 << 30), "3.0 GiB");
     }
+}
+
+/// What `s3prune` decided and did.
+#[derive(Debug, Default)]
+pub struct PruneReport {
+    /// One line per key: `keep KEY (rules)`, `remove KEY`, or why kept.
+    pub lines: Vec<String>,
+    pub removed: usize,
+    pub failed: Vec<(String, String)>,
+}
+
+/// Apply `policy` to every object under `url` (a prefix): list, decide
+/// (a pure function), then delete in batches unless `dry_run`.
+pub async fn prune(
+    store: &Store,
+    url: &S3Url,
+    policy: &Policy,
+    by_mtime: bool,
+    dry_run: bool,
+    now: i64,
+) -> Result<PruneReport, S3Error> {
+    let listing = store.list(&url.bucket, &url.key, None).await?;
+    let items: Vec<Item> = listing
+        .objects
+        .iter()
+        .map(|o| Item {
+            key: o.key.clone(),
+            time: if by_mtime {
+                Some(o.last_modified)
+            } else {
+                retention::stamp(&o.key).map(|s| s.time)
+            },
+        })
+        .collect();
+    let verdicts = retention::decide(&items, policy, now);
+    let mut report = PruneReport::default();
+    let mut doomed = Vec::new();
+    for (item, verdict) in items.iter().zip(&verdicts) {
+        let line = match verdict {
+            Verdict::Keep(rules) => format!("keep    {}  ({})", item.key, rules.join(", ")),
+            Verdict::NoTimestamp => format!(
+                "keep    {}  (no timestamp in the name: never removed)",
+                item.key
+            ),
+            Verdict::Remove => {
+                doomed.push(item.key.clone());
+                format!("remove  {}", item.key)
+            }
+        };
+        report.lines.push(line);
+    }
+    if !dry_run && !doomed.is_empty() {
+        report.failed = store.delete(&url.bucket, &doomed).await?;
+    }
+    report.removed = doomed.len() - report.failed.len();
+    Ok(report)
 }

@@ -1,0 +1,108 @@
+//! s3prune against Garage: what --dry-run says, what is deleted, what is
+//! never deleted, and the refusal to run without a policy.
+
+mod support;
+
+use support::s3::Server;
+use support::*;
+
+fn keys(s: &Server, prefix: &str) -> Vec<String> {
+    let out = s.run("s3ls", &["--recursive", "--json", &s.url(prefix)], b"");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let mut keys: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["key"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[test]
+fn prune_keeps_the_policy_and_removes_the_rest() {
+    let s = Server::garage();
+    let days = [
+        "2026-11-01",
+        "2026-11-15",
+        "2026-11-20",
+        "2026-11-21",
+        "2026-11-22",
+        "2026-11-23",
+    ];
+    for day in days {
+        for host in ["a", "b"] {
+            let key = format!("prune/host-{host}-{day}-03-15-00.tar.gz");
+            assert_eq!(code(&s.run("s3put", &[&s.url(&key)], day.as_bytes())), 0);
+        }
+    }
+    assert_eq!(
+        code(&s.run("s3put", &[&s.url("prune/README")], b"keep me")),
+        0
+    );
+
+    let dry = s.run(
+        "s3prune",
+        &["--keep-daily", "3", "--dry-run", &s.url("prune/")],
+        b"",
+    );
+    assert_eq!(code(&dry), 0, "{}", stderr(&dry));
+    let text = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        text.contains("(dry run) keep    prune/host-a-2026-11-23-03-15-00.tar.gz  (daily)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(dry run) remove  prune/host-b-2026-11-01-03-15-00.tar.gz"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(dry run) keep    prune/README  (no timestamp in the name: never removed)"),
+        "{text}"
+    );
+    assert_eq!(keys(s, "prune/").len(), 13, "a dry run deletes nothing");
+
+    let real = s.run(
+        "s3prune",
+        &[
+            "--keep-daily",
+            "3",
+            "--keep-monthly",
+            "2",
+            "-q",
+            &s.url("prune/"),
+        ],
+        b"",
+    );
+    assert_eq!(code(&real), 0, "{}", stderr(&real));
+    assert_eq!(String::from_utf8_lossy(&real.stdout), "", "-q");
+    let mut want = vec!["prune/README".to_string()];
+    for host in ["a", "b"] {
+        // Three newest days, and November's newest (already among them):
+        // monthly's second month has no backup, so nothing more.
+        for day in ["2026-11-21", "2026-11-22", "2026-11-23"] {
+            want.push(format!("prune/host-{host}-{day}-03-15-00.tar.gz"));
+        }
+    }
+    want.sort();
+    assert_eq!(
+        keys(s, "prune/"),
+        want,
+        "each host's series pruned on its own"
+    );
+}
+
+#[test]
+fn no_policy_is_refused() {
+    let s = Server::garage();
+    let out = s.run("s3prune", &[&s.url("prune-none/")], b"");
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("no keep policy given: refusing to remove every backup"),
+        "{}",
+        stderr(&out)
+    );
+}
