@@ -151,6 +151,9 @@ pub fn decide(items: &[Item], policy: &Policy, now: i64) -> Vec<Verdict> {
         .collect()
 }
 
+/// The calendar period a time falls in, for one of the bucketed rules.
+type Period = fn(DateTime<Utc>) -> (i32, u32);
+
 /// The times of one series to keep, each with the rules that kept it.
 fn keep_times(
     times: &BTreeSet<i64>,
@@ -167,7 +170,7 @@ fn keep_times(
             kept.entry(t).or_default().push("within");
         }
     }
-    let buckets: [(&'static str, usize, fn(DateTime<Utc>) -> (i32, u32)); 4] = [
+    let buckets: [(&'static str, usize, Period); 4] = [
         ("daily", policy.daily, |d| (d.year(), d.ordinal())),
         ("weekly", policy.weekly, |d| {
             (d.iso_week().year(), d.iso_week().week())
