@@ -13,7 +13,8 @@ export S3PIPE_GARAGE := $(GARAGE)
 export S3PIPE_S3S_FS := $(S3S_FS)
 
 # command:debian-package pairs the tests and benchmarks use.
-DEB_TOOLS := pigz:pigz zstd:zstd bsdtar:libarchive-tools strace:strace /usr/bin/time:time
+DEB_TOOLS := pigz:pigz zstd:zstd bsdtar:libarchive-tools strace:strace /usr/bin/time:time \
+  shellcheck:shellcheck psql:postgresql runuser:util-linux
 
 .PHONY: all build demo test bench bench-deps lint deps servers clean
 
@@ -58,9 +59,10 @@ bench-deps:
 	@command -v rclone >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rclone >/dev/null; }
 	@python3 -c 'import awscli' 2>/dev/null || pip install -q awscli
 
-lint:
+lint: deps
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
+	shellcheck scripts/*.sh bench/run.sh .ci/run
 
 clean:
 	cargo clean

@@ -16,6 +16,7 @@ pub fn bin(name: &str) -> PathBuf {
 }
 
 pub mod faults;
+pub mod postgres;
 pub mod s3;
 
 /// Run `program args…` with `stdin` bytes; capture stdout and stderr.

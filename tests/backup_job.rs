@@ -1,0 +1,180 @@
+//! The backup job end to end: a real PostgreSQL database and a file tree,
+//! backed up by scripts/backup.sh to Garage, dropped, and restored by
+//! scripts/restore.sh; a dump that dies halfway leaves nothing behind.
+
+mod support;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use support::postgres::Postgres;
+use support::s3::Server;
+use support::*;
+
+fn script(s: &Server, name: &str, env: &[(&str, String)], args: &[&str]) -> Output {
+    let mut cmd = Command::new("bash");
+    cmd.arg(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scripts")
+            .join(name),
+    )
+    .args(args);
+    cmd.env_clear();
+    for (k, v) in s.cmd("s3put").get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    cmd.env(
+        "PATH",
+        format!("{}:/usr/lib/postgresql/15/bin", path_with_bins()),
+    );
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn keys(s: &Server, prefix: &str) -> Vec<String> {
+    let out = s.run("s3ls", &["--recursive", "--json", &s.url(prefix)], b"");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["key"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+fn table_digest(pg: &Postgres) -> String {
+    use sha2::Digest;
+    let rows = pg.sql("app", "copy (select * from t order by id) to stdout");
+    assert!(rows.len() > 3_000_000, "a few MB of rows: {}", rows.len());
+    format!("{:x}", sha2::Sha256::digest(rows))
+}
+
+#[test]
+fn postgres_and_files_round_trip_and_a_dying_dump_leaves_nothing() {
+    let s = Server::garage();
+    let pg = Postgres::start();
+    pg.sql("postgres", "create database app");
+    pg.sql(
+        "app",
+        "create table t (id int primary key, name text, data bytea); \
+         insert into t select i, 'ünïcødé ✓ ' || i || ' ' || repeat(md5(i::text), 10), \
+         decode(repeat(md5((i * 7)::text), 20), 'hex') from generate_series(1, 5000) i",
+    );
+    let before = table_digest(&pg);
+    let tmp = tempfile::tempdir().unwrap();
+    fs::create_dir_all(tmp.path().join("src/files")).unwrap();
+    rich_tree(&tmp.path().join("src/files"));
+
+    let base_env = |ts: &str, dump: String| {
+        vec![
+            ("BACKUP_URL", s.url("job")),
+            ("BACKUP_NAME", "db1".to_string()),
+            ("BACKUP_BASE", tmp.path().join("src").display().to_string()),
+            ("BACKUP_PATHS", "files".to_string()),
+            ("DB_DUMP_CMD", dump),
+            ("BACKUP_TS", ts.to_string()),
+        ]
+    };
+    let dump = format!("pg_dump -Fc {} app", pg.conn());
+    let ok = script(
+        s,
+        "backup.sh",
+        &base_env("2026-11-23-03-15-00", dump.clone()),
+        &[],
+    );
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert!(stderr(&ok).contains("complete: "), "{}", stderr(&ok));
+    let mut stored = keys(s, "job/");
+    stored.sort();
+    assert_eq!(
+        stored,
+        [
+            "db1-2026-11-23-03-15-00.db.dump",
+            "db1-2026-11-23-03-15-00.files.tar.gz",
+            "db1-2026-11-23-03-15-00.manifest.json"
+        ]
+        .map(|k| format!("job/{k}"))
+    );
+    let manifest = s.run(
+        "s3get",
+        &[&s.url("job/db1-2026-11-23-03-15-00.manifest.json")],
+        b"",
+    );
+    let manifest: serde_json::Value = serde_json::from_slice(&manifest.stdout).unwrap();
+    assert_eq!(manifest["objects"].as_array().unwrap().len(), 2);
+    assert_eq!(manifest["objects"][0]["sha256"].as_str().unwrap().len(), 64);
+
+    // The dump dies halfway (its real output cut, then SIGKILL).
+    let dying = format!("{dump} | head -c 100000; kill -9 $$");
+    let failed = script(s, "backup.sh", &base_env("2026-11-24-03-15-00", dying), &[]);
+    assert_eq!(failed.status.code(), Some(1), "{}", stderr(&failed));
+    assert!(stderr(&failed).contains("FAILED: "), "{}", stderr(&failed));
+    assert!(
+        keys(s, "job/").iter().all(|k| !k.contains("2026-11-24")),
+        "nothing of the failed run is left: {:?}",
+        keys(s, "job/")
+    );
+
+    // Lose everything, then restore the latest complete backup.
+    pg.sql("postgres", "drop database app");
+    let restore_dir = tmp.path().join("restore");
+    let env = vec![
+        ("BACKUP_URL", s.url("job")),
+        ("BACKUP_NAME", "db1".to_string()),
+        ("RESTORE_DIR", restore_dir.display().to_string()),
+        (
+            "DB_RESTORE_CMD",
+            format!("pg_restore {} --create -d postgres", pg.conn()),
+        ),
+    ];
+    let restored = script(s, "restore.sh", &env, &["latest"]);
+    assert!(restored.status.success(), "{}", stderr(&restored));
+    assert!(
+        stderr(&restored).contains("restoring s3://s3pipe-test/job/db1-2026-11-23-03-15-00"),
+        "{}",
+        stderr(&restored)
+    );
+    assert_eq!(table_digest(&pg), before, "table contents identical");
+    assert_same_tree(&tmp.path().join("src/files"), &restore_dir.join("files"));
+
+    // A corrupted backup object: the restore fails with a clear line.
+    let files_key = s.url("job/db1-2026-11-23-03-15-00.files.tar.gz");
+    let mut cut = s.run("s3get", &[&files_key], b"").stdout;
+    cut.truncate(cut.len() / 2);
+    assert_eq!(
+        code(&s.run("s3put", &[&files_key, "--verify", "none"], &cut)),
+        0
+    );
+    let broken = script(
+        s,
+        "restore.sh",
+        &[
+            env[0].clone(),
+            env[1].clone(),
+            (
+                "RESTORE_DIR",
+                tmp.path().join("again").display().to_string(),
+            ),
+            env[3].clone(),
+        ],
+        &[],
+    );
+    assert_eq!(broken.status.code(), Some(1));
+    assert!(
+        stderr(&broken).contains("unpack: input ended early (truncated gzip stream)"),
+        "{}",
+        stderr(&broken)
+    );
+    assert!(
+        stderr(&broken).contains("restoring the files failed"),
+        "{}",
+        stderr(&broken)
+    );
+}
