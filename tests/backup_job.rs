@@ -178,3 +178,135 @@ fn postgres_and_files_round_trip_and_a_dying_dump_leaves_nothing() {
         stderr(&broken)
     );
 }
+
+/// A small files-only job config under `prefix`.
+fn files_job(s: &Server, tmp: &Path, prefix: &str, ts: &str) -> Vec<(&'static str, String)> {
+    fs::create_dir_all(tmp.join("src/files")).unwrap();
+    fs::write(tmp.join("src/files/a.txt"), b"hello").unwrap();
+    vec![
+        ("BACKUP_URL", s.url(prefix)),
+        ("BACKUP_NAME", "web".to_string()),
+        ("BACKUP_BASE", tmp.join("src").display().to_string()),
+        ("BACKUP_PATHS", "files".to_string()),
+        ("BACKUP_TS", ts.to_string()),
+    ]
+}
+
+#[test]
+fn unreachable_s3_fails_with_a_clear_line() {
+    let s = Server::garage();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut env = files_job(s, tmp.path(), "unreachable", "2026-11-24-03-15-00");
+    env.push(("AWS_ENDPOINT_URL", "http://127.0.0.1:1".to_string()));
+    env.push(("AWS_MAX_ATTEMPTS", "1".to_string()));
+    let out = script(s, "backup.sh", &env, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("endpoint unreachable (http://127.0.0.1:1)"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("FAILED: "), "{}", stderr(&out));
+}
+
+#[test]
+fn entrypoint_subcommands() {
+    let s = Server::garage();
+    let tmp = tempfile::tempdir().unwrap();
+    let env = files_job(s, tmp.path(), "entry", "2026-11-20-03-15-00");
+    let backup = script(s, "entrypoint.sh", &env, &["backup"]);
+    assert!(backup.status.success(), "{}", stderr(&backup));
+    let list = script(s, "entrypoint.sh", &env, &["list"]);
+    assert!(list.status.success(), "{}", stderr(&list));
+    assert!(
+        String::from_utf8_lossy(&list.stdout)
+            .contains("entry/web-2026-11-20-03-15-00.manifest.json")
+    );
+    assert_eq!(
+        script(s, "entrypoint.sh", &env, &["frobnicate"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(script(s, "entrypoint.sh", &env, &[]).status.code(), Some(2));
+    let no_policy = script(s, "entrypoint.sh", &env, &["prune"]);
+    assert_eq!(no_policy.status.code(), Some(2), "{}", stderr(&no_policy));
+    let mut keep = env.clone();
+    keep.push(("KEEP_LAST", "1".to_string()));
+    assert!(
+        script(s, "entrypoint.sh", &keep, &["prune"])
+            .status
+            .success()
+    );
+    let cleanup = script(s, "entrypoint.sh", &env, &["cleanup-uploads"]);
+    assert!(cleanup.status.success(), "{}", stderr(&cleanup));
+    let mut restore = env.clone();
+    restore.push(("RESTORE_DIR", tmp.path().join("out").display().to_string()));
+    assert!(
+        script(s, "entrypoint.sh", &restore, &["restore", "latest"])
+            .status
+            .success()
+    );
+    assert_eq!(
+        fs::read(tmp.path().join("out/files/a.txt")).unwrap(),
+        b"hello"
+    );
+}
+
+/// Zero scratch disk: under strace, a whole backup (a real pg_dump and a
+/// file tree) creates, renames or links no file anywhere but /dev.
+#[test]
+fn a_backup_writes_no_scratch_file() {
+    let s = Server::garage();
+    let pg = Postgres::start();
+    pg.sql("postgres", "create database app");
+    pg.sql(
+        "app",
+        "create table t as select i, repeat(md5(i::text), 30) as v from generate_series(1, 3000) i",
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    fs::create_dir_all(tmp.path().join("src/files")).unwrap();
+    rich_tree(&tmp.path().join("src/files"));
+    let trace = tmp.path().join("trace");
+    let mut env = files_job(s, tmp.path(), "strace", "2026-11-24-03-15-00");
+    env.push(("DB_DUMP_CMD", format!("pg_dump -Fc {} app", pg.conn())));
+    let mut cmd = Command::new("strace");
+    cmd.args(["-f", "-qq", "-o", trace.to_str().unwrap()])
+        .args(["-e", "trace=open,openat,creat,mkdir,mkdirat,rename,renameat,renameat2,link,linkat,symlink,symlinkat"])
+        .arg("bash")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/backup.sh"));
+    cmd.env_clear();
+    for (k, v) in s.cmd("s3put").get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    cmd.env(
+        "PATH",
+        format!("{}:/usr/lib/postgresql/15/bin", path_with_bins()),
+    );
+    for (k, v) in &env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let trace = fs::read_to_string(&trace).unwrap();
+    let created: Vec<&str> = trace
+        .lines()
+        .filter(|l| {
+            let call = l.split_whitespace().nth(1).unwrap_or("");
+            let creates = (call.starts_with("open")
+                && (l.contains("O_CREAT") || l.contains("O_TMPFILE")))
+                || ["creat(", "mkdir", "rename", "link(", "linkat(", "symlink"]
+                    .iter()
+                    .any(|c| call.starts_with(c));
+            let succeeded = l.rsplit(" = ").next().is_some_and(|r| !r.starts_with('-'));
+            creates && succeeded && !l.contains("\"/dev/")
+        })
+        .collect();
+    assert!(trace.lines().count() > 100, "strace saw the run");
+    assert!(
+        created.is_empty(),
+        "files created during the backup: {created:#?}"
+    );
+}

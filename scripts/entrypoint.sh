@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Container entrypoint for a Kubernetes Job/CronJob. Subcommands:
+#   backup               scripts/backup.sh (env as documented there)
+#   restore [TS|latest]  scripts/restore.sh
+#   list                 complete backups (those with a manifest), oldest first
+#   prune                s3prune with KEEP_* (at least one required)
+#   cleanup-uploads      abort multipart uploads older than UPLOAD_MAX_AGE
+#                        (default 1d) under BACKUP_URL: what a SIGKILL or OOM
+#                        left behind
+# Log lines are timestamped on stderr. Exit 0 success, 1 failure, 2 usage,
+# so a Job's backoffLimit retries only real failures.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+log() { printf '%s entrypoint: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
+usage() {
+  log "usage: entrypoint.sh backup | restore [TS|latest] | list | prune | cleanup-uploads"
+  exit 2
+}
+
+[ $# -ge 1 ] || usage
+command=$1
+shift
+case "$command" in
+  backup)
+    exec "$here/backup.sh" "$@"
+    ;;
+  restore)
+    exec "$here/restore.sh" "$@"
+    ;;
+  list)
+    : "${BACKUP_URL:?set BACKUP_URL}" "${BACKUP_NAME:?set BACKUP_NAME}"
+    s3ls -r "${BACKUP_URL%/}/${BACKUP_NAME}-" | grep '\.manifest\.json$' | sort -k4 || {
+      log "no complete backup under ${BACKUP_URL%/}/${BACKUP_NAME}-"
+      exit 1
+    }
+    ;;
+  prune)
+    : "${BACKUP_URL:?set BACKUP_URL}" "${BACKUP_NAME:?set BACKUP_NAME}"
+    keep=()
+    [ -n "${KEEP_LAST:-}" ] && keep+=(--keep-last "$KEEP_LAST")
+    [ -n "${KEEP_DAILY:-}" ] && keep+=(--keep-daily "$KEEP_DAILY")
+    [ -n "${KEEP_WEEKLY:-}" ] && keep+=(--keep-weekly "$KEEP_WEEKLY")
+    [ -n "${KEEP_MONTHLY:-}" ] && keep+=(--keep-monthly "$KEEP_MONTHLY")
+    [ -n "${KEEP_YEARLY:-}" ] && keep+=(--keep-yearly "$KEEP_YEARLY")
+    [ ${#keep[@]} -gt 0 ] || { log "prune: set at least one of KEEP_LAST, KEEP_DAILY, …"; exit 2; }
+    log "pruning ${BACKUP_URL%/}/${BACKUP_NAME}- (${keep[*]})"
+    exec s3prune "${keep[@]}" "$@" "${BACKUP_URL%/}/${BACKUP_NAME}-"
+    ;;
+  cleanup-uploads)
+    : "${BACKUP_URL:?set BACKUP_URL}"
+    log "aborting uploads older than ${UPLOAD_MAX_AGE:-1d} under ${BACKUP_URL%/}/"
+    exec s3rm --uploads --older-than "${UPLOAD_MAX_AGE:-1d}" "${BACKUP_URL%/}/"
+    ;;
+  *)
+    usage
+    ;;
+esac
