@@ -44,7 +44,7 @@ $(S3S_FS):
 	@echo "make: building s3s-fs $(S3S_FS_VERSION) into $(TOOLS) (once)"
 	cargo install --locked --root $(TOOLS)/s3s-fs-$(S3S_FS_VERSION) s3s-fs@$(S3S_FS_VERSION) --features binary
 
-demo: build
+demo: build servers
 	scripts/demo.sh target/release
 
 test: deps servers

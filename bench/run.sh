@@ -100,34 +100,14 @@ diff -r "$CORPUS" "$O/corpus" > /dev/null || { echo "bench: unpack output differ
 rm -rf "$O" "$WORK/corpus.tar.gz"
 
 # --- S3: the same Garage for every client, its data on tmpfs -------------
-GARAGE=${S3PIPE_GARAGE:-$HOME/.cache/s3pipe/garage-2.5.0/bin/garage}
 GDIR=/dev/shm/s3pipe-bench-garage
-rm -rf "$GDIR" && mkdir -p "$GDIR"
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-RPC=$(port); API=$(port)
-cat > "$GDIR/garage.toml" <<TOML
-metadata_dir = "$GDIR/meta"
-data_dir = "$GDIR/data"
-db_engine = "lmdb"
-replication_factor = 1
-compression_level = "none"
-rpc_bind_addr = "127.0.0.1:$RPC"
-rpc_public_addr = "127.0.0.1:$RPC"
-rpc_secret = "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-[s3_api]
-s3_region = "us-east-1"
-api_bind_addr = "127.0.0.1:$API"
-root_domain = ".s3.localhost"
-TOML
-export AWS_ACCESS_KEY_ID=GK31c2f218a2e44f485b94239e
-export AWS_SECRET_ACCESS_KEY=b892c0665f0ada8a4755dae98baa3b133590e11dae3bcc1f9d769d67f16c3835
-export AWS_ENDPOINT_URL=http://127.0.0.1:$API AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
-GARAGE_DEFAULT_ACCESS_KEY=$AWS_ACCESS_KEY_ID GARAGE_DEFAULT_SECRET_KEY=$AWS_SECRET_ACCESS_KEY GARAGE_DEFAULT_BUCKET=bench \
-  "$GARAGE" -c "$GDIR/garage.toml" server --single-node --default-bucket > "$GDIR/log" 2>&1 &
-SERVER_PID=$!
+rm -rf "$GDIR"
+PATH="$BIN:$PATH"
+# shellcheck source=scripts/local-s3.sh
+. scripts/local-s3.sh
+start_local_s3 "$GDIR" bench
+SERVER_PID=$LOCAL_S3_PID
 trap 'kill $SERVER_PID 2>/dev/null; rm -rf "$GDIR" "$UNPACK_DIR"' EXIT
-for _ in $(seq 1 100); do "$BIN/s3ls" s3://bench/ > /dev/null 2>&1 && break; sleep 0.2; done
-"$BIN/s3ls" s3://bench/ > /dev/null
 export RCLONE_CONFIG_G_TYPE=s3 RCLONE_CONFIG_G_PROVIDER=Other RCLONE_CONFIG_G_ENV_AUTH=true \
   RCLONE_CONFIG_G_ENDPOINT=$AWS_ENDPOINT_URL RCLONE_CONFIG_G_REGION=us-east-1
 [ -f "$WORK/random-1g" ] || head -c 1073741824 /dev/urandom > "$WORK/random-1g"
