@@ -13,8 +13,13 @@
 #   KEEP_LAST, KEEP_DAILY, KEEP_WEEKLY, KEEP_MONTHLY, KEEP_YEARLY
 #                 retention applied after a complete run  (optional)
 #   BACKUP_TS     the run's timestamp, YYYY-MM-DD-HH-MM-SS (default: now, UTC)
+#   BACKUP_MODE   split (default) or single
 #
 # Objects: NAME-TS.db.EXT, NAME-TS.files.tar.gz, NAME-TS.manifest.json.
+# Single-archive mode (BACKUP_MODE=single) writes one NAME-TS.tar.gz that
+# holds the dump under dump/ beside the files: DB_DUMP_CMD must then write a
+# tar stream (e.g. "kubectl exec db -- tar cf - dump"), spliced in by
+# pack --splice without staging; a cut stream fails pack's check.
 set -euo pipefail
 
 log() { printf '%s backup: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
@@ -51,10 +56,26 @@ put() {
   objects="${objects:+$objects,}$report"
 }
 
-if [ -n "${DB_DUMP_CMD:-}" ]; then
+# One archive: the dump's tar stream spliced in from a pipe, then the files.
+single_archive() {
+  if [ -n "${DB_DUMP_CMD:-}" ]; then
+    # shellcheck disable=SC2086
+    bash -c "$DB_DUMP_CMD" | pack -q --prefix dump --splice - -C "${BACKUP_BASE:-/}" $BACKUP_PATHS
+  else
+    # shellcheck disable=SC2086
+    pack -q -C "${BACKUP_BASE:-/}" $BACKUP_PATHS
+  fi
+}
+
+if [ "${BACKUP_MODE:-split}" = single ]; then
+  put "$base.tar.gz" single_archive
+elif [ "${BACKUP_MODE:-split}" != split ]; then
+  die "BACKUP_MODE must be split or single, not $BACKUP_MODE"
+fi
+if [ "${BACKUP_MODE:-split}" = split ] && [ -n "${DB_DUMP_CMD:-}" ]; then
   put "$base.db.${DB_DUMP_EXT:-dump}" bash -c "$DB_DUMP_CMD"
 fi
-if [ -n "${BACKUP_PATHS:-}" ]; then
+if [ "${BACKUP_MODE:-split}" = split ] && [ -n "${BACKUP_PATHS:-}" ]; then
   # Word splitting is the interface: BACKUP_PATHS is a list of paths.
   # shellcheck disable=SC2086
   put "$base.files.tar.gz" pack -q -C "${BACKUP_BASE:-/}" $BACKUP_PATHS

@@ -41,6 +41,13 @@ if printf '%s\n' "$objects" | grep -q '\.files\.tar\.gz$'; then
   s3get -q "$base.files.tar.gz" | unpack -q --mkdir -C "$RESTORE_DIR" || die "restoring the files failed"
   restored=$((restored + 1))
 fi
+# Single-archive backups: one NAME-TS.tar.gz with dump/ beside the files.
+if printf '%s\n' "$objects" | grep -q "${manifest%.manifest.json}\.tar\.gz\$"; then
+  : "${RESTORE_DIR:?set RESTORE_DIR}"
+  log "s3get $base.tar.gz | unpack -C $RESTORE_DIR"
+  s3get -q "$base.tar.gz" | unpack -q --mkdir -C "$RESTORE_DIR" || die "restoring the archive failed"
+  restored=$((restored + 1))
+fi
 dump=$(printf '%s\n' "$objects" | grep '\.db\.' | head -n 1 || true)
 if [ -n "$dump" ]; then
   : "${DB_RESTORE_CMD:?set DB_RESTORE_CMD: this backup has a database dump}"

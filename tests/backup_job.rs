@@ -310,3 +310,56 @@ fn a_backup_writes_no_scratch_file() {
         "files created during the backup: {created:#?}"
     );
 }
+
+/// BACKUP_MODE=single: one archive with dump/ beside the files, the dump's
+/// tar stream spliced in through a pipe; restored by unpack. A cut dump
+/// stream fails the run and leaves nothing.
+#[test]
+fn single_archive_mode() {
+    let s = Server::garage();
+    let tmp = tempfile::tempdir().unwrap();
+    let dump_dir = tmp.path().join("dumpsrc");
+    fs::create_dir_all(&dump_dir).unwrap();
+    fs::write(dump_dir.join("app.bson"), random_bytes(300_000, 8)).unwrap();
+    fs::write(dump_dir.join("app.metadata.json"), b"{\"indexes\":[]}").unwrap();
+    let mut env = files_job(s, tmp.path(), "single", "2026-11-22-03-15-00");
+    env.push(("BACKUP_MODE", "single".to_string()));
+    env.push((
+        "DB_DUMP_CMD",
+        format!("tar -C {} -cf - .", dump_dir.display()),
+    ));
+    let out = script(s, "backup.sh", &env, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut stored = keys(s, "single/");
+    stored.sort();
+    assert_eq!(
+        stored,
+        [
+            "single/web-2026-11-22-03-15-00.manifest.json",
+            "single/web-2026-11-22-03-15-00.tar.gz"
+        ]
+    );
+
+    let mut cut = files_job(s, tmp.path(), "single", "2026-11-23-03-15-00");
+    cut.push(("BACKUP_MODE", "single".to_string()));
+    cut.push((
+        "DB_DUMP_CMD",
+        format!("tar -C {} -cf - . | head -c 5000", dump_dir.display()),
+    ));
+    let failed = script(s, "backup.sh", &cut, &[]);
+    assert_eq!(failed.status.code(), Some(1), "{}", stderr(&failed));
+    assert!(
+        stderr(&failed).contains("input ended early"),
+        "{}",
+        stderr(&failed)
+    );
+    assert_eq!(keys(s, "single/").len(), 2, "nothing of the failed run");
+
+    let restore_dir = tmp.path().join("restore");
+    let mut restore = env.clone();
+    restore.push(("RESTORE_DIR", restore_dir.display().to_string()));
+    let out = script(s, "restore.sh", &restore, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_same_tree(&dump_dir, &restore_dir.join("dump"));
+    assert_same_tree(&tmp.path().join("src/files"), &restore_dir.join("files"));
+}
