@@ -116,6 +116,28 @@ fn postgres_and_files_round_trip_and_a_dying_dump_leaves_nothing() {
     let failed = script(s, "backup.sh", &base_env("2026-11-24-03-15-00", dying), &[]);
     assert_eq!(failed.status.code(), Some(1), "{}", stderr(&failed));
     assert!(stderr(&failed).contains("FAILED: "), "{}", stderr(&failed));
+    // An incomplete newer object (no manifest) is not "the latest".
+    assert_eq!(
+        code(&s.run(
+            "s3put",
+            &[&s.url("job/db1-2026-11-25-03-15-00.db.dump")],
+            b"partial"
+        )),
+        0
+    );
+    let latest = s.run("s3ls", &["--latest", &s.url("job/db1-")], b"");
+    assert_eq!(
+        String::from_utf8_lossy(&latest.stdout).trim(),
+        "job/db1-2026-11-23-03-15-00.manifest.json"
+    );
+    assert_eq!(
+        code(&s.run(
+            "s3rm",
+            &[&s.url("job/db1-2026-11-25-03-15-00.db.dump")],
+            b""
+        )),
+        0
+    );
     assert!(
         keys(s, "job/").iter().all(|k| !k.contains("2026-11-24")),
         "nothing of the failed run is left: {:?}",

@@ -43,13 +43,15 @@ pub async fn ls<W: Write>(
         .await?;
     let w = |e| ListError::Output(e);
     if opts.latest {
+        let complete = complete_backups(&listing.objects);
+        let candidates = listing
+            .objects
+            .iter()
+            .filter(|o| complete.as_ref().is_none_or(|c| c(o)));
         let newest = if opts.by_mtime {
-            listing
-                .objects
-                .iter()
-                .max_by(|a, b| (a.last_modified, &a.key).cmp(&(b.last_modified, &b.key)))
+            candidates.max_by(|a, b| (a.last_modified, &a.key).cmp(&(b.last_modified, &b.key)))
         } else {
-            listing.objects.iter().max_by(|a, b| a.key.cmp(&b.key))
+            candidates.max_by(|a, b| a.key.cmp(&b.key))
         };
         let newest = newest.ok_or_else(|| ListError::Empty(url.to_string()))?;
         return print_object(newest, opts, out).map_err(w);
@@ -65,6 +67,23 @@ pub async fn ls<W: Write>(
         print_object(object, opts, out).map_err(w)?;
     }
     out.flush().map_err(w)
+}
+
+/// When backups under the prefix carry manifests (scripts/backup.sh), only
+/// objects of a backup whose `NAME-TS.manifest.json` exists count as
+/// complete: a filter for them, or None when there are no manifests.
+fn complete_backups(objects: &[ListedObject]) -> Option<impl Fn(&ListedObject) -> bool> {
+    let done: std::collections::BTreeSet<(String, i64)> = objects
+        .iter()
+        .filter_map(|o| retention::stamp(&o.key))
+        .filter(|s| s.suffix == ".manifest.json")
+        .map(|s| (s.prefix, s.time))
+        .collect();
+    (!done.is_empty()).then(move || {
+        move |o: &ListedObject| {
+            retention::stamp(&o.key).is_some_and(|s| done.contains(&(s.prefix, s.time)))
+        }
+    })
 }
 
 fn print_object<W: Write>(o: &ListedObject, opts: &LsOptions, out: &mut W) -> std::io::Result<()> {
