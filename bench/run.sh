@@ -125,6 +125,26 @@ group "s3get"                   "$BIN/s3get s3://bench/s3pipe" \
 [ "$("$BIN/s3get" s3://bench/s3pipe | cmp - "$WORK/random-1g" && echo same)" = same ] \
   || { echo "bench: s3get returned different bytes" >&2; exit 1; }
 
+# --- The backup job: the bench corpus into S3 and back ---------------------
+# One run each (Python's gzip -9 alone takes over a minute).
+SAVED_REPEAT=$REPEAT
+REPEAT=1
+PYTAR='import sys, tarfile
+with tarfile.open(fileobj=sys.stdout.buffer, mode="w:gz") as t:
+    t.add("corpus")'
+group "pack | s3put"                    "$BIN/pack corpus | $BIN/s3put s3://bench/job-s3pipe.tar.gz" \
+      "tar -czf - | aws s3 cp -"        "tar -czf - corpus | $AWS s3 cp --only-show-errors - s3://bench/job-tar.tar.gz" \
+      "python tarfile w:gz | aws s3 cp -" "python3 -c '$PYTAR' | $AWS s3 cp --only-show-errors - s3://bench/job-py.tar.gz"
+O=$UNPACK_DIR
+BEFORE="rm -rf $O && mkdir -p $O"
+group "s3get | unpack"                  "$BIN/s3get s3://bench/job-s3pipe.tar.gz | $BIN/unpack -C $O" \
+      "aws s3 cp - | tar -xz"           "$AWS s3 cp --only-show-errors s3://bench/job-s3pipe.tar.gz - | tar -C $O -xz"
+BEFORE=
+rm -rf "$O" && mkdir -p "$O" && "$BIN/s3get" s3://bench/job-s3pipe.tar.gz | "$BIN/unpack" -C "$O"
+diff -r "$CORPUS" "$O/corpus" > /dev/null || { echo "bench: the restored corpus differs" >&2; exit 1; }
+rm -rf "$O"
+REPEAT=$SAVED_REPEAT
+
 # s3row NAME BASELINE: MB/s, client CPU-s per GiB, RSS, server CPU.
 s3row() {
   local n=$1 base=$2
@@ -187,6 +207,16 @@ s3header() {
   s3row "aws s3 cp s3://… -" "aws s3 cp s3://… -"
   s3row "rclone cat" "aws s3 cp s3://… -"
   echo; echo "s3get vs rclone cat: $(awk -v a="${WALL[rclone cat]}" -v b="${WALL[s3get]}" 'BEGIN{printf "%.2f×", a/b}') faster."
+  echo
+  echo "## The backup job: the $CORPUS_MB MB corpus into S3 and back (one run each; 0 B scratch disk for all)"
+  echo; header "tar -czf | aws"
+  row "pack | s3put" "tar -czf - | aws s3 cp -"
+  row "tar -czf - | aws s3 cp -" "tar -czf - | aws s3 cp -"
+  row "python tarfile w:gz | aws s3 cp -" "tar -czf - | aws s3 cp -"
+  echo; echo "pack | s3put vs the Python tarfile pipeline: $(awk -v a="${WALL[python tarfile w:gz | aws s3 cp -]}" -v b="${WALL[pack | s3put]}" 'BEGIN{printf "%.2f×", a/b}') faster."
+  echo; header "aws | tar -xz"
+  row "s3get | unpack" "aws s3 cp - | tar -xz"
+  row "aws s3 cp - | tar -xz" "aws s3 cp - | tar -xz"
 } > "$OUT"
 echo "bench: wrote $OUT" >&2
 cat "$OUT"

@@ -79,10 +79,9 @@ fn complete_backups(objects: &[ListedObject]) -> Option<impl Fn(&ListedObject) -
         .filter(|s| s.suffix == ".manifest.json")
         .map(|s| (s.prefix, s.time))
         .collect();
-    (!done.is_empty()).then(move || {
-        move |o: &ListedObject| {
-            retention::stamp(&o.key).is_some_and(|s| done.contains(&(s.prefix, s.time)))
-        }
+    let any = !done.is_empty();
+    any.then_some(move |o: &ListedObject| {
+        retention::stamp(&o.key).is_some_and(|s| done.contains(&(s.prefix, s.time)))
     })
 }
 
