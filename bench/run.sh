@@ -69,10 +69,11 @@ row() {
   awk -v n="$n" -v w="${WALL[$n]}" -v c="${CPU[$n]}" -v r="${RSS[$n]}" -v z="${SIZE[$n]}" \
       -v bw="${WALL[$base]}" -v mb="$CORPUS_MB" -v cb="$CORPUS_BYTES" 'BEGIN{
     size = (z > 0) ? sprintf("%.1f MB (%.3f)", z/1e6, cb/z) : "-";
+    gsub(/\|/, "\\|", n);
     printf "| %s | %.2f | %.0f | %.0f%% | %d | %s | %.2f× |\n", n, w, mb/w, 100*c/w, r, size, bw/w }'
 }
 header() {
-  echo "| command | wall s | input MB/s | CPU | peak RSS MiB | output (ratio) | speed vs $1 |"
+  echo "| command | wall s | input MB/s | CPU | peak RSS MiB | output (ratio) | speed vs ${1//|/\\|} |"
   echo "|---|---|---|---|---|---|---|"
 }
 
@@ -150,6 +151,7 @@ s3row() {
   local n=$1 base=$2
   awk -v n="$n" -v w="${WALL[$n]}" -v c="${CPU[$n]}" -v r="${RSS[$n]}" -v k="${SRV[$n]}" \
       -v bw="${WALL[$base]}" -v mb="$S3_MB" 'BEGIN{
+    gsub(/\|/, "\\|", n);
     printf "| %s | %.2f | %.0f | %.2f | %d | %.2f | %.2f× |\n", n, w, mb/w, c, r, k, bw/w }'
 }
 s3header() {

@@ -90,12 +90,9 @@ uploaded=()
 trap - INT TERM HUP
 log "complete: $base.manifest.json"
 
-keep=()
-[ -n "${KEEP_LAST:-}" ] && keep+=(--keep-last "$KEEP_LAST")
-[ -n "${KEEP_DAILY:-}" ] && keep+=(--keep-daily "$KEEP_DAILY")
-[ -n "${KEEP_WEEKLY:-}" ] && keep+=(--keep-weekly "$KEEP_WEEKLY")
-[ -n "${KEEP_MONTHLY:-}" ] && keep+=(--keep-monthly "$KEEP_MONTHLY")
-[ -n "${KEEP_YEARLY:-}" ] && keep+=(--keep-yearly "$KEEP_YEARLY")
+# shellcheck source=scripts/keep-args.sh
+. "$(dirname "$0")/keep-args.sh"
+keep_args
 if [ ${#keep[@]} -gt 0 ]; then
   log "pruning ${BACKUP_URL%/}/${BACKUP_NAME}- (${keep[*]})"
   s3prune -q "${keep[@]}" "${BACKUP_URL%/}/${BACKUP_NAME}-" || die "pruning failed"

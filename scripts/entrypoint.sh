@@ -37,12 +37,9 @@ case "$command" in
     ;;
   prune)
     : "${BACKUP_URL:?set BACKUP_URL}" "${BACKUP_NAME:?set BACKUP_NAME}"
-    keep=()
-    [ -n "${KEEP_LAST:-}" ] && keep+=(--keep-last "$KEEP_LAST")
-    [ -n "${KEEP_DAILY:-}" ] && keep+=(--keep-daily "$KEEP_DAILY")
-    [ -n "${KEEP_WEEKLY:-}" ] && keep+=(--keep-weekly "$KEEP_WEEKLY")
-    [ -n "${KEEP_MONTHLY:-}" ] && keep+=(--keep-monthly "$KEEP_MONTHLY")
-    [ -n "${KEEP_YEARLY:-}" ] && keep+=(--keep-yearly "$KEEP_YEARLY")
+    # shellcheck source=scripts/keep-args.sh
+    . "$here/keep-args.sh"
+    keep_args
     [ ${#keep[@]} -gt 0 ] || { log "prune: set at least one of KEEP_LAST, KEEP_DAILY, …"; exit 2; }
     log "pruning ${BACKUP_URL%/}/${BACKUP_NAME}- (${keep[*]})"
     exec s3prune "${keep[@]}" "$@" "${BACKUP_URL%/}/${BACKUP_NAME}-"

@@ -20,12 +20,7 @@ fn script(s: &Server, name: &str, env: &[(&str, String)], args: &[&str]) -> Outp
             .join(name),
     )
     .args(args);
-    cmd.env_clear();
-    for (k, v) in s.cmd("s3put").get_envs() {
-        if let Some(v) = v {
-            cmd.env(k, v);
-        }
-    }
+    s.env_into(&mut cmd);
     cmd.env(
         "PATH",
         format!("{}:/usr/lib/postgresql/15/bin", path_with_bins()),
@@ -297,12 +292,7 @@ fn a_backup_writes_no_scratch_file() {
         .args(["-e", "trace=open,openat,creat,mkdir,mkdirat,rename,renameat,renameat2,link,linkat,symlink,symlinkat"])
         .arg("bash")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/backup.sh"));
-    cmd.env_clear();
-    for (k, v) in s.cmd("s3put").get_envs() {
-        if let Some(v) = v {
-            cmd.env(k, v);
-        }
-    }
+    s.env_into(&mut cmd);
     cmd.env(
         "PATH",
         format!("{}:/usr/lib/postgresql/15/bin", path_with_bins()),

@@ -444,12 +444,7 @@ fn closed_stdout_stops_s3get_quietly() {
 /// Peak RSS (KiB) of `s3put` uploading `total` bytes, streamed in.
 fn put_rss(s: &Server, key: &str, total: usize) -> u64 {
     let mut cmd = std::process::Command::new("/usr/bin/time");
-    cmd.env_clear();
-    for (k, v) in s.cmd("s3put").get_envs() {
-        if let Some(v) = v {
-            cmd.env(k, v);
-        }
-    }
+    s.env_into(&mut cmd);
     cmd.args(["-f", "%M", bin("s3put").to_str().unwrap(), &s.url(key)])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -487,12 +482,7 @@ fn upload_memory_is_flat_in_input_size() {
 
     // s3get of the 1 GiB object: part size x (concurrency + 1) + 32 MiB.
     let mut cmd = std::process::Command::new("/usr/bin/time");
-    cmd.env_clear();
-    for (k, v) in s.cmd("s3get").get_envs() {
-        if let Some(v) = v {
-            cmd.env(k, v);
-        }
-    }
+    s.env_into(&mut cmd);
     let out = cmd
         .args([
             "-f",

@@ -170,6 +170,17 @@ impl Server {
         c
     }
 
+    /// Give `cmd` exactly the environment [`Server::cmd`] sets, for
+    /// commands that wrap our tools (scripts, strace, GNU time).
+    pub fn env_into(&self, cmd: &mut Command) {
+        cmd.env_clear();
+        for (k, v) in self.cmd("s3put").get_envs() {
+            if let Some(v) = v {
+                cmd.env(k, v);
+            }
+        }
+    }
+
     /// Run `tool args…` with `stdin` bytes.
     pub fn run(&self, tool: &str, args: &[&str], stdin: &[u8]) -> Output {
         let mut cmd = self.cmd(tool);
