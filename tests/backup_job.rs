@@ -31,19 +31,6 @@ fn script(s: &Server, name: &str, env: &[(&str, String)], args: &[&str]) -> Outp
     cmd.output().unwrap()
 }
 
-fn keys(s: &Server, prefix: &str) -> Vec<String> {
-    let out = s.run("s3ls", &["--recursive", "--json", &s.url(prefix)], b"");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["key"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect()
-}
-
 fn table_digest(pg: &Postgres) -> String {
     use sha2::Digest;
     let rows = pg.sql("app", "copy (select * from t order by id) to stdout");
@@ -86,7 +73,7 @@ fn postgres_and_files_round_trip_and_a_dying_dump_leaves_nothing() {
     );
     assert!(ok.status.success(), "{}", stderr(&ok));
     assert!(stderr(&ok).contains("complete: "), "{}", stderr(&ok));
-    let mut stored = keys(s, "job/");
+    let mut stored = s.keys("job/");
     stored.sort();
     assert_eq!(
         stored,
@@ -134,9 +121,9 @@ fn postgres_and_files_round_trip_and_a_dying_dump_leaves_nothing() {
         0
     );
     assert!(
-        keys(s, "job/").iter().all(|k| !k.contains("2026-11-24")),
+        s.keys("job/").iter().all(|k| !k.contains("2026-11-24")),
         "nothing of the failed run is left: {:?}",
-        keys(s, "job/")
+        s.keys("job/")
     );
 
     // Lose everything, then restore the latest complete backup.
@@ -342,7 +329,7 @@ fn single_archive_mode() {
     ));
     let out = script(s, "backup.sh", &env, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let mut stored = keys(s, "single/");
+    let mut stored = s.keys("single/");
     stored.sort();
     assert_eq!(
         stored,
@@ -365,7 +352,7 @@ fn single_archive_mode() {
         "{}",
         stderr(&failed)
     );
-    assert_eq!(keys(s, "single/").len(), 2, "nothing of the failed run");
+    assert_eq!(s.keys("single/").len(), 2, "nothing of the failed run");
 
     let restore_dir = tmp.path().join("restore");
     let mut restore = env.clone();

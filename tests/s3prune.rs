@@ -6,22 +6,6 @@ mod support;
 use support::s3::Server;
 use support::*;
 
-fn keys(s: &Server, prefix: &str) -> Vec<String> {
-    let out = s.run("s3ls", &["--recursive", "--json", &s.url(prefix)], b"");
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let mut keys: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["key"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
-    keys.sort();
-    keys
-}
-
 #[test]
 fn prune_keeps_the_policy_and_removes_the_rest() {
     let s = Server::garage();
@@ -63,7 +47,7 @@ fn prune_keeps_the_policy_and_removes_the_rest() {
         text.contains("(dry run) keep    prune/README  (no timestamp in the name: never removed)"),
         "{text}"
     );
-    assert_eq!(keys(s, "prune/").len(), 13, "a dry run deletes nothing");
+    assert_eq!(s.keys("prune/").len(), 13, "a dry run deletes nothing");
 
     let real = s.run(
         "s3prune",
@@ -89,7 +73,7 @@ fn prune_keeps_the_policy_and_removes_the_rest() {
     }
     want.sort();
     assert_eq!(
-        keys(s, "prune/"),
+        s.keys("prune/"),
         want,
         "each host's series pruned on its own"
     );

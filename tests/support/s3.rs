@@ -181,6 +181,27 @@ impl Server {
         }
     }
 
+    /// The keys under `prefix` (s3ls --recursive --json), sorted.
+    pub fn keys(&self, prefix: &str) -> Vec<String> {
+        let out = self.run("s3ls", &["--recursive", "--json", &self.url(prefix)], b"");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut keys: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["key"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        keys.sort();
+        keys
+    }
+
     /// Run `tool args…` with `stdin` bytes.
     pub fn run(&self, tool: &str, args: &[&str], stdin: &[u8]) -> Output {
         let mut cmd = self.cmd(tool);
