@@ -8,8 +8,7 @@ use chrono::{Local, TimeZone};
 use tar::EntryType;
 
 use super::Error;
-use super::reader::TarInput;
-use super::splice::stream_error;
+use super::reader::{TarInput, stream_error};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListFormat {

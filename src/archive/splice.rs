@@ -13,7 +13,7 @@ use std::io::{Read, Write};
 use tar::{Builder, EntryType};
 
 use super::header::{self, EntryMeta, ExactSize};
-use super::reader::TarInput;
+use super::reader::{TarInput, stream_error};
 use super::{Error, show};
 use crate::progress::Progress;
 
@@ -58,35 +58,6 @@ pub fn splice<W: Write>(
         other => other,
     })?;
     Ok(count)
-}
-
-/// An error while reading a tar stream: a truncation when the input hit
-/// EOF, the decoder's own words when it failed, else a parse error.
-pub(crate) fn stream_error(e: std::io::Error, hit_eof: bool, source: &str) -> Error {
-    match Error::from_stream(source, e) {
-        Error::Io { source: e, .. } if hit_eof => Error::Truncated(format!(
-            "input ended early (truncated tar in {source}): {e}"
-        )),
-        Error::Io { source: e, .. } => {
-            Error::Corrupt(format!("{source}: {}", printable(&e.to_string())))
-        }
-        other => other,
-    }
-}
-
-/// The tar crate quotes raw header bytes in some messages: escape them and
-/// keep the message to one short line.
-fn printable(message: &str) -> String {
-    let mut quoted = super::list::quote(message.as_bytes());
-    if quoted.len() > 160 {
-        let mut end = 160;
-        while !quoted.is_char_boundary(end) {
-            end -= 1;
-        }
-        quoted.truncate(end);
-        quoted.push('…');
-    }
-    quoted
 }
 
 /// Everything the entry says about itself, PAX overrides included.

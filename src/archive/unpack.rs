@@ -20,8 +20,7 @@ use nix::sys::stat::{Mode, SFlag};
 use tar::EntryType;
 
 use super::guard::{self, Guard, GuardError};
-use super::reader::TarInput;
-use super::splice::stream_error;
+use super::reader::{TarInput, stream_error};
 use super::{Error, show};
 use crate::progress::Progress;
 
