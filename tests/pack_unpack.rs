@@ -25,10 +25,7 @@ fn unpack_into(dir: &Path, archive: &[u8], extra: &[&str]) {
 
 #[test]
 fn round_trip_is_faithful_in_every_format() {
-    let tmp = tempfile::tempdir().unwrap();
-    let src = tmp.path().join("src");
-    fs::create_dir(&src).unwrap();
-    rich_tree(&src);
+    let (tmp, src) = rich_source();
     for format in ["--gzip", "--zstd", "--none"] {
         let archive = pack(&["-C", src.to_str().unwrap(), format, "."]);
         let dst = tmp.path().join(format.trim_start_matches('-'));
@@ -66,10 +63,7 @@ fn gzip_output_is_the_same_bytes_for_any_thread_count_and_level_flags_work() {
 
 #[test]
 fn gnu_tar_pigz_gzip_and_python_read_packs_output() {
-    let tmp = tempfile::tempdir().unwrap();
-    let src = tmp.path().join("src");
-    fs::create_dir(&src).unwrap();
-    rich_tree(&src);
+    let (tmp, src) = rich_source();
     let archive = pack(&["-C", src.to_str().unwrap(), "."]);
     let file = tmp.path().join("a.tar.gz");
     fs::write(&file, &archive).unwrap();
@@ -109,10 +103,7 @@ fn gnu_tar_pigz_gzip_and_python_read_packs_output() {
 
 #[test]
 fn unpack_reads_gnu_tar_bsdtar_python_and_zstd_archives() {
-    let tmp = tempfile::tempdir().unwrap();
-    let src = tmp.path().join("src");
-    fs::create_dir(&src).unwrap();
-    rich_tree(&src);
+    let (tmp, src) = rich_source();
     let t = tmp.path().display();
     for (name, cmd) in [
         ("gnu.tgz", format!("tar -C {t}/src -czf {t}/gnu.tgz .")),
@@ -154,10 +145,7 @@ fn unpack_reads_gnu_tar_bsdtar_python_and_zstd_archives() {
 
 #[test]
 fn listing_matches_gnu_tar() {
-    let tmp = tempfile::tempdir().unwrap();
-    let src = tmp.path().join("src");
-    fs::create_dir(&src).unwrap();
-    rich_tree(&src);
+    let (tmp, src) = rich_source();
     let t = tmp.path().display();
     let archive = pack(&["-C", src.to_str().unwrap(), "."]);
     fs::write(tmp.path().join("a.tgz"), &archive).unwrap();
@@ -230,10 +218,7 @@ fn reproducible_with_mtime_owner_group() {
 
 #[test]
 fn exclude_and_chdir_follow_gnu_tar() {
-    let tmp = tempfile::tempdir().unwrap();
-    let src = tmp.path().join("src");
-    fs::create_dir(&src).unwrap();
-    rich_tree(&src);
+    let (tmp, src) = rich_source();
     let t = tmp.path().display();
     for patterns in [
         vec!["*.log"],
@@ -287,10 +272,7 @@ fn exclude_and_chdir_follow_gnu_tar() {
 
 #[test]
 fn strip_components_matches_gnu_tar() {
-    let tmp = tempfile::tempdir().unwrap();
-    let src = tmp.path().join("src");
-    fs::create_dir(&src).unwrap();
-    rich_tree(&src);
+    let (tmp, src) = rich_source();
     let t = tmp.path().display();
     let archive = pack(&["-C", src.to_str().unwrap(), "."]);
     fs::write(tmp.path().join("a.tgz"), &archive).unwrap();

@@ -224,6 +224,15 @@ pub fn rich_tree(root: &Path) {
     }
 }
 
+/// A temp dir holding `src/`, a [`rich_tree`].
+pub fn rich_source() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    fs::create_dir(&src).unwrap();
+    rich_tree(&src);
+    (tmp, src)
+}
+
 /// A non-UTF-8 path too long for a ustar name field (needs PAX).
 pub fn long_latin1_path(root: &Path) -> PathBuf {
     use std::os::unix::ffi::OsStrExt;
