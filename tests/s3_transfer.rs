@@ -568,3 +568,37 @@ fn if_none_match_refuses_to_overwrite() {
     assert!(stderr(&out).contains(&refused), "{}", stderr(&out));
     assert_eq!(get(s, "inm/x").stdout, b"first");
 }
+
+#[test]
+fn content_type_and_metadata_are_stored() {
+    let s = Server::garage();
+    for (key, data) in [
+        ("meta/small", random_bytes(100, 1)),
+        ("meta/multipart", random_bytes(6 * MIB, 2)),
+    ] {
+        let out = put(
+            s,
+            key,
+            &data,
+            &[
+                "--content-type",
+                "application/x-tar",
+                "--metadata",
+                "host=web1",
+                "--metadata",
+                "kind=nightly",
+            ],
+        );
+        assert_eq!(code(&out), 0, "{key}: {}", stderr(&out));
+        let back = s.run("s3get", &[&s.url(key), "--json"], b"");
+        assert_eq!(code(&back), 0, "{}", stderr(&back));
+        assert!(back.stdout == data);
+        let report: serde_json::Value = serde_json::from_str(stderr(&back).trim()).unwrap();
+        assert_eq!(report["content_type"], "application/x-tar", "{key}");
+        assert_eq!(
+            report["metadata"],
+            serde_json::json!({"host": "web1", "kind": "nightly"}),
+            "{key}"
+        );
+    }
+}

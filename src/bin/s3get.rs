@@ -33,7 +33,7 @@ struct Args {
     /// Resume a body that sent nothing for this long
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = cli::parse_duration)]
     idle_timeout: u64,
-    /// Print {url, size, etag, verified, seconds} as JSON on stderr when done
+    /// Print {url, size, etag, verified, seconds, content_type, metadata} as JSON on stderr when done
     #[arg(long)]
     json: bool,
     /// No progress bar
@@ -68,7 +68,9 @@ fn main() -> ExitCode {
             eprintln!(
                 "{}",
                 serde_json::json!({"url": url.to_string(), "size": report.size, "etag": report.etag,
-                    "verified": report.verified, "seconds": report.seconds})
+                    "verified": report.verified, "seconds": report.seconds,
+                    "content_type": report.content_type,
+                    "metadata": report.metadata.iter().map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str()))).collect::<serde_json::Map<String, serde_json::Value>>()})
             );
         }
         Ok(ExitCode::SUCCESS)

@@ -166,6 +166,9 @@ pub struct ObjectInfo {
     pub part_size: Option<u64>,
     /// The stored CRC32C (base64; `…-N` when composite over N parts).
     pub crc32c: Option<String>,
+    pub content_type: Option<String>,
+    /// User metadata (`x-amz-meta-*`), sorted by key.
+    pub metadata: Vec<(String, String)>,
 }
 
 /// One listed object.
@@ -452,6 +455,13 @@ impl Store {
             parts,
             part_size: part_one.then_some(part_len),
             crc32c: out.checksum_crc32_c,
+            content_type: out.content_type,
+            metadata: {
+                let mut m: Vec<(String, String)> =
+                    out.metadata.unwrap_or_default().into_iter().collect();
+                m.sort();
+                m
+            },
         })
     }
 

@@ -43,6 +43,8 @@ pub struct GetReport {
     /// "md5" (single-part ETag) or "none".
     pub verified: &'static str,
     pub seconds: f64,
+    pub content_type: Option<String>,
+    pub metadata: Vec<(String, String)>,
 }
 
 /// How the downloaded bytes can be checked, cheapest first.
@@ -264,6 +266,8 @@ pub async fn download<W: Write + Send + 'static>(
         etag,
         verified,
         seconds: started.elapsed().as_secs_f64(),
+        content_type: info.content_type.clone(),
+        metadata: info.metadata.clone(),
     })
 }
 
@@ -370,6 +374,8 @@ mod tests {
             parts,
             part_size: Some(part_size),
             crc32c: crc.map(String::from),
+            content_type: None,
+            metadata: Vec::new(),
         }
     }
 
