@@ -50,14 +50,6 @@ impl Error {
             _ => Error::io(context, e),
         }
     }
-
-    /// The underlying I/O error, if this is one (e.g. a closed pipe).
-    pub fn io_kind(&self) -> Option<io::ErrorKind> {
-        match self {
-            Error::Io { source, .. } => Some(source.kind()),
-            _ => None,
-        }
-    }
 }
 
 /// Show a member name (bytes, maybe not UTF-8) in messages.

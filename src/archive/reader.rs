@@ -9,7 +9,6 @@ use std::cell::Cell;
 use std::io::{self, Read};
 use std::rc::Rc;
 
-use crate::codec::Format;
 use crate::codec::decode::{self, DecodedReader};
 
 use super::Error;
@@ -32,10 +31,6 @@ impl TarInput {
             hit_eof: Rc::new(Cell::new(false)),
             consumed: 0,
         })
-    }
-
-    pub fn format(&self) -> Format {
-        self.inner.format()
     }
 
     /// A handle that reads true once the input has reached EOF.

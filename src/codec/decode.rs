@@ -20,19 +20,11 @@ const DEPTH: usize = 4;
 
 /// The reading end: yields the decompressed bytes, or the decoder's error.
 pub struct DecodedReader {
-    format: Format,
     chunks: Receiver<io::Result<Vec<u8>>>,
     recycle: SyncSender<Vec<u8>>,
     current: Vec<u8>,
     pos: usize,
     done: bool,
-}
-
-impl DecodedReader {
-    /// The format detected from the input's first bytes.
-    pub fn format(&self) -> Format {
-        self.format
-    }
 }
 
 /// Start decoding `input` on a new thread. Fails at once for formats we
@@ -76,7 +68,6 @@ pub fn spawn<R: Read + Send + 'static>(mut input: R) -> io::Result<DecodedReader
             }
         })?;
     Ok(DecodedReader {
-        format,
         chunks: rx,
         recycle: recycle_tx,
         current: Vec::new(),
