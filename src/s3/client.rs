@@ -52,6 +52,33 @@ macro_rules! apply {
     }};
 }
 
+/// Set a body's integrity options on an UploadPart/PutObject builder (two
+/// SDK types with the same setters): the checksum algorithm, its value when
+/// the caller computed it already (the SDK then skips its own pass over the
+/// bytes), Content-MD5 for `--checksum md5`, and the body itself.
+macro_rules! with_body {
+    ($req:expr, $body:expr, $checksum:expr) => {{
+        let PutBody { data, crc32c } = $body;
+        let mut req = $req
+            .content_length(data.len() as i64)
+            .set_checksum_algorithm($checksum.algorithm());
+        match ($checksum, crc32c) {
+            (Checksum::Crc32c, Some(crc)) => req = req.checksum_crc32_c(crc32c_base64(crc)),
+            (Checksum::Md5, _) => req = req.content_md5(md5_base64(&data)),
+            _ => {}
+        }
+        req.body(ByteStream::from(data))
+    }};
+}
+
+/// A part or object to store, with its CRC32C when the caller computed it
+/// as the bytes came in (cheaper than a second pass here).
+#[derive(Debug, Clone)]
+pub struct PutBody {
+    pub data: Bytes,
+    pub crc32c: Option<u32>,
+}
+
 /// How to reach the store: the flags every S3 tool shares.
 #[derive(Debug, Clone, Default)]
 pub struct Connection {
@@ -278,23 +305,17 @@ impl Store {
         key: &str,
         upload_id: &str,
         number: i32,
-        body: Bytes,
+        body: PutBody,
         checksum: Checksum,
     ) -> Result<PartDone, S3Error> {
-        let mut req = self
+        let req = self
             .client
             .upload_part()
             .bucket(bucket)
             .key(key)
             .upload_id(upload_id)
-            .part_number(number)
-            .content_length(body.len() as i64)
-            .set_checksum_algorithm(checksum.algorithm());
-        if checksum == Checksum::Md5 {
-            req = req.content_md5(md5_base64(&body));
-        }
-        let out = req
-            .body(ByteStream::from(body))
+            .part_number(number);
+        let out = with_body!(req, body, checksum)
             .customize()
             .disable_payload_signing()
             .send()
@@ -384,26 +405,16 @@ impl Store {
         &self,
         bucket: &str,
         key: &str,
-        body: Bytes,
+        body: PutBody,
         settings: &ObjectSettings,
         checksum: Checksum,
     ) -> Result<String, S3Error> {
-        let mut req = self
-            .client
-            .put_object()
-            .bucket(bucket)
-            .key(key)
-            .content_length(body.len() as i64)
-            .set_checksum_algorithm(checksum.algorithm());
-        if checksum == Checksum::Md5 {
-            req = req.content_md5(md5_base64(&body));
-        }
+        let mut req = self.client.put_object().bucket(bucket).key(key);
         if settings.if_none_match {
             req = req.if_none_match("*");
         }
         req = apply!(req, settings);
-        let out = req
-            .body(ByteStream::from(body))
+        let out = with_body!(req, body, checksum)
             .customize()
             .disable_payload_signing()
             .send()
@@ -678,6 +689,12 @@ impl Body {
 
 fn first_line(text: &str) -> String {
     text.lines().next().unwrap_or_default().to_string()
+}
+
+/// A CRC32C as S3 writes it: base64 of the big-endian bytes.
+pub fn crc32c_base64(crc: u32) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(crc.to_be_bytes())
 }
 
 fn md5_base64(data: &[u8]) -> String {

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::client::{ObjectInfo, S3Error, Store};
+use super::client::{ObjectInfo, S3Error, Store, crc32c_base64};
 use super::url::S3Url;
 use crate::progress::Progress;
 
@@ -99,19 +99,9 @@ fn choose_check(info: &ObjectInfo, verify: bool, max_part: u64) -> Check {
 /// The composite checksum S3 stores for a multipart upload: CRC32C over the
 /// parts' big-endian CRC32Cs, base64, then `-N`.
 fn composite_crc32c(part_crcs: &[u32]) -> String {
-    use base64::Engine;
     let joined: Vec<u8> = part_crcs.iter().flat_map(|c| c.to_be_bytes()).collect();
-    let crc = crc32c::crc32c(&joined);
-    format!(
-        "{}-{}",
-        base64::engine::general_purpose::STANDARD.encode(crc.to_be_bytes()),
-        part_crcs.len()
-    )
-}
-
-fn crc32c_base64(crc: u32) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(crc.to_be_bytes())
+    let crc = crc32c_base64(crc32c::crc32c(&joined));
+    format!("{crc}-{}", part_crcs.len())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -165,22 +155,14 @@ pub async fn download<W: Write + Send + 'static>(
             use md5::Digest;
             let mut out = out;
             let mut md5 = matches!(whole, Check::Md5(_)).then(md5::Md5::new);
-            let mut crc = matches!(whole, Check::Crc32c(_)).then_some(0u32);
             for chunks in rx {
                 write_chunks(&mut out, &chunks)?;
-                for chunk in &chunks {
-                    if let Some(h) = md5.as_mut() {
-                        h.update(chunk);
-                    }
-                    if let Some(c) = crc.as_mut() {
-                        *c = crc32c::crc32c_append(*c, chunk);
-                    }
+                if let Some(h) = md5.as_mut() {
+                    chunks.iter().for_each(|chunk| h.update(chunk));
                 }
             }
             out.flush()?;
-            Ok(md5
-                .map(|h| format!("{:x}", h.finalize()))
-                .or(crc.map(crc32c_base64)))
+            Ok(md5.map(|h| format!("{:x}", h.finalize())))
         })
         .map_err(DownloadError::Output)?;
 
@@ -188,8 +170,9 @@ pub async fn download<W: Write + Send + 'static>(
         Check::PartCrc32c { part_size, .. } => *part_size,
         _ => opts.part_size.max(1),
     };
-    let per_part = matches!(check, Check::PartCrc32c { .. });
-    let mut part_crcs = Vec::new();
+    let want_crc = matches!(check, Check::PartCrc32c { .. } | Check::Crc32c(_));
+    // Each range's CRC32C, in order: per part, or combined for the whole.
+    let mut range_crcs: Vec<(u32, u64)> = Vec::new();
     let ranges: Vec<(u64, u64)> = (0..info.size.div_ceil(part))
         .map(|i| (i * part, ((i + 1) * part).min(info.size)))
         .collect();
@@ -210,16 +193,17 @@ pub async fn download<W: Write + Send + 'static>(
                 opts.clone(),
             );
             in_flight.push_back(tokio::spawn(async move {
-                let chunks =
-                    fetch(&store, &url, start, end, &etag, version.as_deref(), &opts).await?;
-                // CRC32C here, on the fetching task: parts are checked in
-                // parallel, off the writer's path.
-                let crc = if per_part {
-                    chunks.iter().fold(0, |c, b| crc32c::crc32c_append(c, b))
-                } else {
-                    0
-                };
-                Ok((chunks, crc))
+                let range = Range { start, end };
+                fetch(
+                    &store,
+                    &url,
+                    range,
+                    &etag,
+                    version.as_deref(),
+                    &opts,
+                    want_crc,
+                )
+                .await
             }));
         }
         let Some(next) = in_flight.pop_front() else {
@@ -227,8 +211,9 @@ pub async fn download<W: Write + Send + 'static>(
         };
         match next.await.expect("range task") {
             Ok((chunks, crc)) => {
-                part_crcs.push(crc);
-                progress.add_bytes(chunks.iter().map(|c| c.len() as u64).sum());
+                let len = chunks.iter().map(|c| c.len() as u64).sum();
+                range_crcs.push((crc, len));
+                progress.add_bytes(len);
                 if tokio::task::block_in_place(|| tx.send(chunks)).is_err() {
                     break; // the writer failed: its error says why
                 }
@@ -250,9 +235,15 @@ pub async fn download<W: Write + Send + 'static>(
     let digest = written.map_err(DownloadError::Output)?;
     let (verified, want, got) = match &check {
         Check::PartCrc32c { expected, .. } => {
-            ("crc32c", expected.clone(), composite_crc32c(&part_crcs))
+            let crcs: Vec<u32> = range_crcs.iter().map(|&(crc, _)| crc).collect();
+            ("crc32c", expected.clone(), composite_crc32c(&crcs))
         }
-        Check::Crc32c(expected) => ("crc32c", expected.clone(), digest.unwrap_or_default()),
+        Check::Crc32c(expected) => {
+            let crc = range_crcs.iter().fold(0, |whole, &(crc, len)| {
+                crc32c::crc32c_combine(whole, crc, len as usize)
+            });
+            ("crc32c", expected.clone(), crc32c_base64(crc))
+        }
         Check::Md5(expected) => ("md5", expected.clone(), digest.unwrap_or_default()),
         Check::None => ("none", String::new(), String::new()),
     };
@@ -289,25 +280,35 @@ fn write_chunks<W: Write>(out: &mut W, chunks: &[Bytes]) -> io::Result<()> {
     Ok(())
 }
 
+/// Bytes `start..end` of the object.
+#[derive(Clone, Copy)]
+struct Range {
+    start: u64,
+    end: u64,
+}
+
 /// One range, whole, as the chunks the server sent (kept, not copied into
 /// one buffer: that copy and its large allocations cost 0.1 CPU-s/GiB and
-/// ~25 MiB of RSS), resuming from the last byte received.
+/// ~25 MiB of RSS), resuming from the last byte received. With `want_crc`,
+/// also its CRC32C, computed as each chunk arrives, while it is still in
+/// cache: over the whole part afterwards it cost twice as much.
 async fn fetch(
     store: &Store,
     url: &S3Url,
-    start: u64,
-    end: u64,
+    Range { start, end }: Range,
     etag: &str,
     version: Option<&str>,
     opts: &GetOptions,
-) -> Result<Vec<Bytes>, DownloadError> {
+    want_crc: bool,
+) -> Result<(Vec<Bytes>, u32), DownloadError> {
     let mut chunks: Vec<Bytes> = Vec::new();
+    let mut crc = 0u32;
     let mut received = 0u64;
     let mut attempts = 0u32;
     loop {
         let from = start + received;
         if from == end {
-            return Ok(chunks);
+            return Ok((chunks, crc));
         }
         let problem = match store
             .get_range(&url.bucket, &url.key, from, end, etag, version)
@@ -331,9 +332,12 @@ async fn fetch(
                                 "the server sent more than range {start}-{end}"
                             )));
                         }
+                        if want_crc {
+                            crc = crc32c::crc32c_append(crc, &chunk);
+                        }
                         chunks.push(chunk);
                     }
-                    Ok(Ok(None)) if start + received == end => return Ok(chunks),
+                    Ok(Ok(None)) if start + received == end => return Ok((chunks, crc)),
                     Ok(Ok(None)) => break "the body ended early".to_string(),
                     Ok(Err(e)) => break e.to_string(),
                     Err(_) => break format!("no data for {:?}", opts.idle_timeout),
