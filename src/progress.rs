@@ -63,6 +63,14 @@ impl Progress {
         }
     }
 
+    /// How many parts are being transferred at this moment (s3put, s3get).
+    pub fn parts_in_flight(&self, parts: usize) {
+        if let Some(bar) = &self.bar {
+            let plural = if parts == 1 { "" } else { "s" };
+            bar.set_message(format!("{parts} part{plural} in flight"));
+        }
+    }
+
     /// A warning: `program: message` on stderr, unless quiet.
     pub fn warn(&self, message: impl Display) {
         if !self.quiet {

@@ -602,3 +602,37 @@ fn content_type_and_metadata_are_stored() {
         );
     }
 }
+
+/// On a terminal (a pty from script(1)) s3put and s3get draw a bar with
+/// bytes, rate and the parts in flight; `-q` silences it. (With stderr not
+/// a terminal nothing is drawn: the quiet-on-success tests cover that.)
+#[test]
+fn progress_bar_shows_parts_in_flight_on_a_terminal() {
+    let s = Server::garage();
+    let tmp = tempfile::tempdir().unwrap();
+    let (input, output) = (tmp.path().join("in"), tmp.path().join("out"));
+    std::fs::write(&input, random_bytes(20 * MIB, 5)).unwrap();
+    let url = s.url("progress/x");
+    let on_terminal = |line: String| {
+        let mut cmd = std::process::Command::new("script");
+        s.env_into(&mut cmd);
+        let out = cmd
+            .env("TERM", "xterm")
+            .args(["-qefc", &line, "/dev/null"])
+            .output()
+            .unwrap();
+        let screen = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(code(&out), 0, "{line}: {screen}");
+        screen
+    };
+    let (i, o) = (input.display(), output.display());
+    let put = on_terminal(format!("s3put --part-size 5MiB {url} < {i}"));
+    assert!(put.contains(" parts in flight"), "{put:?}");
+    let get = on_terminal(format!("s3get --part-size 5MiB {url} > {o}"));
+    assert!(get.contains(" parts in flight"), "{get:?}");
+    assert!(std::fs::read(&output).unwrap() == std::fs::read(&input).unwrap());
+    let quiet = on_terminal(format!("s3put -q --part-size 5MiB {url} < {i}"));
+    assert_eq!(quiet.trim(), "", "-q must print nothing");
+    let quiet = on_terminal(format!("s3get -q {url} > {o}"));
+    assert_eq!(quiet.trim(), "", "-q must print nothing");
+}

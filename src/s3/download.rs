@@ -206,6 +206,7 @@ pub async fn download<W: Write + Send + 'static>(
                 .await
             }));
         }
+        progress.parts_in_flight(in_flight.len());
         let Some(next) = in_flight.pop_front() else {
             break;
         };

@@ -162,10 +162,10 @@ async fn run<R: Read + Send + 'static>(
         }
     }
     let (tx, mut rx) = mpsc::channel::<Msg>(1);
-    let reader_opts = opts.clone();
+    let (reader_opts, reader_progress) = (opts.clone(), progress.clone());
     std::thread::Builder::new()
         .name("s3put-read".into())
-        .spawn(move || read_parts(input, &reader_opts, &progress, &tx))
+        .spawn(move || read_parts(input, &reader_opts, &reader_progress, &tx))
         .map_err(UploadError::Input)?;
 
     let permits = Arc::new(Semaphore::new(opts.concurrency.max(1)));
@@ -184,6 +184,7 @@ async fn run<R: Read + Send + 'static>(
         while let Some(done) = tasks.try_join_next() {
             parts.push(done.expect("part task")?);
         }
+        progress.parts_in_flight(tasks.len());
         match rx.recv().await {
             Some(Msg::Part {
                 number: 1,
@@ -216,6 +217,7 @@ async fn run<R: Read + Send + 'static>(
                         .upload_part(&url.bucket, &url.key, &id, number as i32, body, checksum)
                         .await
                 });
+                progress.parts_in_flight(tasks.len());
             }
             Some(Msg::End {
                 check,
