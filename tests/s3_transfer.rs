@@ -636,3 +636,88 @@ fn progress_bar_shows_parts_in_flight_on_a_terminal() {
     let quiet = on_terminal(format!("s3get -q {url} > {o}"));
     assert_eq!(quiet.trim(), "", "-q must print nothing");
 }
+
+/// The `aws s3 cp` object options reach the wire on the request that
+/// creates the object (PutObject, CreateMultipartUpload) and on no other.
+/// Garage accepts and ignores storage class, SSE, tags and ACLs, so the
+/// request heads, seen by a recording proxy, are the evidence; content
+/// type and metadata are also read back from the store.
+#[test]
+fn object_options_are_sent_when_the_object_is_created() {
+    let s = Server::garage();
+    let rec = support::wire::Recorder::start(&s.endpoint);
+    let options = [
+        "--storage-class",
+        "REDUCED_REDUNDANCY",
+        "--sse",
+        "aws:kms",
+        "--sse-kms-key-id",
+        "backup-key",
+        "--tag",
+        "team=ops",
+        "--tag",
+        "tier=nightly backup",
+        "--acl",
+        "bucket-owner-full-control",
+        "--content-type",
+        "application/gzip",
+        "--metadata",
+        "host=db1",
+    ];
+    let expected = [
+        "x-amz-storage-class: REDUCED_REDUNDANCY",
+        "x-amz-server-side-encryption: aws:kms",
+        "x-amz-server-side-encryption-aws-kms-key-id: backup-key",
+        "x-amz-tagging: team=ops&tier=nightly%20backup",
+        "x-amz-acl: bucket-owner-full-control",
+        "content-type: application/gzip",
+        "x-amz-meta-host: db1",
+    ];
+    for (key, size, creating) in [
+        (
+            "opts/single",
+            1000,
+            "PUT /s3pipe-test/opts/single?x-id=PutObject HTTP",
+        ),
+        (
+            "opts/multi",
+            12 * MIB,
+            "POST /s3pipe-test/opts/multi?uploads HTTP",
+        ),
+    ] {
+        let url = s.url(key);
+        let mut cmd = s.cmd("s3put");
+        cmd.env("AWS_ENDPOINT_URL", &rec.endpoint)
+            .args(["--part-size", "5MiB", &url])
+            .args(options);
+        let data = random_bytes(size, 3);
+        let out = run_command(cmd, &data);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        let heads: Vec<String> = rec
+            .heads()
+            .into_iter()
+            .filter(|h| h.contains(&format!("/{key}")))
+            .collect();
+        let (create, others): (Vec<&String>, Vec<&String>) =
+            heads.iter().partition(|h| h.starts_with(creating));
+        assert_eq!(create.len(), 1, "{heads:#?}");
+        for header in expected {
+            assert!(
+                create[0].contains(header),
+                "{header} missing: {}",
+                create[0]
+            );
+        }
+        // UploadPart, CompleteMultipartUpload: none of them.
+        for head in others {
+            for header in expected {
+                assert!(!head.contains(header), "{header} sent on: {head}");
+            }
+        }
+        let got = s.run("s3get", &["--json", &url], b"");
+        assert!(got.stdout == data);
+        let info: serde_json::Value = serde_json::from_str(stderr(&got).trim()).unwrap();
+        assert_eq!(info["content_type"], "application/gzip");
+        assert_eq!(info["metadata"]["host"], "db1");
+    }
+}

@@ -18,6 +18,7 @@ pub fn bin(name: &str) -> PathBuf {
 pub mod faults;
 pub mod postgres;
 pub mod s3;
+pub mod wire;
 
 /// Run `program args…` with `stdin` bytes; capture stdout and stderr.
 pub fn run(program: impl AsRef<std::ffi::OsStr>, args: &[&str], stdin: &[u8]) -> Output {
