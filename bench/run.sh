@@ -126,6 +126,19 @@ group "s3get"                   "$BIN/s3get s3://bench/s3pipe" \
 [ "$("$BIN/s3get" s3://bench/s3pipe | cmp - "$WORK/random-1g" && echo same)" = same ] \
   || { echo "bench: s3get returned different bytes" >&2; exit 1; }
 
+# --- The defaults (8MiB x 4): part size x concurrency, both tools ----------
+SIZES="8MiB 16MiB"
+WIDTHS="2 4 8"
+PUTS=() GETS=()
+for ps in $SIZES; do
+  for c in $WIDTHS; do
+    PUTS+=("s3put $ps x $c" "$BIN/s3put --part-size $ps --concurrency $c s3://bench/sweep < random-1g")
+    GETS+=("s3get $ps x $c" "$BIN/s3get --part-size $ps --concurrency $c s3://bench/s3pipe")
+  done
+done
+group "${PUTS[@]}"
+group "${GETS[@]}"
+
 # --- The backup job: the bench corpus into S3 and back ---------------------
 # One run each (Python's gzip -9 alone takes over a minute).
 SAVED_REPEAT=$REPEAT
@@ -209,6 +222,14 @@ s3header() {
   s3row "aws s3 cp s3://… -" "aws s3 cp s3://… -"
   s3row "rclone cat" "aws s3 cp s3://… -"
   echo; echo "s3get vs rclone cat: $(awk -v a="${WALL[rclone cat]}" -v b="${WALL[s3get]}" 'BEGIN{printf "%.2f×", a/b}') faster."
+  echo
+  echo "## Choosing the defaults: --part-size x --concurrency (1 GiB, same Garage)"
+  echo; s3header "the default 8MiB x 4"
+  for tool in s3put s3get; do
+    for ps in $SIZES; do
+      for c in $WIDTHS; do s3row "$tool $ps x $c" "$tool 8MiB x 4"; done
+    done
+  done
   echo
   echo "## The backup job: the $CORPUS_MB MB corpus into S3 and back (one run each; 0 B scratch disk for all)"
   echo; header "tar -czf | aws"
