@@ -1,11 +1,13 @@
 //! Tar archives as streams: [`pack`] walks paths into a tar stream,
 //! [`unpack`] writes one out under a directory (with [`guard`] deciding what
 //! is safe), [`splice`] copies entries from other tar streams, [`list`]
-//! prints them like `tar -tv`.
+//! prints them like `tar -tv`; [`owners`] maps user and group names to
+//! ids.
 
 pub mod guard;
 pub mod header;
 pub mod list;
+pub mod owners;
 pub mod pack;
 pub mod reader;
 pub mod splice;

@@ -23,6 +23,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use tar::{Builder, EntryType};
 
 use super::header::{self, EntryMeta, ExactSize};
+use super::owners::{Kind, Owners, id_of, name_of};
 use super::{Error, show, splice};
 use crate::codec::encode::{Compression, Encoder};
 use crate::progress::Progress;
@@ -118,8 +119,7 @@ struct Walker<'a> {
     exclude: GlobSet,
     /// (dev, inode) → first member name, for files with several links.
     links: HashMap<(u64, u64), Vec<u8>>,
-    users: HashMap<u32, Vec<u8>>,
-    groups: HashMap<u32, Vec<u8>>,
+    owners: Owners,
     /// Directories being walked, to stop `--dereference` loops.
     ancestors: Vec<(u64, u64)>,
     warned_root: bool,
@@ -146,8 +146,7 @@ impl<'a> Walker<'a> {
             progress,
             exclude,
             links: HashMap::new(),
-            users: HashMap::new(),
-            groups: HashMap::new(),
+            owners: Owners::default(),
             ancestors: Vec::new(),
             warned_root: false,
             summary: PackSummary::default(),
@@ -433,11 +432,17 @@ impl<'a> Walker<'a> {
     fn meta(&mut self, md: &Metadata, path: Vec<u8>, kind: EntryType) -> EntryMeta {
         let (uid, uname) = match &self.opts.owner {
             Some(o) => (o.id, o.name.clone()),
-            None => (md.uid() as u64, self.user_name(md.uid())),
+            None => (
+                md.uid() as u64,
+                self.owners.name(Kind::User, md.uid()).to_vec(),
+            ),
         };
         let (gid, gname) = match &self.opts.group {
             Some(g) => (g.id, g.name.clone()),
-            None => (md.gid() as u64, self.group_name(md.gid())),
+            None => (
+                md.gid() as u64,
+                self.owners.name(Kind::Group, md.gid()).to_vec(),
+            ),
         };
         EntryMeta {
             path,
@@ -454,69 +459,24 @@ impl<'a> Walker<'a> {
             extra_pax: Vec::new(),
         }
     }
-
-    fn user_name(&mut self, uid: u32) -> Vec<u8> {
-        self.users
-            .entry(uid)
-            .or_insert_with(|| {
-                nix::unistd::User::from_uid(uid.into())
-                    .ok()
-                    .flatten()
-                    .map(|u| u.name.into_bytes())
-                    .unwrap_or_default()
-            })
-            .clone()
-    }
-
-    fn group_name(&mut self, gid: u32) -> Vec<u8> {
-        self.groups
-            .entry(gid)
-            .or_insert_with(|| {
-                nix::unistd::Group::from_gid(gid.into())
-                    .ok()
-                    .flatten()
-                    .map(|g| g.name.into_bytes())
-                    .unwrap_or_default()
-            })
-            .clone()
-    }
 }
 
 /// Parse `--owner`/`--group`: `NAME`, `ID` or `NAME:ID`, like GNU tar.
 pub fn parse_id(spec: &str, is_group: bool) -> Result<Id, String> {
-    let lookup = |name: &str| -> Option<u64> {
-        if is_group {
-            nix::unistd::Group::from_name(name)
-                .ok()
-                .flatten()
-                .map(|g| g.gid.as_raw() as u64)
-        } else {
-            nix::unistd::User::from_name(name)
-                .ok()
-                .flatten()
-                .map(|u| u.uid.as_raw() as u64)
-        }
-    };
+    let kind = if is_group { Kind::Group } else { Kind::User };
+    let lookup = |name: &str| id_of(kind, name).map(u64::from);
     let reverse = |id: u64| -> Vec<u8> {
-        let name = if is_group {
-            nix::unistd::Group::from_gid((id as u32).into())
-                .ok()
-                .flatten()
-                .map(|g| g.name)
-        } else {
-            nix::unistd::User::from_uid((id as u32).into())
-                .ok()
-                .flatten()
-                .map(|u| u.name)
-        };
-        name.unwrap_or_default().into_bytes()
+        u32::try_from(id)
+            .ok()
+            .and_then(|id| name_of(kind, id))
+            .unwrap_or_default()
+            .into_bytes()
     };
-    let kind = if is_group { "group" } else { "user" };
     match spec.split_once(':') {
         Some((name, id)) => {
             let id = id
                 .parse()
-                .map_err(|_| format!("bad {kind} id in {spec:?}"))?;
+                .map_err(|_| format!("bad {} id in {spec:?}", kind.noun()))?;
             Ok(Id {
                 name: name.as_bytes().to_vec(),
                 id,
@@ -528,8 +488,8 @@ pub fn parse_id(spec: &str, is_group: bool) -> Result<Id, String> {
                 id,
             }),
             Err(_) => {
-                let id =
-                    lookup(spec).ok_or_else(|| format!("no such {kind}: {spec} (use NAME:ID)"))?;
+                let id = lookup(spec)
+                    .ok_or_else(|| format!("no such {}: {spec} (use NAME:ID)", kind.noun()))?;
                 Ok(Id {
                     name: spec.as_bytes().to_vec(),
                     id,

@@ -7,7 +7,6 @@
 //! the end, children first, so a read-only directory does not block its own
 //! contents and writing children does not bump its mtime.
 
-use std::collections::HashMap;
 use std::fs::{self, File, FileTimes, Permissions};
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -20,6 +19,7 @@ use nix::sys::stat::{Mode, SFlag};
 use tar::EntryType;
 
 use super::guard::{self, Guard, GuardError};
+use super::owners::{Kind, Owners};
 use super::reader::{TarInput, stream_error};
 use super::{Error, show};
 use crate::progress::Progress;
@@ -93,8 +93,7 @@ pub fn unpack<R: Read + Send + 'static>(
         guard,
         is_root: nix::unistd::geteuid().is_root(),
         dirs: Vec::new(),
-        users: HashMap::new(),
-        groups: HashMap::new(),
+        owners: Owners::default(),
         buf: vec![0; 256 * 1024],
         warned_root: false,
         summary: UnpackSummary::default(),
@@ -124,8 +123,7 @@ struct Unpacker<'a> {
     guard: Guard,
     is_root: bool,
     dirs: Vec<DirMeta>,
-    users: HashMap<Vec<u8>, Option<u32>>,
-    groups: HashMap<Vec<u8>, Option<u32>>,
+    owners: Owners,
     buf: Vec<u8>,
     warned_root: bool,
     summary: UnpackSummary,
@@ -361,36 +359,12 @@ impl Unpacker<'_> {
         let h = entry.header();
         let uid = h.uid().unwrap_or(0) as u32;
         let gid = h.gid().unwrap_or(0) as u32;
-        let uid = match h.username_bytes().filter(|n| !n.is_empty()) {
-            Some(name) => self
-                .users
-                .entry(name.to_vec())
-                .or_insert_with(|| {
-                    std::str::from_utf8(name).ok().and_then(|n| {
-                        nix::unistd::User::from_name(n)
-                            .ok()
-                            .flatten()
-                            .map(|u| u.uid.as_raw())
-                    })
-                })
-                .unwrap_or(uid),
-            None => uid,
+        let mut by_name = |kind, name: Option<&[u8]>| {
+            name.filter(|n| !n.is_empty())
+                .and_then(|n| self.owners.id(kind, n))
         };
-        let gid = match h.groupname_bytes().filter(|n| !n.is_empty()) {
-            Some(name) => self
-                .groups
-                .entry(name.to_vec())
-                .or_insert_with(|| {
-                    std::str::from_utf8(name).ok().and_then(|n| {
-                        nix::unistd::Group::from_name(n)
-                            .ok()
-                            .flatten()
-                            .map(|g| g.gid.as_raw())
-                    })
-                })
-                .unwrap_or(gid),
-            None => gid,
-        };
+        let uid = by_name(Kind::User, h.username_bytes()).unwrap_or(uid);
+        let gid = by_name(Kind::Group, h.groupname_bytes()).unwrap_or(gid);
         Ok(Some((uid, gid)))
     }
 
