@@ -158,6 +158,13 @@ mod tests {
     }
 }
 
+/// s3put's and s3get's defaults, from the sweep `make bench` runs (see
+/// bench/results.md): with 2 cores against a local Garage, 8 MiB parts with
+/// 4 in flight are as fast as 16 MiB parts or 8 in flight, in the least
+/// memory. (Against a distant store more in flight may pay: the flags.)
+pub const DEFAULT_PART_SIZE: &str = "8MiB";
+pub const DEFAULT_CONCURRENCY: usize = 4;
+
 /// The connection flags every S3 tool takes.
 #[derive(clap::Args, Debug, Clone)]
 pub struct S3Args {

@@ -19,15 +19,15 @@ struct Args {
     /// Source, s3://bucket/key
     url: String,
     /// Size of each ranged GET
-    #[arg(long, value_name = "SIZE", default_value = "8MiB", value_parser = cli::parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = cli::DEFAULT_PART_SIZE, value_parser = cli::parse_size)]
     part_size: u64,
     /// Ranges fetched at once
-    #[arg(long, value_name = "N", default_value_t = 4)]
+    #[arg(long, value_name = "N", default_value_t = cli::DEFAULT_CONCURRENCY)]
     concurrency: usize,
     /// Download this version
     #[arg(long, value_name = "ID")]
     version_id: Option<String>,
-    /// Skip the integrity check (MD5 of single-part objects)
+    /// Skip the integrity check (the stored CRC32C, else the ETag's MD5)
     #[arg(long)]
     no_verify: bool,
     /// Resume a body that sent nothing for this long

@@ -20,10 +20,10 @@ struct Args {
     /// Destination, s3://bucket/key
     url: String,
     /// Size of each part (5MiB minimum)
-    #[arg(long, value_name = "SIZE", default_value = "8MiB", value_parser = cli::parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = cli::DEFAULT_PART_SIZE, value_parser = cli::parse_size)]
     part_size: u64,
     /// Parts uploaded at once
-    #[arg(long, value_name = "N", default_value_t = 4)]
+    #[arg(long, value_name = "N", default_value_t = cli::DEFAULT_CONCURRENCY)]
     concurrency: usize,
     /// Checksum each part carries and the server verifies: crc32c, crc32, crc64nvme, sha256, md5, none
     #[arg(long, value_name = "ALG", default_value = "crc32c")]
