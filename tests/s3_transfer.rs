@@ -721,3 +721,68 @@ fn object_options_are_sent_when_the_object_is_created() {
         assert_eq!(info["metadata"]["host"], "db1");
     }
 }
+
+/// One bit flipped on the way (by a corrupting proxy) is caught by each
+/// check s3get makes: the stored CRC32C per part or whole, a single part's
+/// MD5 ETag and a multipart ETag (MD5 of the parts' MD5s). The error says
+/// the bytes already written are suspect; `--no-verify` lets the same
+/// corrupted bytes through, which shows it was the check that caught them.
+#[test]
+fn a_corrupted_download_fails_its_integrity_check() {
+    let s = Server::garage();
+    let proxy = support::wire::Recorder::corrupting(&s.endpoint);
+    let data = random_bytes(12 * MIB, 21);
+    let small = &data[..1000];
+    let cases: [(&str, &[u8], &[&str], &str); 4] = [
+        (
+            "corrupt/crc-parts",
+            &data,
+            &["--part-size", "5MiB"],
+            "crc32c",
+        ),
+        ("corrupt/crc-whole", small, &[], "crc32c"),
+        ("corrupt/md5-whole", small, &["--checksum", "md5"], "md5"),
+        (
+            "corrupt/md5-parts",
+            &data,
+            &["--part-size", "5MiB", "--checksum", "md5"],
+            "md5",
+        ),
+    ];
+    for (key, body, put_args, verified) in cases {
+        let url = s.url(key);
+        let out = s.run("s3put", &[&[url.as_str()][..], put_args].concat(), body);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        // Straight from the store: verified and identical.
+        let out = s.run("s3get", &["--json", &url], b"");
+        assert!(out.stdout == body, "{key}");
+        let info: serde_json::Value = serde_json::from_str(stderr(&out).trim()).unwrap();
+        assert_eq!(info["verified"], verified, "{key}");
+        // Through the corrupting proxy: caught, exit 1.
+        let through = |extra: &[&str]| {
+            let mut cmd = s.cmd("s3get");
+            cmd.env("AWS_ENDPOINT_URL", &proxy.endpoint)
+                .args(extra)
+                .arg(&url);
+            run_command(cmd, b"")
+        };
+        let out = through(&[]);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 1, "{key}: {err}");
+        assert!(
+            err.contains(&format!("integrity check failed: {verified} "))
+                && err
+                    .trim_end()
+                    .ends_with("the bytes already written are suspect")
+                && err.lines().count() == 1,
+            "{key}: {err}"
+        );
+        let out = through(&["--no-verify"]);
+        assert_eq!(code(&out), 0, "{key}: {}", stderr(&out));
+        assert_eq!(out.stdout.len(), body.len());
+        assert!(
+            out.stdout != body,
+            "{key}: the proxy must have flipped a bit"
+        );
+    }
+}

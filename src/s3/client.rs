@@ -193,6 +193,8 @@ pub struct ObjectInfo {
     pub part_size: Option<u64>,
     /// The stored CRC32C (base64; `…-N` when composite over N parts).
     pub crc32c: Option<String>,
+    /// False with SSE-KMS or SSE-C, where the ETag is not an MD5.
+    pub etag_is_md5: bool,
     pub content_type: Option<String>,
     /// User metadata (`x-amz-meta-*`), sorted by key.
     pub metadata: Vec<(String, String)>,
@@ -466,6 +468,11 @@ impl Store {
             parts,
             part_size: part_one.then_some(part_len),
             crc32c: out.checksum_crc32_c,
+            etag_is_md5: out.sse_customer_algorithm.is_none()
+                && !matches!(
+                    out.server_side_encryption,
+                    Some(ServerSideEncryption::AwsKms | ServerSideEncryption::AwsKmsDsse)
+                ),
             content_type: out.content_type,
             metadata: {
                 let mut m: Vec<(String, String)> =

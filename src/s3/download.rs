@@ -27,7 +27,7 @@ pub struct GetOptions {
     pub part_size: u64,
     pub concurrency: usize,
     pub version_id: Option<String>,
-    /// Check the MD5 of single-part objects against their ETag.
+    /// Check the bytes against the stored CRC32C, else the ETag's MD5.
     pub verify: bool,
     /// Resume a body that sent nothing for this long.
     pub idle_timeout: Duration,
@@ -40,7 +40,8 @@ pub struct GetReport {
     pub size: u64,
     pub etag: String,
     /// What was verified: "crc32c" (stored checksum, whole or per part),
-    /// "md5" (single-part ETag) or "none".
+    /// "md5" (the ETag: a single part's MD5, or a multipart upload's MD5 of
+    /// its parts' MD5s) or "none".
     pub verified: &'static str,
     pub seconds: f64,
     pub content_type: Option<String>,
@@ -61,7 +62,75 @@ enum Check {
     Crc32c(String),
     /// A single-part ETag: the MD5 of the body (1.4 CPU-s/GiB).
     Md5(String),
+    /// A multipart ETag with no stored checksum: the MD5 of the parts'
+    /// MD5s, `-N`; each range's MD5 is computed as it arrives, in parallel.
+    PartMd5 {
+        parts: u64,
+        part_size: u64,
+        expected: String,
+    },
     None,
+}
+
+impl Check {
+    /// The part size ranges must follow, when the check is per part.
+    fn part_size(&self) -> Option<u64> {
+        match self {
+            Check::PartCrc32c { part_size, .. } | Check::PartMd5 { part_size, .. } => {
+                Some(*part_size)
+            }
+            _ => None,
+        }
+    }
+
+    /// What each range computes as its bytes arrive.
+    fn range_sum(&self) -> RangeSum {
+        match self {
+            Check::PartCrc32c { .. } | Check::Crc32c(_) => RangeSum::Crc32c(0),
+            Check::PartMd5 { .. } => RangeSum::Md5(md5::Md5::default()),
+            Check::Md5(_) | Check::None => RangeSum::None,
+        }
+    }
+}
+
+/// A range's checksum, computed chunk by chunk as the bytes arrive (while
+/// they are still in cache: over the whole part afterwards it cost twice
+/// as much).
+#[derive(Clone)]
+enum RangeSum {
+    None,
+    Crc32c(u32),
+    Md5(md5::Md5),
+}
+
+impl RangeSum {
+    fn update(&mut self, chunk: &[u8]) {
+        use md5::Digest;
+        match self {
+            RangeSum::None => {}
+            RangeSum::Crc32c(crc) => *crc = crc32c::crc32c_append(*crc, chunk),
+            RangeSum::Md5(h) => h.update(chunk),
+        }
+    }
+
+    fn crc32c(&self) -> u32 {
+        match self {
+            RangeSum::Crc32c(crc) => *crc,
+            _ => 0,
+        }
+    }
+}
+
+/// `(parts, part size)` when the object's parts all have part 1's size but
+/// the last (so ranges can follow them) and are no larger than `max_part`
+/// (the memory bound); `n` is the parts count the checksum or ETag names.
+fn uniform_layout(info: &ObjectInfo, n: &str, max_part: u64) -> Option<(u64, u64)> {
+    let (parts, part_size) = (info.parts?, info.part_size?);
+    (n.parse::<u32>().ok() == Some(parts)
+        && part_size > 0
+        && part_size <= max_part
+        && info.size.div_ceil(part_size) == u64::from(parts))
+    .then_some((u64::from(parts), part_size))
 }
 
 /// Choose the check for `info` (from HEAD partNumber=1). Part-aligned
@@ -72,28 +141,51 @@ fn choose_check(info: &ObjectInfo, verify: bool, max_part: u64) -> Check {
         return Check::None;
     }
     if let Some(crc) = &info.crc32c {
-        match (crc.split_once('-'), info.parts, info.part_size) {
-            (None, _, _) => return Check::Crc32c(crc.clone()),
-            (Some((_, n)), Some(parts), Some(part_size))
-                if n.parse::<u32>().ok() == Some(parts)
-                    && part_size > 0
-                    && part_size <= max_part
-                    && info.size.div_ceil(part_size) == u64::from(parts) =>
-            {
-                return Check::PartCrc32c {
-                    parts: u64::from(parts),
-                    part_size,
-                    expected: crc.clone(),
-                };
-            }
-            _ => {}
+        let Some((_, n)) = crc.split_once('-') else {
+            return Check::Crc32c(crc.clone());
+        };
+        if let Some((parts, part_size)) = uniform_layout(info, n, max_part) {
+            return Check::PartCrc32c {
+                parts,
+                part_size,
+                expected: crc.clone(),
+            };
         }
     }
-    let etag = info.etag.trim_matches('"');
-    if etag.len() == 32 && etag.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Check::Md5(etag.to_ascii_lowercase());
+    // An ETag is an MD5 only without SSE-KMS or SSE-C.
+    if !info.etag_is_md5 {
+        return Check::None;
     }
-    Check::None
+    let etag = info.etag.trim_matches('"').to_ascii_lowercase();
+    let (md5, n) = match etag.split_once('-') {
+        Some((md5, n)) => (md5, Some(n)),
+        None => (etag.as_str(), None),
+    };
+    if md5.len() != 32 || !md5.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Check::None;
+    }
+    match n.map(|n| uniform_layout(info, n, max_part)) {
+        None => Check::Md5(etag),
+        Some(Some((parts, part_size))) => Check::PartMd5 {
+            parts,
+            part_size,
+            expected: etag,
+        },
+        Some(None) => Check::None,
+    }
+}
+
+/// A multipart upload's ETag: the MD5 of its parts' MD5s, hex, then `-N`.
+fn multipart_etag(parts: Vec<RangeSum>) -> String {
+    use md5::Digest;
+    let n = parts.len();
+    let mut whole = md5::Md5::default();
+    for part in parts {
+        if let RangeSum::Md5(h) = part {
+            whole.update(h.finalize());
+        }
+    }
+    format!("{:x}-{n}", whole.finalize())
 }
 
 /// The composite checksum S3 stores for a multipart upload: CRC32C over the
@@ -166,18 +258,14 @@ pub async fn download<W: Write + Send + 'static>(
         })
         .map_err(DownloadError::Output)?;
 
-    let part = match &check {
-        Check::PartCrc32c { part_size, .. } => *part_size,
-        _ => opts.part_size.max(1),
-    };
-    let want_crc = matches!(check, Check::PartCrc32c { .. } | Check::Crc32c(_));
-    // Each range's CRC32C, in order: per part, or combined for the whole.
-    let mut range_crcs: Vec<(u32, u64)> = Vec::new();
+    let part = check.part_size().unwrap_or(opts.part_size.max(1));
+    // Each range's checksum and length, in order.
+    let mut sums: Vec<(RangeSum, u64)> = Vec::new();
     let ranges: Vec<(u64, u64)> = (0..info.size.div_ceil(part))
         .map(|i| (i * part, ((i + 1) * part).min(info.size)))
         .collect();
     let mut pending = ranges.into_iter();
-    type Fetched = Result<(Vec<Bytes>, u32), DownloadError>;
+    type Fetched = Result<(Vec<Bytes>, RangeSum), DownloadError>;
     let mut in_flight: VecDeque<tokio::task::JoinHandle<Fetched>> = VecDeque::new();
     let mut failure = None;
     loop {
@@ -192,18 +280,10 @@ pub async fn download<W: Write + Send + 'static>(
                 version.clone(),
                 opts.clone(),
             );
+            let sum = check.range_sum();
             in_flight.push_back(tokio::spawn(async move {
                 let range = Range { start, end };
-                fetch(
-                    &store,
-                    &url,
-                    range,
-                    &etag,
-                    version.as_deref(),
-                    &opts,
-                    want_crc,
-                )
-                .await
+                fetch(&store, &url, range, &etag, version.as_deref(), &opts, sum).await
             }));
         }
         progress.parts_in_flight(in_flight.len());
@@ -211,9 +291,9 @@ pub async fn download<W: Write + Send + 'static>(
             break;
         };
         match next.await.expect("range task") {
-            Ok((chunks, crc)) => {
+            Ok((chunks, sum)) => {
                 let len = chunks.iter().map(|c| c.len() as u64).sum();
-                range_crcs.push((crc, len));
+                sums.push((sum, len));
                 progress.add_bytes(len);
                 if tokio::task::block_in_place(|| tx.send(chunks)).is_err() {
                     break; // the writer failed: its error says why
@@ -236,14 +316,18 @@ pub async fn download<W: Write + Send + 'static>(
     let digest = written.map_err(DownloadError::Output)?;
     let (verified, want, got) = match &check {
         Check::PartCrc32c { expected, .. } => {
-            let crcs: Vec<u32> = range_crcs.iter().map(|&(crc, _)| crc).collect();
+            let crcs: Vec<u32> = sums.iter().map(|(sum, _)| sum.crc32c()).collect();
             ("crc32c", expected.clone(), composite_crc32c(&crcs))
         }
         Check::Crc32c(expected) => {
-            let crc = range_crcs.iter().fold(0, |whole, &(crc, len)| {
-                crc32c::crc32c_combine(whole, crc, len as usize)
+            let crc = sums.iter().fold(0, |whole, (sum, len)| {
+                crc32c::crc32c_combine(whole, sum.crc32c(), *len as usize)
             });
             ("crc32c", expected.clone(), crc32c_base64(crc))
+        }
+        Check::PartMd5 { expected, .. } => {
+            let digests: Vec<RangeSum> = sums.into_iter().map(|(sum, _)| sum).collect();
+            ("md5", expected.clone(), multipart_etag(digests))
         }
         Check::Md5(expected) => ("md5", expected.clone(), digest.unwrap_or_default()),
         Check::None => ("none", String::new(), String::new()),
@@ -290,9 +374,8 @@ struct Range {
 
 /// One range, whole, as the chunks the server sent (kept, not copied into
 /// one buffer: that copy and its large allocations cost 0.1 CPU-s/GiB and
-/// ~25 MiB of RSS), resuming from the last byte received. With `want_crc`,
-/// also its CRC32C, computed as each chunk arrives, while it is still in
-/// cache: over the whole part afterwards it cost twice as much.
+/// ~25 MiB of RSS), resuming from the last byte received; `sum` is updated
+/// with each chunk as it arrives.
 async fn fetch(
     store: &Store,
     url: &S3Url,
@@ -300,16 +383,15 @@ async fn fetch(
     etag: &str,
     version: Option<&str>,
     opts: &GetOptions,
-    want_crc: bool,
-) -> Result<(Vec<Bytes>, u32), DownloadError> {
+    mut sum: RangeSum,
+) -> Result<(Vec<Bytes>, RangeSum), DownloadError> {
     let mut chunks: Vec<Bytes> = Vec::new();
-    let mut crc = 0u32;
     let mut received = 0u64;
     let mut attempts = 0u32;
     loop {
         let from = start + received;
         if from == end {
-            return Ok((chunks, crc));
+            return Ok((chunks, sum));
         }
         let problem = match store
             .get_range(&url.bucket, &url.key, from, end, etag, version)
@@ -333,12 +415,10 @@ async fn fetch(
                                 "the server sent more than range {start}-{end}"
                             )));
                         }
-                        if want_crc {
-                            crc = crc32c::crc32c_append(crc, &chunk);
-                        }
+                        sum.update(&chunk);
                         chunks.push(chunk);
                     }
-                    Ok(Ok(None)) if start + received == end => return Ok((chunks, crc)),
+                    Ok(Ok(None)) if start + received == end => return Ok((chunks, sum)),
                     Ok(Ok(None)) => break "the body ended early".to_string(),
                     Ok(Err(e)) => break e.to_string(),
                     Err(_) => break format!("no data for {:?}", opts.idle_timeout),
@@ -379,6 +459,7 @@ mod tests {
             parts,
             part_size: Some(part_size),
             crc32c: crc.map(String::from),
+            etag_is_md5: true,
             content_type: None,
             metadata: Vec::new(),
         }
@@ -416,5 +497,40 @@ mod tests {
             choose_check(&md5, true, 64 * mib),
             Check::Md5("0123456789abcdef0123456789abcdef".into())
         );
+        // With SSE-KMS or SSE-C the ETag is not an MD5: nothing to check.
+        let kms = ObjectInfo {
+            etag_is_md5: false,
+            ..md5.clone()
+        };
+        assert_eq!(choose_check(&kms, true, 64 * mib), Check::None);
+        let etag = "0123456789abcdef0123456789abcdef-3";
+        let multi_md5 = info(20 * mib, Some(3), 8 * mib, None, &format!("\"{etag}\""));
+        assert_eq!(
+            choose_check(&multi_md5, true, 64 * mib),
+            Check::PartMd5 {
+                parts: 3,
+                part_size: 8 * mib,
+                expected: etag.into()
+            }
+        );
+        let odd_md5 = info(40 * mib, Some(3), 8 * mib, None, &format!("\"{etag}\""));
+        assert_eq!(choose_check(&odd_md5, true, 64 * mib), Check::None);
+    }
+
+    #[test]
+    fn multipart_etag_is_the_md5_of_the_parts_md5s() {
+        use md5::Digest;
+        let parts: Vec<RangeSum> = [&b"a"[..], b"bc"]
+            .iter()
+            .map(|p| {
+                let mut sum = RangeSum::Md5(md5::Md5::default());
+                sum.update(p);
+                sum
+            })
+            .collect();
+        let mut joined = md5::Md5::digest(b"a").to_vec();
+        joined.extend(md5::Md5::digest(b"bc"));
+        let want = format!("{:x}-2", md5::Md5::digest(&joined));
+        assert_eq!(multipart_etag(parts), want);
     }
 }
