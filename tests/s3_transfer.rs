@@ -572,9 +572,19 @@ fn if_none_match_refuses_to_overwrite() {
 #[test]
 fn content_type_and_metadata_are_stored() {
     let s = Server::garage();
-    for (key, data) in [
-        ("meta/small", random_bytes(100, 1)),
-        ("meta/multipart", random_bytes(6 * MIB, 2)),
+    // A multipart upload also records how its part size grows (s3get
+    // reads the part layout from it).
+    for (key, data, metadata) in [
+        (
+            "meta/small",
+            random_bytes(100, 1),
+            serde_json::json!({"host": "web1", "kind": "nightly"}),
+        ),
+        (
+            "meta/multipart",
+            random_bytes(6 * MIB, 2),
+            serde_json::json!({"host": "web1", "kind": "nightly", "s3pipe-part-growth": "1000"}),
+        ),
     ] {
         let out = put(
             s,
@@ -595,11 +605,7 @@ fn content_type_and_metadata_are_stored() {
         assert!(back.stdout == data);
         let report: serde_json::Value = serde_json::from_str(stderr(&back).trim()).unwrap();
         assert_eq!(report["content_type"], "application/x-tar", "{key}");
-        assert_eq!(
-            report["metadata"],
-            serde_json::json!({"host": "web1", "kind": "nightly"}),
-            "{key}"
-        );
+        assert_eq!(report["metadata"], metadata, "{key}");
     }
 }
 
@@ -783,6 +789,51 @@ fn a_corrupted_download_fails_its_integrity_check() {
         assert!(
             out.stdout != body,
             "{key}: the proxy must have flipped a bit"
+        );
+    }
+}
+
+/// s3put's part size grows (here every 2 parts: 5, 5, 10, 10, then the last
+/// 15 of up to 20 MiB) and the object records it, so s3get still knows each
+/// part's bounds: the stored per-part CRC32C, and a multipart MD5 ETag, are
+/// verified, with ranges smaller than the parts too; a flipped bit is caught.
+#[test]
+fn a_growing_part_layout_is_still_verified() {
+    let s = Server::garage();
+    let proxy = support::wire::Recorder::corrupting(&s.endpoint);
+    let data = random_bytes(45 * MIB, 8);
+    for (key, checksum, verified) in [
+        ("grown/crc", "crc32c", "crc32c"),
+        ("grown/md5", "md5", "md5"),
+    ] {
+        let url = s.url(key);
+        let args = [
+            "--part-size",
+            "5MiB",
+            "--grow-every",
+            "2",
+            "--checksum",
+            checksum,
+            "--json",
+        ];
+        let out = s.run("s3put", &[&[url.as_str()][..], &args].concat(), &data);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["parts"], 5, "{key}");
+        for range in ["8MiB", "3MiB"] {
+            let out = s.run("s3get", &["--json", "--part-size", range, &url], b"");
+            assert!(out.stdout == data, "{key} {range}");
+            let info: serde_json::Value = serde_json::from_str(stderr(&out).trim()).unwrap();
+            assert_eq!(info["verified"], verified, "{key} {range}");
+        }
+        let mut cmd = s.cmd("s3get");
+        cmd.env("AWS_ENDPOINT_URL", &proxy.endpoint).arg(&url);
+        let out = run_command(cmd, b"");
+        assert_eq!(code(&out), 1, "{key}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!("integrity check failed: {verified} ")),
+            "{key}: {}",
+            stderr(&out)
         );
     }
 }

@@ -38,8 +38,11 @@ struct Args {
     #[arg(long, value_name = "BYTES", value_parser = cli::parse_size)]
     expect_size: Option<u64>,
     /// Keep every part the same size (fails past 10,000 parts)
-    #[arg(long)]
+    #[arg(long, conflicts_with = "grow_every")]
     fixed_part_size: bool,
+    /// Double the part size every N parts, so that a stream of unknown size fits in 10,000 parts (8MiB parts reach 5 TiB)
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    grow_every: u32,
     /// Store an empty object when stdin is empty
     #[arg(long)]
     allow_empty: bool,
@@ -101,6 +104,7 @@ fn main() -> ExitCode {
             expected_size: args.expected_size,
             expect_size: args.expect_size,
             fixed_part_size: args.fixed_part_size,
+            grow_every: args.grow_every,
             allow_empty: args.allow_empty,
             sha256: args.sha256,
             settings: ObjectSettings {

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::client::{ObjectInfo, S3Error, Store, crc32c_base64};
+use super::upload::{GROWTH_KEY, grown_part_size};
 use super::url::S3Url;
 use crate::progress::Progress;
 
@@ -51,11 +52,11 @@ pub struct GetReport {
 /// How the downloaded bytes can be checked, cheapest first.
 #[derive(Debug, Clone, PartialEq)]
 enum Check {
-    /// The stored composite CRC32C over `parts` parts of `part_size`: ranges
-    /// follow the parts and each range's CRC32C is computed as it arrives.
+    /// The stored composite CRC32C over the parts ending at `ends`: ranges
+    /// never cross a part's end, each range's CRC32C is computed as it
+    /// arrives, and a part's is combined from its ranges'.
     PartCrc32c {
-        parts: u64,
-        part_size: u64,
+        ends: Vec<u64>,
         expected: String,
     },
     /// A whole-object CRC32C.
@@ -63,24 +64,35 @@ enum Check {
     /// A single-part ETag: the MD5 of the body (1.4 CPU-s/GiB).
     Md5(String),
     /// A multipart ETag with no stored checksum: the MD5 of the parts'
-    /// MD5s, `-N`; each range's MD5 is computed as it arrives, in parallel.
+    /// MD5s, `-N`. MD5s do not combine: each part is one range, its MD5
+    /// computed as it arrives, in parallel.
     PartMd5 {
-        parts: u64,
-        part_size: u64,
+        ends: Vec<u64>,
         expected: String,
     },
     None,
 }
 
 impl Check {
-    /// The part size ranges must follow, when the check is per part.
-    fn part_size(&self) -> Option<u64> {
-        match self {
-            Check::PartCrc32c { part_size, .. } | Check::PartMd5 { part_size, .. } => {
-                Some(*part_size)
+    /// The ranges to fetch, none larger than `range_size` nor crossing a
+    /// part's end when the check is per part: (start, end, part index).
+    fn ranges(&self, size: u64, range_size: u64) -> Vec<(u64, u64, usize)> {
+        let whole = [size];
+        let (ends, range_size) = match self {
+            Check::PartCrc32c { ends, .. } => (&ends[..], range_size),
+            Check::PartMd5 { ends, .. } => (&ends[..], u64::MAX),
+            _ => (&whole[..], range_size),
+        };
+        let mut ranges = Vec::new();
+        let mut start = 0;
+        for (part, &end) in ends.iter().enumerate() {
+            while start < end {
+                let stop = end.min(start.saturating_add(range_size.max(1)));
+                ranges.push((start, stop, part));
+                start = stop;
             }
-            _ => None,
         }
+        ranges
     }
 
     /// What each range computes as its bytes arrive.
@@ -121,21 +133,39 @@ impl RangeSum {
     }
 }
 
-/// `(parts, part size)` when the object's parts all have part 1's size but
-/// the last (so ranges can follow them) and are no larger than `max_part`
-/// (the memory bound); `n` is the parts count the checksum or ETag names.
-fn uniform_layout(info: &ObjectInfo, n: &str, max_part: u64) -> Option<(u64, u64)> {
-    let (parts, part_size) = (info.parts?, info.part_size?);
-    (n.parse::<u32>().ok() == Some(parts)
-        && part_size > 0
-        && part_size <= max_part
-        && info.size.div_ceil(part_size) == u64::from(parts))
-    .then_some((u64::from(parts), part_size))
+/// Where each part ends (byte offsets, the last one the size), when the
+/// layout is known: every part but the last has part 1's size, or s3put's
+/// growing layout, recorded in the object's metadata ([`GROWTH_KEY`]). `n`
+/// is the parts count the checksum or ETag names; the layout must add up
+/// to the object's size exactly.
+fn part_ends(info: &ObjectInfo, n: &str) -> Option<Vec<u64>> {
+    let (parts, first) = (info.parts?, info.part_size?);
+    if n.parse::<u32>().ok() != Some(parts) || first == 0 {
+        return None;
+    }
+    let every = info
+        .metadata
+        .iter()
+        .find(|(k, _)| k == GROWTH_KEY)
+        .and_then(|(_, v)| v.parse::<u32>().ok());
+    let size_of = |i| every.map_or(first, |every| grown_part_size(first, i, every));
+    let mut ends = Vec::with_capacity(parts as usize);
+    let mut end = 0u64;
+    for i in 1..parts {
+        end += size_of(i);
+        ends.push(end);
+    }
+    // The last part holds the rest: at least a byte, at most its size.
+    let last = info.size.checked_sub(end)?;
+    (last > 0 && last <= size_of(parts)).then(|| {
+        ends.push(info.size);
+        ends
+    })
 }
 
-/// Choose the check for `info` (from HEAD partNumber=1). Part-aligned
-/// ranges only when the layout is uniform (every part but the last the
-/// same size) and parts are no larger than `max_part` (memory bound).
+/// Choose the check for `info` (from HEAD partNumber=1). Per-part checks
+/// need the part layout ([`part_ends`]); a multipart MD5 also needs parts no
+/// larger than `max_part` (each is fetched whole: the memory bound).
 fn choose_check(info: &ObjectInfo, verify: bool, max_part: u64) -> Check {
     if !verify {
         return Check::None;
@@ -144,10 +174,9 @@ fn choose_check(info: &ObjectInfo, verify: bool, max_part: u64) -> Check {
         let Some((_, n)) = crc.split_once('-') else {
             return Check::Crc32c(crc.clone());
         };
-        if let Some((parts, part_size)) = uniform_layout(info, n, max_part) {
+        if let Some(ends) = part_ends(info, n) {
             return Check::PartCrc32c {
-                parts,
-                part_size,
+                ends,
                 expected: crc.clone(),
             };
         }
@@ -164,14 +193,22 @@ fn choose_check(info: &ObjectInfo, verify: bool, max_part: u64) -> Check {
     if md5.len() != 32 || !md5.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Check::None;
     }
-    match n.map(|n| uniform_layout(info, n, max_part)) {
-        None => Check::Md5(etag),
-        Some(Some((parts, part_size))) => Check::PartMd5 {
-            parts,
-            part_size,
-            expected: etag,
-        },
-        Some(None) => Check::None,
+    let Some(n) = n else {
+        return Check::Md5(etag);
+    };
+    match part_ends(info, n) {
+        Some(ends)
+            if ends
+                .iter()
+                .scan(0, |start, &end| Some(end - std::mem::replace(start, end)))
+                .all(|len| len <= max_part) =>
+        {
+            Check::PartMd5 {
+                ends,
+                expected: etag,
+            }
+        }
+        _ => Check::None,
     }
 }
 
@@ -258,19 +295,15 @@ pub async fn download<W: Write + Send + 'static>(
         })
         .map_err(DownloadError::Output)?;
 
-    let part = check.part_size().unwrap_or(opts.part_size.max(1));
-    // Each range's checksum and length, in order.
-    let mut sums: Vec<(RangeSum, u64)> = Vec::new();
-    let ranges: Vec<(u64, u64)> = (0..info.size.div_ceil(part))
-        .map(|i| (i * part, ((i + 1) * part).min(info.size)))
-        .collect();
-    let mut pending = ranges.into_iter();
+    // Each range's checksum, length and part, in order.
+    let mut sums: Vec<(RangeSum, u64, usize)> = Vec::new();
+    let mut pending = check.ranges(info.size, opts.part_size).into_iter();
     type Fetched = Result<(Vec<Bytes>, RangeSum), DownloadError>;
-    let mut in_flight: VecDeque<tokio::task::JoinHandle<Fetched>> = VecDeque::new();
+    let mut in_flight: VecDeque<(usize, tokio::task::JoinHandle<Fetched>)> = VecDeque::new();
     let mut failure = None;
     loop {
         while in_flight.len() < opts.concurrency.max(1) {
-            let Some((start, end)) = pending.next() else {
+            let Some((start, end, part)) = pending.next() else {
                 break;
             };
             let (store, url, etag, version, opts) = (
@@ -281,19 +314,20 @@ pub async fn download<W: Write + Send + 'static>(
                 opts.clone(),
             );
             let sum = check.range_sum();
-            in_flight.push_back(tokio::spawn(async move {
+            let task = tokio::spawn(async move {
                 let range = Range { start, end };
                 fetch(&store, &url, range, &etag, version.as_deref(), &opts, sum).await
-            }));
+            });
+            in_flight.push_back((part, task));
         }
         progress.parts_in_flight(in_flight.len());
-        let Some(next) = in_flight.pop_front() else {
+        let Some((part, next)) = in_flight.pop_front() else {
             break;
         };
         match next.await.expect("range task") {
             Ok((chunks, sum)) => {
                 let len = chunks.iter().map(|c| c.len() as u64).sum();
-                sums.push((sum, len));
+                sums.push((sum, len, part));
                 progress.add_bytes(len);
                 if tokio::task::block_in_place(|| tx.send(chunks)).is_err() {
                     break; // the writer failed: its error says why
@@ -305,7 +339,7 @@ pub async fn download<W: Write + Send + 'static>(
             }
         }
     }
-    for task in &in_flight {
+    for (_, task) in &in_flight {
         task.abort();
     }
     drop(tx);
@@ -315,18 +349,21 @@ pub async fn download<W: Write + Send + 'static>(
     }
     let digest = written.map_err(DownloadError::Output)?;
     let (verified, want, got) = match &check {
-        Check::PartCrc32c { expected, .. } => {
-            let crcs: Vec<u32> = sums.iter().map(|(sum, _)| sum.crc32c()).collect();
+        Check::PartCrc32c { ends, expected } => {
+            let mut crcs = vec![0u32; ends.len()];
+            for (sum, len, part) in &sums {
+                crcs[*part] = crc32c::crc32c_combine(crcs[*part], sum.crc32c(), *len as usize);
+            }
             ("crc32c", expected.clone(), composite_crc32c(&crcs))
         }
         Check::Crc32c(expected) => {
-            let crc = sums.iter().fold(0, |whole, (sum, len)| {
+            let crc = sums.iter().fold(0, |whole, (sum, len, _)| {
                 crc32c::crc32c_combine(whole, sum.crc32c(), *len as usize)
             });
             ("crc32c", expected.clone(), crc32c_base64(crc))
         }
         Check::PartMd5 { expected, .. } => {
-            let digests: Vec<RangeSum> = sums.into_iter().map(|(sum, _)| sum).collect();
+            let digests: Vec<RangeSum> = sums.into_iter().map(|(sum, ..)| sum).collect();
             ("md5", expected.clone(), multipart_etag(digests))
         }
         Check::Md5(expected) => ("md5", expected.clone(), digest.unwrap_or_default()),
@@ -479,14 +516,36 @@ mod tests {
     fn checks_are_chosen_by_what_the_store_has() {
         let mib = 1 << 20;
         let multi = info(20 * mib, Some(3), 8 * mib, Some("rzyrYw==-3"), "\"x-3\"");
-        assert!(matches!(
+        assert_eq!(
             choose_check(&multi, true, 64 * mib),
-            Check::PartCrc32c { parts: 3, .. }
-        ));
+            Check::PartCrc32c {
+                ends: vec![8 * mib, 16 * mib, 20 * mib],
+                expected: "rzyrYw==-3".into()
+            }
+        );
         assert_eq!(choose_check(&multi, false, 64 * mib), Check::None);
         // Non-uniform layout (parts count does not fit the size): no check.
         let odd = info(40 * mib, Some(3), 8 * mib, Some("rzyrYw==-3"), "\"x-3\"");
         assert_eq!(choose_check(&odd, true, 64 * mib), Check::None);
+        // ... unless s3put recorded how its part size grew: 8, 8, 16, 16, 32.
+        let grown = ObjectInfo {
+            parts: Some(5),
+            metadata: vec![(GROWTH_KEY.into(), "2".into())],
+            ..info(70 * mib, None, 8 * mib, Some("rzyrYw==-5"), "\"x-5\"")
+        };
+        assert_eq!(
+            choose_check(&grown, true, 64 * mib),
+            Check::PartCrc32c {
+                ends: vec![8 * mib, 16 * mib, 32 * mib, 48 * mib, 70 * mib],
+                expected: "rzyrYw==-5".into()
+            }
+        );
+        // A record that does not add up to the size: no check.
+        let short = ObjectInfo {
+            size: 90 * mib,
+            ..grown.clone()
+        };
+        assert_eq!(choose_check(&short, true, 64 * mib), Check::None);
         let whole = info(10, None, 10, Some("AAAAAA=="), "\"x\"");
         assert_eq!(
             choose_check(&whole, true, 64 * mib),
@@ -508,13 +567,42 @@ mod tests {
         assert_eq!(
             choose_check(&multi_md5, true, 64 * mib),
             Check::PartMd5 {
-                parts: 3,
-                part_size: 8 * mib,
+                ends: vec![8 * mib, 16 * mib, 20 * mib],
                 expected: etag.into()
             }
         );
+        // Each part is one range for MD5: parts over the bound are not checked.
+        assert_eq!(choose_check(&multi_md5, true, 4 * mib), Check::None);
         let odd_md5 = info(40 * mib, Some(3), 8 * mib, None, &format!("\"{etag}\""));
         assert_eq!(choose_check(&odd_md5, true, 64 * mib), Check::None);
+    }
+
+    #[test]
+    fn ranges_stay_inside_parts() {
+        let crc = Check::PartCrc32c {
+            ends: vec![5, 10, 20, 23],
+            expected: String::new(),
+        };
+        assert_eq!(
+            crc.ranges(23, 4),
+            [
+                (0, 4, 0),
+                (4, 5, 0),
+                (5, 9, 1),
+                (9, 10, 1),
+                (10, 14, 2),
+                (14, 18, 2),
+                (18, 20, 2),
+                (20, 23, 3)
+            ]
+        );
+        let md5 = Check::PartMd5 {
+            ends: vec![5, 10, 12],
+            expected: String::new(),
+        };
+        assert_eq!(md5.ranges(12, 4), [(0, 5, 0), (5, 10, 1), (10, 12, 2)]);
+        assert_eq!(Check::None.ranges(9, 4), [(0, 4, 0), (4, 8, 0), (8, 9, 0)]);
+        assert_eq!(Check::None.ranges(0, 4), []);
     }
 
     #[test]

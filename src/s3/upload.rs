@@ -42,6 +42,8 @@ pub struct PutOptions {
     pub expect_size: Option<u64>,
     /// Never grow the part size (stores that need equal parts).
     pub fixed_part_size: bool,
+    /// Otherwise the part size doubles every this many parts.
+    pub grow_every: u32,
     pub allow_empty: bool,
     pub sha256: bool,
     pub settings: ObjectSettings,
@@ -69,22 +71,49 @@ pub enum UploadError {
     Signal { name: &'static str, exit_code: u8 },
 }
 
+/// The metadata key under which s3put records a growing part size (the
+/// `grow_every` it used), so that s3get knows where each part ends and can
+/// verify each part's checksum. Uniform layouts need no record.
+pub const GROWTH_KEY: &str = "s3pipe-part-growth";
+
+/// Part `n`'s size (1-based) when parts start at `base` and double every
+/// `every` parts, up to S3's 5 GiB: the one definition s3put uploads by and
+/// s3get reads back by.
+pub fn grown_part_size(base: u64, n: u32, every: u32) -> u64 {
+    let doublings = (n.saturating_sub(1) / every.max(1)).min(20);
+    (base << doublings).min(MAX_PART)
+}
+
 impl PutOptions {
+    /// Whether the part size grows (neither fixed nor sized up front).
+    pub fn grows(&self) -> bool {
+        !self.fixed_part_size && self.expected_size.is_none()
+    }
+
     /// The size of part `n` (1-based). With `--expected-size` the part size
     /// is raised up front to fit in 10,000 parts; otherwise it doubles every
-    /// 1,000 parts (8 MiB parts reach ~8 TiB), unless fixed.
+    /// `grow_every` parts (8 MiB parts every 1,000 reach 5 TiB), unless fixed.
     pub fn part_size_for(&self, n: u32) -> u64 {
-        let base = match self.expected_size {
+        match self.expected_size {
+            _ if self.grows() => grown_part_size(self.part_size, n, self.grow_every),
             Some(total) => self
                 .part_size
-                .max(total.div_ceil(MAX_PARTS as u64).next_multiple_of(1 << 20)),
-            None => self.part_size,
-        };
-        if self.fixed_part_size || self.expected_size.is_some() {
-            return base.min(MAX_PART);
+                .max(total.div_ceil(MAX_PARTS as u64).next_multiple_of(1 << 20))
+                .min(MAX_PART),
+            None => self.part_size.min(MAX_PART),
         }
-        let doublings = ((n.saturating_sub(1)) / 1000).min(20);
-        (base << doublings).min(MAX_PART)
+    }
+
+    /// The object settings for CreateMultipartUpload: the user's, plus the
+    /// growth record when the part size grows.
+    fn multipart_settings(&self) -> ObjectSettings {
+        let mut settings = self.settings.clone();
+        if self.grows() {
+            settings
+                .metadata
+                .push((GROWTH_KEY.into(), self.grow_every.to_string()));
+        }
+        settings
     }
 }
 
@@ -200,7 +229,12 @@ async fn run<R: Read + Send + 'static>(
                 }
                 if id.is_none() {
                     let new = store
-                        .create_multipart(&url.bucket, &url.key, &opts.settings, opts.checksum)
+                        .create_multipart(
+                            &url.bucket,
+                            &url.key,
+                            &opts.multipart_settings(),
+                            opts.checksum,
+                        )
                         .await?;
                     *upload_id.lock().expect("upload id lock") = Some(new.clone());
                     id = Some(new);
@@ -479,6 +513,7 @@ mod tests {
             expected_size: None,
             expect_size: None,
             fixed_part_size: false,
+            grow_every: 1000,
             allow_empty: false,
             sha256: false,
             settings: ObjectSettings::default(),
@@ -504,6 +539,17 @@ mod tests {
         };
         assert_eq!(sized.part_size_for(1), 105 << 20);
         assert!(sized.part_size_for(1) * MAX_PARTS as u64 >= 1 << 40);
+        // Only a growing layout is recorded with the object.
+        let record = (GROWTH_KEY.to_string(), "1000".to_string());
+        assert!(o.multipart_settings().metadata.contains(&record));
+        assert!(fixed.multipart_settings().metadata.is_empty());
+        assert!(sized.multipart_settings().metadata.is_empty());
+        let fast = PutOptions {
+            grow_every: 2,
+            ..opts()
+        };
+        let sizes: Vec<u64> = (1..=5).map(|n| fast.part_size_for(n) >> 20).collect();
+        assert_eq!(sizes, [8, 8, 16, 16, 32]);
     }
 
     #[test]
