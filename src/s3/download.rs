@@ -165,7 +165,8 @@ fn part_ends(info: &ObjectInfo, n: &str) -> Option<Vec<u64>> {
 
 /// Choose the check for `info` (from HEAD partNumber=1). Per-part checks
 /// need the part layout ([`part_ends`]); a multipart MD5 also needs parts no
-/// larger than `max_part` (each is fetched whole: the memory bound).
+/// larger than `max_part`, the range size (each part is fetched whole, and
+/// memory stays bounded by the range size).
 fn choose_check(info: &ObjectInfo, verify: bool, max_part: u64) -> Check {
     if !verify {
         return Check::None;
@@ -274,7 +275,7 @@ pub async fn download<W: Write + Send + 'static>(
     };
     let etag = info.etag.clone();
     let version = opts.version_id.clone().or(info.version_id.clone());
-    let check = choose_check(&info, opts.verify, opts.part_size.max(64 << 20));
+    let check = choose_check(&info, opts.verify, opts.part_size);
 
     let (tx, rx) = sync_channel::<Vec<Bytes>>(0);
     let whole = check.clone();
