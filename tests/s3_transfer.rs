@@ -304,6 +304,23 @@ fn clear_errors_for_bad_url_secret_bucket_key_endpoint() {
         "{}",
         stderr(&out)
     );
+
+    // --no-sign-request needs no credentials and signs nothing (the proxy
+    // sees no Authorization header); Garage refuses anonymous requests.
+    let rec = support::wire::Recorder::start(&s.endpoint);
+    let mut cmd = s.cmd("s3ls");
+    cmd.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("AWS_ENDPOINT_URL", &rec.endpoint)
+        .args(["--no-sign-request", "--retries", "0", &s.url("")]);
+    let out = run_command(cmd, b"");
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("access denied"), "{}", stderr(&out));
+    let heads = rec.heads();
+    assert!(!heads.is_empty());
+    for head in heads {
+        assert!(!head.contains("\nauthorization:"), "signed: {head}");
+    }
 }
 
 /// Start s3put on a stream it cannot finish, wait until its multipart
