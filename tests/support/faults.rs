@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 pub struct FaultProxy {
     pub endpoint: String,
@@ -56,13 +56,6 @@ impl FaultProxy {
     /// Proxy to `upstream` (`http://127.0.0.1:PORT`).
     pub fn start(upstream: &str, rate: f64, seed: u64, stall: Duration) -> FaultProxy {
         let upstream = upstream.trim_start_matches("http://").to_string();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
-        let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let injected = Arc::new(AtomicU64::new(0));
         let plan = Arc::new(Plan {
             rate,
@@ -71,12 +64,10 @@ impl FaultProxy {
             injected: injected.clone(),
             connections: AtomicU64::new(0),
         });
-        runtime.spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let (plan, upstream) = (plan.clone(), upstream.clone());
-                tokio::spawn(async move {
-                    let _ = serve(client, &upstream, &plan).await;
-                });
+        let (runtime, endpoint) = super::wire::listen(move |client| {
+            let (plan, upstream) = (plan.clone(), upstream.clone());
+            async move {
+                let _ = serve(client, &upstream, &plan).await;
             }
         });
         FaultProxy {

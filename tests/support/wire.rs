@@ -31,21 +31,12 @@ impl Recorder {
 
     fn new(upstream: &str, corrupt: bool) -> Recorder {
         let upstream = upstream.trim_start_matches("http://").to_string();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
-        let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let heads: Arc<Mutex<Vec<String>>> = Arc::default();
         let record = heads.clone();
-        runtime.spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let (record, upstream) = (record.clone(), upstream.clone());
-                tokio::spawn(async move {
-                    let _ = serve(client, &upstream, &record, corrupt).await;
-                });
+        let (runtime, endpoint) = listen(move |client| {
+            let (record, upstream) = (record.clone(), upstream.clone());
+            async move {
+                let _ = serve(client, &upstream, &record, corrupt).await;
             }
         });
         Recorder {
@@ -60,6 +51,29 @@ impl Recorder {
     pub fn heads(&self) -> Vec<String> {
         self.heads.lock().unwrap().clone()
     }
+}
+
+/// The frame of every test proxy: a tokio runtime accepting connections on
+/// a free 127.0.0.1 port, each handed to `serve` on a task of its own.
+/// Returns the runtime (the proxy lives as long as it) and the endpoint.
+pub fn listen<F, Fut>(serve: F) -> (tokio::runtime::Runtime, String)
+where
+    F: Fn(TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    runtime.spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            tokio::spawn(serve(client));
+        }
+    });
+    (runtime, endpoint)
 }
 
 /// A message head: its raw bytes, its lines (header names lower-cased),
