@@ -464,14 +464,6 @@ impl<'a> Walker<'a> {
 /// Parse `--owner`/`--group`: `NAME`, `ID` or `NAME:ID`, like GNU tar.
 pub fn parse_id(spec: &str, is_group: bool) -> Result<Id, String> {
     let kind = if is_group { Kind::Group } else { Kind::User };
-    let lookup = |name: &str| id_of(kind, name).map(u64::from);
-    let reverse = |id: u64| -> Vec<u8> {
-        u32::try_from(id)
-            .ok()
-            .and_then(|id| name_of(kind, id))
-            .unwrap_or_default()
-            .into_bytes()
-    };
     match spec.split_once(':') {
         Some((name, id)) => {
             let id = id
@@ -484,11 +476,16 @@ pub fn parse_id(spec: &str, is_group: bool) -> Result<Id, String> {
         }
         None => match spec.parse::<u64>() {
             Ok(id) => Ok(Id {
-                name: reverse(id),
+                name: u32::try_from(id)
+                    .ok()
+                    .and_then(|id| name_of(kind, id))
+                    .unwrap_or_default()
+                    .into_bytes(),
                 id,
             }),
             Err(_) => {
-                let id = lookup(spec)
+                let id = id_of(kind, spec)
+                    .map(u64::from)
                     .ok_or_else(|| format!("no such {}: {spec} (use NAME:ID)", kind.noun()))?;
                 Ok(Id {
                     name: spec.as_bytes().to_vec(),

@@ -108,7 +108,6 @@ impl Check {
 /// A range's checksum, computed chunk by chunk as the bytes arrive (while
 /// they are still in cache: over the whole part afterwards it cost twice
 /// as much).
-#[derive(Clone)]
 enum RangeSum {
     None,
     Crc32c(u32),
