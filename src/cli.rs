@@ -97,8 +97,9 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 }
 
 /// A point in time for `--mtime`: `@EPOCH`, `EPOCH`, `YYYY-MM-DD`,
-/// `YYYY-MM-DD HH:MM:SS` (UTC) or RFC 3339. Returns Unix seconds.
-pub fn parse_time(text: &str) -> Result<u64, String> {
+/// `YYYY-MM-DD HH:MM:SS` (UTC) or RFC 3339. Returns Unix seconds (negative
+/// before 1970: pack stores those in a PAX record).
+pub fn parse_time(text: &str) -> Result<i64, String> {
     use chrono::{DateTime, NaiveDate, NaiveDateTime};
     let t = text.trim();
     let secs = if let Ok(n) = t.trim_start_matches('@').parse::<i64>() {
@@ -117,7 +118,7 @@ pub fn parse_time(text: &str) -> Result<u64, String> {
             "not a time: {text:?} (use @EPOCH, YYYY-MM-DD[ HH:MM:SS] or RFC 3339)"
         ));
     };
-    u64::try_from(secs).map_err(|_| format!("time before 1970: {text:?}"))
+    Ok(secs)
 }
 
 #[cfg(test)]
@@ -144,6 +145,7 @@ mod tests {
         assert_eq!(parse_time("2023-11-14 22:13:20"), Ok(1_700_000_000));
         assert_eq!(parse_time("2023-11-14T22:13:20Z"), Ok(1_700_000_000));
         assert_eq!(parse_time("1970-01-02"), Ok(86_400));
+        assert_eq!(parse_time("1969-12-31"), Ok(-86_400));
         assert!(parse_time("yesterday").is_err());
     }
 

@@ -36,4 +36,5 @@ pub mod codec;
 pub mod progress;
 pub mod retention;
 pub mod s3;
+pub mod signals;
 pub mod stdio;

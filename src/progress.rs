@@ -78,6 +78,12 @@ impl Progress {
         }
     }
 
+    /// An error that does not stop the run (an entry that could not be
+    /// written): `program: message`, printed even when quiet.
+    pub fn error(&self, message: impl Display) {
+        self.line(format_args!("{}: {message}", self.program));
+    }
+
     /// A `-v` line (entry names), unless quiet.
     pub fn verbose(&self, message: impl Display) {
         if !self.quiet {

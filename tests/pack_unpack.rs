@@ -568,7 +568,7 @@ fn huge_file_sizes_use_pax_and_gnu_tar_reads_them() {
         mode: 0o644,
         uid: 0,
         gid: 0,
-        mtime: 1_700_000_000,
+        mtime: s3pipe::archive::time::Mtime::from_secs(1_700_000_000),
         uname: b"root".to_vec(),
         gname: b"root".to_vec(),
         device: None,

@@ -9,6 +9,9 @@ use std::io::{self, Read, Write};
 
 use tar::{Builder, EntryType, Header};
 
+use super::sparse::{self, SparseMap};
+use super::time::Mtime;
+
 /// Everything we store about one entry, independent of where it came from
 /// (a file system walk or another tar stream).
 #[derive(Debug, Clone)]
@@ -22,7 +25,9 @@ pub struct EntryMeta {
     pub mode: u32,
     pub uid: u64,
     pub gid: u64,
-    pub mtime: u64,
+    /// Written as a PAX `mtime` when ustar's field cannot hold it (before
+    /// 1970, after 2242, or with a fraction).
+    pub mtime: Mtime,
     pub uname: Vec<u8>,
     pub gname: Vec<u8>,
     /// (major, minor) for character and block devices.
@@ -41,6 +46,7 @@ pub const DERIVED_PAX_KEYS: &[&str] = &[
     "gid",
     "uname",
     "gname",
+    "mtime",
     "hdrcharset",
 ];
 
@@ -56,12 +62,58 @@ pub fn append<W: Write>(
     meta: &EntryMeta,
     data: impl Read,
 ) -> io::Result<()> {
+    write(builder, meta, &[], data)
+}
+
+/// Append a sparse file as PAX 1.0 (what bsdtar and `tar --format=posix
+/// --sparse` write, and both restore with holes): the member is named
+/// `DIR/GNUSparseFile.0/NAME`, the real name and size are PAX records, and
+/// the data is the map followed by `map.stored()` bytes from `data`.
+pub fn append_sparse<W: Write>(
+    builder: &mut Builder<W>,
+    meta: &EntryMeta,
+    map: &SparseMap,
+    data: impl Read,
+) -> io::Result<()> {
+    let text = sparse::encode_map_1_0(&map.regions);
+    let real_size = map.real_size.to_string();
+    let records: [(&str, &[u8]); 4] = [
+        ("GNU.sparse.major", b"1"),
+        ("GNU.sparse.minor", b"0"),
+        ("GNU.sparse.name", &meta.path),
+        ("GNU.sparse.realsize", real_size.as_bytes()),
+    ];
+    let mut member = meta.clone();
+    member.path = sparse_member_name(&meta.path);
+    member.size = text.len() as u64 + map.stored();
+    write(
+        builder,
+        &member,
+        &records,
+        io::Cursor::new(text).chain(data),
+    )
+}
+
+/// `a/b/file` → `a/b/GNUSparseFile.0/file`, as GNU tar and bsdtar name
+/// the member (a reader that knows no sparse format extracts the map and
+/// data there rather than a wrong file under the real name).
+fn sparse_member_name(path: &[u8]) -> Vec<u8> {
+    let split = path.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
+    [&path[..split], b"GNUSparseFile.0/", &path[split..]].concat()
+}
+
+fn write<W: Write>(
+    builder: &mut Builder<W>,
+    meta: &EntryMeta,
+    leading: &[(&str, &[u8])],
+    data: impl Read,
+) -> io::Result<()> {
     // Names that fit go into the ustar field as raw bytes, UTF-8 or not:
     // every reader takes those as they are. Longer ones need PAX; a PAX
     // value that is not UTF-8 is declared `hdrcharset=BINARY`, without
     // which bsdtar refuses it (GNU tar ignores the keyword, with a warning,
     // and takes the bytes as they are).
-    let mut pax: Vec<(&str, &[u8])> = Vec::new();
+    let mut pax: Vec<(&str, &[u8])> = leading.to_vec();
     let mut binary = false;
     if meta.path.len() > USTAR_NAME {
         binary |= std::str::from_utf8(&meta.path).is_err();
@@ -75,6 +127,10 @@ pub fn append<W: Write>(
     }
     if binary {
         pax.insert(0, ("hdrcharset", b"BINARY"));
+    }
+    let mtime_text = meta.mtime.to_pax();
+    if !meta.mtime.fits_octal() {
+        pax.push(("mtime", mtime_text.as_bytes()));
     }
     let size_text = meta.size.to_string();
     if meta.size > MAX_OCTAL_SIZE {
@@ -111,7 +167,9 @@ pub fn append<W: Write>(
     header.set_mode(meta.mode & 0o7777);
     header.set_uid(meta.uid);
     header.set_gid(meta.gid);
-    header.set_mtime(meta.mtime);
+    // Out of ustar's range the PAX record holds the time; the field keeps
+    // the nearest value it can (pre-PAX readers see 1970 or 2242).
+    header.set_mtime(meta.mtime.secs.clamp(0, 0o777_7777_7777) as u64);
     {
         let ustar = header.as_ustar_mut().expect("ustar header");
         copy_truncated(&mut ustar.name, &meta.path);
@@ -219,7 +277,7 @@ mod tests {
             mode: 0o640,
             uid: 1000,
             gid: 1000,
-            mtime: 1_700_000_000,
+            mtime: Mtime::from_secs(1_700_000_000),
             uname: b"alice".to_vec(),
             gname: b"staff".to_vec(),
             device: None,

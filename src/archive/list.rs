@@ -5,10 +5,10 @@
 use std::io::{Read, Write};
 
 use chrono::{Local, TimeZone};
-use tar::EntryType;
 
 use super::Error;
-use super::reader::{TarInput, stream_error};
+use super::reader::{self, Entry, Kind};
+use crate::codec::detect::Format;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListFormat {
@@ -20,89 +20,83 @@ pub enum ListFormat {
     Json,
 }
 
-/// List `input`'s entries to `out`; returns how many.
+/// List `input`'s entries to `out`; returns how many. `warn` receives the
+/// reader's warnings (e.g. a lone zero block).
 pub fn list<R: Read + Send + 'static, W: Write>(
     input: R,
     format: ListFormat,
+    compression: Option<Format>,
     out: &mut W,
+    mut warn: impl FnMut(String),
 ) -> Result<u64, Error> {
-    let input = TarInput::open(input)?;
-    let eof = input.eof_flag();
-    let mut archive = tar::Archive::new(input);
+    let mut tar = reader::open(input, compression)?;
     // GNU tar widens the owner/size column as it meets longer values.
     let mut width = 19usize;
     let mut count = 0u64;
     let write_err = |e| Error::io("writing the listing", e);
-    for entry in archive
-        .entries()
-        .map_err(|e| Error::io("reading input", e))?
-    {
-        let entry = entry.map_err(|e| stream_error(e, eof.get(), "input"))?;
-        let kind = entry.header().entry_type();
-        if matches!(kind, EntryType::XGlobalHeader | EntryType::XHeader) {
-            continue;
-        }
+    while let Some(entry) = tar.next_entry()? {
+        tar.take_warnings().into_iter().for_each(&mut warn);
         count += 1;
-        let name = entry.path_bytes().into_owned();
-        let link = entry.link_name_bytes().map(|l| l.into_owned());
-        match format {
-            ListFormat::Names => {
-                writeln!(out, "{}", quote(&name)).map_err(write_err)?;
-            }
-            ListFormat::Long => {
-                let h = entry.header();
-                let user = owner_name(h.username_bytes(), h.uid().unwrap_or(0));
-                let group = owner_name(h.groupname_bytes(), h.gid().unwrap_or(0));
-                let size = match kind {
-                    EntryType::Char | EntryType::Block => format!(
-                        "{},{}",
-                        h.device_major().ok().flatten().unwrap_or(0),
-                        h.device_minor().ok().flatten().unwrap_or(0)
-                    ),
-                    EntryType::Link | EntryType::Symlink | EntryType::Directory => "0".into(),
-                    _ => entry.size().to_string(),
-                };
-                let pad = user.len() + 1 + group.len() + 1 + size.len();
-                width = width.max(pad);
-                let when = Local
-                    .timestamp_opt(h.mtime().unwrap_or(0) as i64, 0)
-                    .single()
-                    .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
-                    .unwrap_or_default();
-                let line = format!(
-                    "{} {user}/{group} {size:>w$} {when} ",
-                    mode_string(kind, h.mode().unwrap_or(0)),
-                    w = width - pad + size.len()
-                );
-                let target = match (kind, &link) {
-                    (EntryType::Symlink, Some(l)) => format!(" -> {}", quote(l)),
-                    (EntryType::Link, Some(l)) => format!(" link to {}", quote(l)),
-                    _ => String::new(),
-                };
-                writeln!(out, "{line}{}{target}", quote(&name)).map_err(write_err)?;
-            }
-            ListFormat::Json => {
-                let h = entry.header();
-                let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-                let value = serde_json::json!({
-                    "name": text(&name),
-                    "type": type_name(kind),
-                    "mode": format!("{:04o}", h.mode().unwrap_or(0) & 0o7777),
-                    "uid": h.uid().unwrap_or(0),
-                    "gid": h.gid().unwrap_or(0),
-                    "user": text(h.username_bytes().unwrap_or_default()),
-                    "group": text(h.groupname_bytes().unwrap_or_default()),
-                    "size": entry.size(),
-                    "mtime": h.mtime().unwrap_or(0),
-                    "link": link.as_deref().map(text),
-                });
-                writeln!(out, "{value}").map_err(write_err)?;
-            }
-        }
+        let line = match format {
+            ListFormat::Names => quote(&entry.name),
+            ListFormat::Long => long_line(&entry, &mut width),
+            ListFormat::Json => json_line(&entry),
+        };
+        writeln!(out, "{line}").map_err(write_err)?;
     }
-    archive.into_inner().finish()?;
+    tar.take_warnings().into_iter().for_each(&mut warn);
     out.flush().map_err(write_err)?;
     Ok(count)
+}
+
+/// One `tar -tv` line.
+fn long_line(entry: &Entry, width: &mut usize) -> String {
+    let user = owner_name(&entry.uname, entry.uid);
+    let group = owner_name(&entry.gname, entry.gid);
+    let size = match entry.kind {
+        Kind::Char | Kind::Block => format!("{},{}", entry.device.0, entry.device.1),
+        _ => entry.size.to_string(),
+    };
+    let pad = user.len() + 1 + group.len() + 1 + size.len();
+    *width = (*width).max(pad);
+    let when = match entry.mtime {
+        Some(t) => Local
+            .timestamp_opt(t.secs, 0)
+            .single()
+            .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_else(|| t.secs.to_string()),
+        None => "?".into(),
+    };
+    let target = match (entry.kind, &entry.link) {
+        (Kind::Symlink, Some(l)) => format!(" -> {}", quote(l)),
+        (Kind::HardLink, Some(l)) => format!(" link to {}", quote(l)),
+        (Kind::VolumeLabel, _) => "--Volume Header--".into(),
+        (Kind::Continuation, _) => format!("--Continued at byte {}--", entry.volume_offset),
+        _ => String::new(),
+    };
+    format!(
+        "{} {user}/{group} {size:>w$} {when} {}{target}",
+        mode_string(entry.kind, entry.type_flag, entry.mode),
+        quote(&entry.name),
+        w = *width - pad + size.len()
+    )
+}
+
+fn json_line(entry: &Entry) -> String {
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    serde_json::json!({
+        "name": text(&entry.name),
+        "type": type_name(entry.kind),
+        "mode": format!("{:04o}", entry.mode & 0o7777),
+        "uid": entry.uid,
+        "gid": entry.gid,
+        "user": text(&entry.uname),
+        "group": text(&entry.gname),
+        "size": entry.size,
+        "mtime": entry.mtime.map(|t| t.secs),
+        "link": entry.link.as_deref().map(text),
+    })
+    .to_string()
 }
 
 /// A name as GNU tar's listing shows it: printable UTF-8 as is, `\\`,
@@ -132,35 +126,43 @@ pub fn quote(name: &[u8]) -> String {
     out
 }
 
-fn owner_name(name: Option<&[u8]>, id: u64) -> String {
-    match name {
-        Some(n) if !n.is_empty() => String::from_utf8_lossy(n).into_owned(),
-        _ => id.to_string(),
+fn owner_name(name: &[u8], id: u64) -> String {
+    if name.is_empty() {
+        id.to_string()
+    } else {
+        String::from_utf8_lossy(name).into_owned()
     }
 }
 
-fn type_name(kind: EntryType) -> &'static str {
+fn type_name(kind: Kind) -> &'static str {
     match kind {
-        EntryType::Directory => "dir",
-        EntryType::Symlink => "symlink",
-        EntryType::Link => "hardlink",
-        EntryType::Fifo => "fifo",
-        EntryType::Char => "char",
-        EntryType::Block => "block",
-        _ => "file",
+        Kind::Directory => "dir",
+        Kind::Symlink => "symlink",
+        Kind::HardLink => "hardlink",
+        Kind::Fifo => "fifo",
+        Kind::Char => "char",
+        Kind::Block => "block",
+        Kind::VolumeLabel => "label",
+        Kind::Continuation => "continuation",
+        Kind::File | Kind::Unknown(_) => "file",
     }
 }
 
-/// `drwxr-xr-x`, with GNU tar's `h` for hard links and s/S/t/T bits.
-pub fn mode_string(kind: EntryType, mode: u32) -> String {
+/// `drwxr-xr-x`, with GNU tar's type letters (`h` hard link, `C`
+/// contiguous, `V` label, `M` continuation, `?` unknown) and s/S/t/T bits.
+pub fn mode_string(kind: Kind, type_flag: u8, mode: u32) -> String {
     let t = match kind {
-        EntryType::Directory => 'd',
-        EntryType::Symlink => 'l',
-        EntryType::Link => 'h',
-        EntryType::Fifo => 'p',
-        EntryType::Char => 'c',
-        EntryType::Block => 'b',
-        _ => '-',
+        Kind::Directory => 'd',
+        Kind::Symlink => 'l',
+        Kind::HardLink => 'h',
+        Kind::Fifo => 'p',
+        Kind::Char => 'c',
+        Kind::Block => 'b',
+        Kind::VolumeLabel => 'V',
+        Kind::Continuation => 'M',
+        Kind::Unknown(_) => '?',
+        Kind::File if type_flag == b'7' => 'C',
+        Kind::File => '-',
     };
     let bit = |m: u32, c: char| if mode & m != 0 { c } else { '-' };
     let special = |x: u32, s: u32, lower: char, upper: char| match (mode & x != 0, mode & s != 0) {
@@ -198,11 +200,12 @@ mod tests {
 
     #[test]
     fn modes_like_gnu_tar() {
-        assert_eq!(mode_string(EntryType::Regular, 0o644), "-rw-r--r--");
-        assert_eq!(mode_string(EntryType::Directory, 0o755), "drwxr-xr-x");
-        assert_eq!(mode_string(EntryType::Link, 0o644), "hrw-r--r--");
-        assert_eq!(mode_string(EntryType::Regular, 0o4755), "-rwsr-xr-x");
-        assert_eq!(mode_string(EntryType::Directory, 0o1777), "drwxrwxrwt");
-        assert_eq!(mode_string(EntryType::Regular, 0o2644), "-rw-r-Sr--");
+        assert_eq!(mode_string(Kind::File, b'0', 0o644), "-rw-r--r--");
+        assert_eq!(mode_string(Kind::Directory, b'5', 0o755), "drwxr-xr-x");
+        assert_eq!(mode_string(Kind::HardLink, b'1', 0o644), "hrw-r--r--");
+        assert_eq!(mode_string(Kind::File, b'0', 0o4755), "-rwsr-xr-x");
+        assert_eq!(mode_string(Kind::Directory, b'D', 0o1777), "drwxrwxrwt");
+        assert_eq!(mode_string(Kind::File, b'0', 0o2644), "-rw-r-Sr--");
+        assert_eq!(mode_string(Kind::VolumeLabel, b'V', 0), "V---------");
     }
 }

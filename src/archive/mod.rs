@@ -9,8 +9,11 @@ pub mod header;
 pub mod list;
 pub mod owners;
 pub mod pack;
+pub mod pax;
 pub mod reader;
+pub mod sparse;
 pub mod splice;
+pub mod time;
 pub mod unpack;
 
 use std::io;

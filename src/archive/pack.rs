@@ -24,6 +24,7 @@ use tar::{Builder, EntryType};
 
 use super::header::{self, EntryMeta, ExactSize};
 use super::owners::{Kind, Owners, id_of, name_of};
+use super::time::Mtime;
 use super::{Error, show, splice};
 use crate::codec::encode::{Compression, Encoder};
 use crate::progress::Progress;
@@ -53,7 +54,7 @@ pub struct PackOptions {
     pub inputs: Vec<Input>,
     pub exclude: Vec<String>,
     pub dereference: bool,
-    pub mtime: Option<u64>,
+    pub mtime: Option<i64>,
     pub owner: Option<Id>,
     pub group: Option<Id>,
     pub ignore_failed_read: bool,
@@ -452,7 +453,7 @@ impl<'a> Walker<'a> {
             mode: md.mode() & 0o7777,
             uid,
             gid,
-            mtime: self.opts.mtime.unwrap_or(md.mtime().max(0) as u64),
+            mtime: Mtime::from_secs(self.opts.mtime.unwrap_or(md.mtime())),
             uname,
             gname,
             device: None,

@@ -8,12 +8,12 @@
 //! hard-link targets alike. A truncated or corrupt input fails the whole
 //! pack: a spliced stream is checked to its end like `unpack` checks.
 
-use std::io::{Read, Write};
+use std::io::{self, Read, Write};
 
 use tar::{Builder, EntryType};
 
-use super::header::{self, EntryMeta, ExactSize};
-use super::reader::{TarInput, stream_error};
+use super::header::{self, EntryMeta};
+use super::reader::{self, Entry, Kind, TarReader};
 use super::{Error, show};
 use crate::progress::Progress;
 
@@ -25,99 +25,114 @@ pub fn splice<W: Write>(
     prefix: Option<&[u8]>,
     progress: &Progress,
 ) -> Result<u64, Error> {
-    let context = |what: &str| format!("splicing {source}: {what}");
-    let input = TarInput::open(input)?;
-    let eof = input.eof_flag();
-    let mut archive = tar::Archive::new(input);
-    let mut count = 0u64;
-    let entries = archive
-        .entries()
-        .map_err(|e| Error::io(context("reading"), e))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| stream_error(e, eof.get(), source))?;
-        let meta = entry_meta(&mut entry, prefix).map_err(|e| Error::io(context("reading"), e))?;
-        let mut data = ExactSize::new(&mut entry, meta.size);
-        let written = header::append(builder, &meta, &mut data);
-        if let Some(e) = data.error.take() {
-            return Err(stream_error(e, eof.get(), source));
-        }
-        written.map_err(|e| Error::io("writing the archive", e))?;
-        if data.short {
-            return Err(Error::Truncated(format!(
-                "input ended early: {source}: entry {} is cut short",
-                show(&meta.path)
-            )));
-        }
-        progress.add_bytes(meta.size);
-        progress.add_file();
-        count += 1;
-    }
-    archive.into_inner().finish().map_err(|e| match e {
+    let named = |e: Error| match e {
         Error::Truncated(m) => Error::Truncated(format!("{source}: {m}")),
         Error::Corrupt(m) => Error::Corrupt(format!("{source}: {m}")),
         other => other,
-    })?;
+    };
+    let mut tar = reader::open(input, None).map_err(named)?;
+    let mut count = 0u64;
+    while let Some(entry) = tar.next_entry().map_err(named)? {
+        for warning in tar.take_warnings() {
+            progress.warn(format_args!("{source}: {warning}"));
+        }
+        let Some(meta) = entry_meta(&entry, prefix).map_err(named)? else {
+            continue;
+        };
+        copy_entry(builder, &mut tar, &entry, &meta).map_err(named)?;
+        progress.add_bytes(entry.stored);
+        progress.add_file();
+        count += 1;
+    }
     Ok(count)
 }
 
-/// Everything the entry says about itself, PAX overrides included.
-fn entry_meta<R: Read>(
-    entry: &mut tar::Entry<R>,
-    prefix: Option<&[u8]>,
-) -> std::io::Result<EntryMeta> {
-    let header = entry.header().clone();
-    let mut kind = header.entry_type();
-    if kind == EntryType::GNUSparse {
-        // The tar crate hands us the expanded data: store it as a file.
-        kind = EntryType::Regular;
+/// Write one entry: its data streams straight from the input, and a cut
+/// in it stops the copy where it is found (never padded to the size the
+/// header claims). Sparse entries stay sparse.
+fn copy_entry<W: Write, R: Read>(
+    builder: &mut Builder<W>,
+    tar: &mut TarReader<R>,
+    entry: &Entry,
+    meta: &EntryMeta,
+) -> Result<(), Error> {
+    let mut data = EntryData { tar, error: None };
+    // The builder copies to EOF: give it exactly the bytes the header
+    // announces (none for a GNU dump directory's listing).
+    let body = (&mut data).take(meta.size);
+    let written = match &entry.sparse {
+        Some(map) => header::append_sparse(builder, meta, map, body),
+        None => header::append(builder, meta, body),
+    };
+    if let Some(e) = data.error.take() {
+        return Err(e);
     }
-    let mut meta = EntryMeta {
-        path: with_prefix(prefix, &entry.path_bytes()),
+    written.map_err(|e| Error::io("writing the archive", e))
+}
+
+/// The current entry's data as a `Read`, keeping the reader's own error.
+struct EntryData<'a, R> {
+    tar: &'a mut TarReader<R>,
+    error: Option<Error>,
+}
+
+impl<R: Read> Read for EntryData<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.tar.read_data(buf).map_err(|e| {
+            let message = e.to_string();
+            self.error = Some(e);
+            io::Error::other(message)
+        })
+    }
+}
+
+/// What the entry says about itself, PAX overrides included; `None` for
+/// what is not copied (a volume label).
+fn entry_meta(entry: &Entry, prefix: Option<&[u8]>) -> Result<Option<EntryMeta>, Error> {
+    let name = show(&entry.name);
+    let kind = match entry.kind {
+        Kind::VolumeLabel => return Ok(None),
+        Kind::Continuation => {
+            return Err(Error::Corrupt(format!(
+                "{name} is continued from another volume (a multi-volume archive)"
+            )));
+        }
+        Kind::File => EntryType::Regular,
+        Kind::Unknown(flag) => EntryType::new(flag),
+        Kind::HardLink => EntryType::Link,
+        Kind::Symlink => EntryType::Symlink,
+        Kind::Char => EntryType::Char,
+        Kind::Block => EntryType::Block,
+        Kind::Directory => EntryType::Directory,
+        Kind::Fifo => EntryType::Fifo,
+    };
+    let mtime = entry
+        .mtime
+        .ok_or_else(|| Error::Corrupt(format!("{name}: time stamp out of range")))?;
+    Ok(Some(EntryMeta {
+        path: with_prefix(prefix, &entry.name),
         kind,
-        link: entry.link_name_bytes().map(|l| {
+        link: entry.link.as_ref().map(|l| {
             if kind == EntryType::Link {
-                with_prefix(prefix, &l)
+                with_prefix(prefix, l)
             } else {
-                l.into_owned()
+                l.clone()
             }
         }),
-        size: entry.size(),
-        mode: header.mode()?,
-        uid: header.uid()?,
-        gid: header.gid()?,
-        mtime: header.mtime()?,
-        uname: header.username_bytes().unwrap_or_default().to_vec(),
-        gname: header.groupname_bytes().unwrap_or_default().to_vec(),
-        device: match kind {
-            EntryType::Char | EntryType::Block => Some((
-                header.device_major()?.unwrap_or(0),
-                header.device_minor()?.unwrap_or(0),
-            )),
-            _ => None,
+        size: if entry.kind == Kind::Directory {
+            0
+        } else {
+            entry.stored
         },
-        extra_pax: Vec::new(),
-    };
-    if let Some(pax) = entry.pax_extensions()? {
-        for ext in pax {
-            let ext = ext?;
-            let Ok(key) = ext.key() else { continue };
-            let value = ext.value_bytes();
-            let number = || {
-                std::str::from_utf8(value)
-                    .ok()
-                    .and_then(|v| v.parse::<u64>().ok())
-            };
-            match key {
-                "uid" => meta.uid = number().unwrap_or(meta.uid),
-                "gid" => meta.gid = number().unwrap_or(meta.gid),
-                "uname" => meta.uname = value.to_vec(),
-                "gname" => meta.gname = value.to_vec(),
-                k if header::DERIVED_PAX_KEYS.contains(&k) => {}
-                k => meta.extra_pax.push((k.to_string(), value.to_vec())),
-            }
-        }
-    }
-    Ok(meta)
+        mode: entry.mode & 0o7777,
+        uid: entry.uid,
+        gid: entry.gid,
+        mtime,
+        uname: entry.uname.clone(),
+        gname: entry.gname.clone(),
+        device: matches!(entry.kind, Kind::Char | Kind::Block).then_some(entry.device),
+        extra_pax: entry.extra_pax.clone(),
+    }))
 }
 
 fn with_prefix(prefix: Option<&[u8]>, name: &[u8]) -> Vec<u8> {

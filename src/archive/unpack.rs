@@ -7,22 +7,22 @@
 //! the end, children first, so a read-only directory does not block its own
 //! contents and writing children does not bump its mtime.
 
-use std::fs::{self, File, FileTimes, Permissions};
-use std::io::{self, Read, Write};
+use std::fs::{self, File, Permissions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
 
-use filetime::FileTime;
 use nix::sys::stat::{Mode, SFlag};
-use tar::EntryType;
 
-use super::guard::{self, Guard, GuardError};
-use super::owners::{Kind, Owners};
-use super::reader::{TarInput, stream_error};
+use super::guard::{self, CleanPath, Guard, GuardError};
+use super::owners::{self, Owners};
+use super::reader::{self, Entry, Kind, TarReader};
+use super::time::Mtime;
 use super::{Error, show};
+use crate::codec::detect::Format;
 use crate::progress::Progress;
+use crate::signals::TempFiles;
 
 #[derive(Debug, Clone)]
 pub struct UnpackOptions {
@@ -37,6 +37,10 @@ pub struct UnpackOptions {
     /// Create device nodes (also needs root).
     pub devices: bool,
     pub verbose: bool,
+    /// The input's compression, when not to be detected (`--gzip` …).
+    pub format: Option<Format>,
+    /// Where temporary files are registered, for removal on a signal.
+    pub temp_files: TempFiles,
 }
 
 impl UnpackOptions {
@@ -49,6 +53,8 @@ impl UnpackOptions {
             same_owner: nix::unistd::geteuid().is_root(),
             devices: false,
             verbose: false,
+            format: None,
+            temp_files: TempFiles::default(),
         }
     }
 }
@@ -57,8 +63,9 @@ impl UnpackOptions {
 pub struct UnpackSummary {
     pub entries: u64,
     pub bytes: u64,
-    /// Entries that could not be written (e.g. `--keep-old-files`); each was
-    /// reported. Non-zero means exit 2, as GNU tar does.
+    /// Entries that could not be written (e.g. `--keep-old-files`, a device
+    /// node without `--devices`); each was reported. Non-zero means exit 2,
+    /// as GNU tar does.
     pub errors: u64,
 }
 
@@ -68,25 +75,10 @@ pub fn unpack<R: Read + Send + 'static>(
     opts: &UnpackOptions,
     progress: &Progress,
 ) -> Result<UnpackSummary, Error> {
-    if !opts.dest.is_dir() {
-        if opts.mkdir {
-            fs::create_dir_all(&opts.dest)
-                .map_err(|e| Error::io(format!("creating {}", opts.dest.display()), e))?;
-        } else {
-            return Err(Error::io(
-                format!(
-                    "destination {} (use --mkdir to create it)",
-                    opts.dest.display()
-                ),
-                io::Error::from(io::ErrorKind::NotFound),
-            ));
-        }
-    }
+    prepare_dest(opts)?;
     let guard = Guard::new(&opts.dest)
         .map_err(|e| Error::io(format!("opening {}", opts.dest.display()), e))?;
-    let input = TarInput::open(input)?;
-    let eof = input.eof_flag();
-    let mut archive = tar::Archive::new(input);
+    let mut tar = reader::open(input, opts.format)?;
     let mut unpacker = Unpacker {
         opts,
         progress,
@@ -98,23 +90,49 @@ pub fn unpack<R: Read + Send + 'static>(
         warned_root: false,
         summary: UnpackSummary::default(),
     };
-    for entry in archive
-        .entries()
-        .map_err(|e| Error::io("reading input", e))?
-    {
-        let entry = entry.map_err(|e| stream_error(e, eof.get(), "input"))?;
-        unpacker.entry(entry)?;
+    while let Some(entry) = tar.next_entry()? {
+        warn_all(progress, &mut tar);
+        unpacker.entry(&entry, &mut tar)?;
     }
-    archive.into_inner().finish()?;
+    warn_all(progress, &mut tar);
     unpacker.finish_dirs()?;
     Ok(unpacker.summary)
 }
 
+fn prepare_dest(opts: &UnpackOptions) -> Result<(), Error> {
+    if opts.dest.is_dir() {
+        return Ok(());
+    }
+    if opts.mkdir {
+        return fs::create_dir_all(&opts.dest)
+            .map_err(|e| Error::io(format!("creating {}", opts.dest.display()), e));
+    }
+    Err(Error::io(
+        format!(
+            "destination {} (use --mkdir to create it)",
+            opts.dest.display()
+        ),
+        io::Error::from(io::ErrorKind::NotFound),
+    ))
+}
+
+fn warn_all<R: Read>(progress: &Progress, tar: &mut TarReader<R>) {
+    for warning in tar.take_warnings() {
+        progress.warn(warning);
+    }
+}
+
+/// What is restored on every entry once its content is in place.
+#[derive(Clone, Copy)]
+struct Meta {
+    mode: u32,
+    mtime: Option<Mtime>,
+    owner: Option<(u32, u32)>,
+}
+
 struct DirMeta {
     path: PathBuf,
-    mode: u32,
-    mtime: u64,
-    owner: Option<(u32, u32)>,
+    meta: Meta,
 }
 
 struct Unpacker<'a> {
@@ -130,17 +148,24 @@ struct Unpacker<'a> {
 }
 
 impl Unpacker<'_> {
-    fn entry<R: Read>(&mut self, mut entry: tar::Entry<R>) -> Result<(), Error> {
-        let kind = entry.header().entry_type();
-        if matches!(kind, EntryType::XGlobalHeader | EntryType::XHeader) {
-            return Ok(());
+    /// Plan one entry, then hand it to the step for its kind.
+    fn entry<R: Read>(&mut self, entry: &Entry, tar: &mut TarReader<R>) -> Result<(), Error> {
+        let name = show(&entry.name);
+        match entry.kind {
+            Kind::VolumeLabel => return Ok(()),
+            Kind::Continuation => {
+                return self.entry_error(format_args!(
+                    "{name}: Cannot extract -- file is continued from another volume"
+                ));
+            }
+            _ => {}
         }
-        let name = entry.path_bytes().into_owned();
         let refuse = |violation| Error::Unsafe {
-            entry: show(&name),
+            entry: name.clone(),
             violation,
         };
-        let Some(clean) = guard::clean(&name, self.opts.strip_components).map_err(refuse)? else {
+        let Some(clean) = guard::clean(&entry.name, self.opts.strip_components).map_err(refuse)?
+        else {
             return Ok(());
         };
         if clean.had_root && !self.warned_root {
@@ -148,195 +173,270 @@ impl Unpacker<'_> {
             self.progress.warn("Removing leading `/' from member names");
         }
         if self.opts.verbose {
-            self.progress.verbose(show(&name));
+            self.progress.verbose(&name);
         }
-        let header = entry.header();
-        let mode = header.mode().unwrap_or(0o644);
-        let mtime = header.mtime().unwrap_or(0);
-        let owner = self.owner(&entry)?;
-        let guarded = |e: GuardError| match e {
-            GuardError::Unsafe(v) => refuse(v),
-            GuardError::Io(e) => Error::io(format!("creating directories for {}", show(&name)), e),
+        if entry.mtime.is_none() {
+            self.entry_error(format_args!(
+                "{name}: time stamp out of range, not restored"
+            ))?;
+        }
+        let meta = Meta {
+            mode: entry.mode,
+            mtime: entry.mtime,
+            owner: self.owner(entry),
         };
         self.summary.entries += 1;
         self.progress.add_file();
-
-        if kind == EntryType::Directory {
-            // A plain file where the directory goes is replaced, as tar does.
-            if let Some(file_name) = clean.rel.file_name() {
-                let at = self
-                    .guard
-                    .parent_dir(&clean.rel)
-                    .map_err(guarded)?
-                    .join(file_name);
-                if fs::symlink_metadata(&at).is_ok_and(|m| m.is_file()) {
-                    fs::remove_file(&at)
-                        .map_err(|e| Error::io(format!("replacing {}", show(&name)), e))?;
-                }
-            }
-            let path = self.guard.dir_path(&clean.rel).map_err(guarded)?;
-            self.dirs.push(DirMeta {
-                path,
-                mode,
-                mtime,
-                owner,
-            });
-            return Ok(());
+        if entry.kind == Kind::Directory {
+            return self.directory(&clean, &name, meta);
         }
-
-        let Some(file_name) = clean.rel.file_name() else {
-            return Err(Error::Corrupt(format!("entry {} has no name", show(&name))));
+        if matches!(entry.kind, Kind::Char | Kind::Block)
+            && let Err(v) = guard::check_device(self.opts.devices, self.is_root)
+        {
+            return self.entry_error(format_args!("refusing entry {name}: {v}"));
+        }
+        let Some((parent, target)) = self.target(&clean, &name)? else {
+            return Ok(());
         };
-        let parent = self.guard.parent_dir(&clean.rel).map_err(guarded)?;
+        match entry.kind {
+            Kind::File => self.file(entry, tar, &parent, &target, meta),
+            Kind::Unknown(flag) => {
+                self.progress.warn(format_args!(
+                    "{name}: Unknown file type '{}', extracted as normal file",
+                    flag.escape_ascii()
+                ));
+                self.file(entry, tar, &parent, &target, meta)
+            }
+            Kind::Symlink => self.symlink(entry, &target, meta),
+            Kind::HardLink => self.hard_link(entry, &target),
+            _ => self.node(entry, &target, meta),
+        }
+    }
+
+    fn guarded(name: &str) -> impl Fn(GuardError) -> Error + '_ {
+        move |e| match e {
+            GuardError::Unsafe(violation) => Error::Unsafe {
+                entry: name.to_string(),
+                violation,
+            },
+            GuardError::Io(e) => Error::io(format!("creating directories for {name}"), e),
+        }
+    }
+
+    /// A directory now; its metadata at the end, children first.
+    fn directory(&mut self, clean: &CleanPath, name: &str, meta: Meta) -> Result<(), Error> {
+        // A plain file where the directory goes is replaced, as tar does.
+        if let Some(file_name) = clean.rel.file_name() {
+            let parent = self
+                .guard
+                .parent_dir(&clean.rel)
+                .map_err(Self::guarded(name))?;
+            let at = parent.join(file_name);
+            if fs::symlink_metadata(&at).is_ok_and(|m| m.is_file()) {
+                fs::remove_file(&at).map_err(|e| Error::io(format!("replacing {name}"), e))?;
+            }
+        }
+        let path = self
+            .guard
+            .dir_path(&clean.rel)
+            .map_err(Self::guarded(name))?;
+        self.dirs.push(DirMeta { path, meta });
+        Ok(())
+    }
+
+    /// Where a non-directory goes: never over a directory, and with -k
+    /// never over anything. `None` when that was reported instead.
+    fn target(
+        &mut self,
+        clean: &CleanPath,
+        name: &str,
+    ) -> Result<Option<(PathBuf, PathBuf)>, Error> {
+        let Some(file_name) = clean.rel.file_name() else {
+            return Err(Error::Corrupt(format!("entry {name} has no name")));
+        };
+        let parent = self
+            .guard
+            .parent_dir(&clean.rel)
+            .map_err(Self::guarded(name))?;
         let target = parent.join(file_name);
-        // What is at the target now: never a directory to replace, and
-        // with -k never anything.
         if let Ok(existing) = fs::symlink_metadata(&target) {
             if existing.is_dir() {
-                return self.entry_error(format_args!(
-                    "{}: cannot replace a directory with a non-directory",
-                    show(&name)
-                ));
+                self.entry_error(format_args!(
+                    "{name}: cannot replace a directory with a non-directory"
+                ))?;
+                return Ok(None);
             }
             if self.opts.keep_old_files {
-                return self.entry_error(format_args!(
-                    "{}: not overwritten: file exists",
-                    show(&name)
-                ));
+                self.entry_error(format_args!("{name}: not overwritten: file exists"))?;
+                return Ok(None);
             }
         }
+        Ok(Some((parent, target)))
+    }
 
-        match kind {
-            EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
-                let size = entry.size();
-                let mut tmp = tempfile::Builder::new()
-                    .prefix(".s3pipe-unpack-")
-                    .tempfile_in(&parent)
-                    .map_err(|e| Error::io(format!("creating {}", target.display()), e))?;
-                let copied = self.copy(&mut entry, tmp.as_file_mut(), &target)?;
-                if copied < size {
-                    // `tmp` is removed when dropped: no partial file remains.
-                    return Err(Error::Truncated(format!(
-                        "input ended early (truncated tar): {} is cut short at {copied} of {size} bytes",
-                        show(&name)
-                    )));
-                }
-                let file = tmp.as_file();
-                self.set_owner_fd(file, owner, &target)?;
-                file.set_permissions(Permissions::from_mode(self.mode(mode)))
-                    .map_err(|e| Error::io(format!("setting mode of {}", target.display()), e))?;
-                file.set_times(FileTimes::new().set_modified(time(mtime)))
-                    .map_err(|e| Error::io(format!("setting mtime of {}", target.display()), e))?;
-                tmp.persist(&target).map_err(|e| {
-                    Error::io(format!("renaming into {}", target.display()), e.error)
-                })?;
-                self.summary.bytes += copied;
-                self.progress.add_bytes(copied);
-            }
-            EntryType::Symlink => {
-                let link = entry.link_name_bytes().ok_or_else(|| {
-                    Error::Corrupt(format!("symlink {} has no target", show(&name)))
-                })?;
-                let link = std::ffi::OsStr::from_bytes(&link);
-                remove_existing(&target)?;
-                symlink(link, &target)
-                    .map_err(|e| Error::io(format!("creating symlink {}", target.display()), e))?;
-                if let Some((uid, gid)) = owner {
-                    std::os::unix::fs::lchown(&target, Some(uid), Some(gid)).map_err(|e| {
-                        Error::io(format!("setting owner of {}", target.display()), e)
-                    })?;
-                }
-                let t = FileTime::from_unix_time(mtime as i64, 0);
-                filetime::set_symlink_file_times(&target, t, t)
-                    .map_err(|e| Error::io(format!("setting mtime of {}", target.display()), e))?;
-            }
-            EntryType::Link => {
-                let link = entry.link_name_bytes().ok_or_else(|| {
-                    Error::Corrupt(format!("hard link {} has no target", show(&name)))
-                })?;
-                let Some(src) = guard::clean(&link, self.opts.strip_components).map_err(refuse)?
-                else {
-                    return Ok(());
-                };
-                let src = self.guard.link_target(&src.rel).map_err(guarded)?;
-                if src == target {
-                    return Ok(());
-                }
-                remove_existing(&target)?;
-                fs::hard_link(&src, &target).map_err(|e| {
-                    Error::io(format!("creating hard link {}", target.display()), e)
-                })?;
-            }
-            EntryType::Fifo | EntryType::Char | EntryType::Block => {
-                let (sflag, dev) = if kind == EntryType::Fifo {
-                    (SFlag::S_IFIFO, 0)
-                } else {
-                    guard::check_device(self.opts.devices, self.is_root).map_err(refuse)?;
-                    let major = header_dev(entry.header().device_major());
-                    let minor = header_dev(entry.header().device_minor());
-                    let flag = if kind == EntryType::Char {
-                        SFlag::S_IFCHR
-                    } else {
-                        SFlag::S_IFBLK
-                    };
-                    (flag, nix::sys::stat::makedev(major, minor))
-                };
-                remove_existing(&target)?;
-                nix::sys::stat::mknod(
-                    &target,
-                    sflag,
-                    Mode::from_bits_truncate(self.mode(mode)),
-                    dev,
-                )
-                .map_err(|e| Error::io(format!("creating {}", target.display()), e.into()))?;
-                if let Some((uid, gid)) = owner {
-                    std::os::unix::fs::lchown(&target, Some(uid), Some(gid)).map_err(|e| {
-                        Error::io(format!("setting owner of {}", target.display()), e)
-                    })?;
-                }
-                fs::set_permissions(&target, Permissions::from_mode(self.mode(mode)))
-                    .map_err(|e| Error::io(format!("setting mode of {}", target.display()), e))?;
-                {
-                    let t = FileTime::from_unix_time(mtime as i64, 0);
-                    filetime::set_symlink_file_times(&target, t, t)
-                }
-                .map_err(|e| Error::io(format!("setting mtime of {}", target.display()), e))?;
-            }
-            other => {
-                self.progress.warn(format_args!(
-                    "{}: unsupported entry type {other:?}, skipped",
-                    show(&name)
-                ));
-            }
+    /// A regular file: written under a temporary name (registered for
+    /// removal on a signal), holes kept for sparse entries, renamed into
+    /// place only when whole.
+    fn file<R: Read>(
+        &mut self,
+        entry: &Entry,
+        tar: &mut TarReader<R>,
+        parent: &Path,
+        target: &Path,
+        meta: Meta,
+    ) -> Result<(), Error> {
+        let created = || {
+            let mut registry = self.opts.temp_files.lock();
+            let tmp = tempfile::Builder::new()
+                .prefix(".s3pipe-unpack-")
+                .tempfile_in(parent)?;
+            registry.add(tmp.path());
+            Ok(tmp)
+        };
+        let mut tmp =
+            created().map_err(|e| Error::io(format!("creating {}", target.display()), e))?;
+        let written = self.write_content(entry, tar, tmp.as_file_mut(), target);
+        let result = written.and_then(|()| {
+            self.restore_meta(tmp.path(), meta, false, target)?;
+            let mut registry = self.opts.temp_files.lock();
+            let tmp_path = tmp.path().to_path_buf();
+            tmp.persist(target)
+                .map_err(|e| Error::io(format!("renaming into {}", target.display()), e.error))?;
+            registry.remove(&tmp_path);
+            Ok(())
+        });
+        if result.is_ok() {
+            self.summary.bytes += entry.stored;
+            self.progress.add_bytes(entry.stored);
+        }
+        result
+    }
+
+    /// The entry's data into `out`: contiguous, or region by region with
+    /// holes left unwritten and the file sized to its real size.
+    fn write_content<R: Read>(
+        &mut self,
+        entry: &Entry,
+        tar: &mut TarReader<R>,
+        out: &mut File,
+        target: &Path,
+    ) -> Result<(), Error> {
+        let write_err = |e| Error::io(format!("writing {}", target.display()), e);
+        let Some(map) = &entry.sparse else {
+            return self.copy(tar, out, entry.stored, target);
+        };
+        for region in &map.regions {
+            out.seek(SeekFrom::Start(region.offset))
+                .map_err(write_err)?;
+            self.copy(tar, out, region.len, target)?;
+        }
+        out.set_len(map.real_size).map_err(write_err)
+    }
+
+    /// Copy `len` bytes of the entry's data; read errors are the stream's
+    /// (a truncation names the entry), write errors the destination's.
+    fn copy<R: Read>(
+        &mut self,
+        tar: &mut TarReader<R>,
+        out: &mut File,
+        mut len: u64,
+        target: &Path,
+    ) -> Result<(), Error> {
+        while len > 0 {
+            let want = (self.buf.len() as u64).min(len) as usize;
+            let n = tar.read_data(&mut self.buf[..want])?;
+            out.write_all(&self.buf[..n])
+                .map_err(|e| Error::io(format!("writing {}", target.display()), e))?;
+            len -= n as u64;
         }
         Ok(())
     }
 
-    /// Copy an entry's data; read errors are the stream's, write errors the
-    /// destination's.
-    fn copy<R: Read>(
-        &mut self,
-        entry: &mut tar::Entry<R>,
-        out: &mut File,
-        target: &Path,
-    ) -> Result<u64, Error> {
-        let mut copied = 0u64;
-        loop {
-            let n = match entry.read(&mut self.buf) {
-                Ok(0) => return Ok(copied),
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(stream_error(e, false, "input")),
-            };
-            out.write_all(&self.buf[..n])
-                .map_err(|e| Error::io(format!("writing {}", target.display()), e))?;
-            copied += n as u64;
+    fn symlink(&mut self, entry: &Entry, target: &Path, meta: Meta) -> Result<(), Error> {
+        let Some(link) = &entry.link else {
+            return Err(Error::Corrupt(format!(
+                "symlink {} has no target",
+                show(&entry.name)
+            )));
+        };
+        remove_existing(target)?;
+        symlink(std::ffi::OsStr::from_bytes(link), target)
+            .map_err(|e| Error::io(format!("creating symlink {}", target.display()), e))?;
+        self.restore_meta(target, meta, true, target)
+    }
+
+    fn hard_link(&mut self, entry: &Entry, target: &Path) -> Result<(), Error> {
+        let name = show(&entry.name);
+        let Some(link) = &entry.link else {
+            return Err(Error::Corrupt(format!("hard link {name} has no target")));
+        };
+        let refuse = |violation| Error::Unsafe {
+            entry: name.clone(),
+            violation,
+        };
+        let Some(src) = guard::clean(link, self.opts.strip_components).map_err(refuse)? else {
+            return Ok(());
+        };
+        let src = self
+            .guard
+            .link_target(&src.rel)
+            .map_err(Self::guarded(&name))?;
+        if src == target {
+            return Ok(());
         }
+        remove_existing(target)?;
+        fs::hard_link(&src, target)
+            .map_err(|e| Error::io(format!("creating hard link {}", target.display()), e))
+    }
+
+    /// A FIFO or (checked by the caller) a device node.
+    fn node(&mut self, entry: &Entry, target: &Path, meta: Meta) -> Result<(), Error> {
+        let (major, minor) = entry.device;
+        let (sflag, dev) = match entry.kind {
+            Kind::Char => (
+                SFlag::S_IFCHR,
+                nix::sys::stat::makedev(major.into(), minor.into()),
+            ),
+            Kind::Block => (
+                SFlag::S_IFBLK,
+                nix::sys::stat::makedev(major.into(), minor.into()),
+            ),
+            _ => (SFlag::S_IFIFO, 0),
+        };
+        remove_existing(target)?;
+        let mode = Mode::from_bits_truncate(self.mode(meta.mode));
+        nix::sys::stat::mknod(target, sflag, mode, dev)
+            .map_err(|e| Error::io(format!("creating {}", target.display()), e.into()))?;
+        self.restore_meta(target, meta, false, target)
+    }
+
+    /// Owner, then mode (chown clears set-id bits), then mtime — on `path`
+    /// itself, never through a symlink (whose mode Linux does not keep).
+    fn restore_meta(
+        &self,
+        path: &Path,
+        meta: Meta,
+        is_symlink: bool,
+        shown: &Path,
+    ) -> Result<(), Error> {
+        let err = |what: &str, e| Error::io(format!("setting {what} of {}", shown.display()), e);
+        if let Some((uid, gid)) = meta.owner {
+            std::os::unix::fs::lchown(path, Some(uid), Some(gid)).map_err(|e| err("owner", e))?;
+        }
+        if !is_symlink {
+            fs::set_permissions(path, Permissions::from_mode(self.mode(meta.mode)))
+                .map_err(|e| err("mode", e))?;
+        }
+        if let Some(mtime) = meta.mtime {
+            let t = mtime.to_file_time();
+            filetime::set_symlink_file_times(path, t, t).map_err(|e| err("mtime", e))?;
+        }
+        Ok(())
     }
 
     /// A per-entry failure that does not stop the run (GNU tar's way).
     fn entry_error(&mut self, message: std::fmt::Arguments) -> Result<(), Error> {
-        let _ = writeln!(io::stderr(), "unpack: {message}");
+        self.progress.error(message);
         self.summary.errors += 1;
         Ok(())
     }
@@ -352,56 +452,24 @@ impl Unpacker<'_> {
 
     /// The owner to restore, if any: the archive's user and group names
     /// when they exist here, else its numeric ids (GNU tar's rule).
-    fn owner<R: Read>(&mut self, entry: &tar::Entry<R>) -> Result<Option<(u32, u32)>, Error> {
+    fn owner(&mut self, entry: &Entry) -> Option<(u32, u32)> {
         if !self.opts.same_owner {
-            return Ok(None);
+            return None;
         }
-        let h = entry.header();
-        let uid = h.uid().unwrap_or(0) as u32;
-        let gid = h.gid().unwrap_or(0) as u32;
-        let mut by_name = |kind, name: Option<&[u8]>| {
-            name.filter(|n| !n.is_empty())
+        let mut by_name = |kind, name: &[u8]| {
+            Some(name)
+                .filter(|n| !n.is_empty())
                 .and_then(|n| self.owners.id(kind, n))
         };
-        let uid = by_name(Kind::User, h.username_bytes()).unwrap_or(uid);
-        let gid = by_name(Kind::Group, h.groupname_bytes()).unwrap_or(gid);
-        Ok(Some((uid, gid)))
-    }
-
-    fn set_owner_fd(
-        &self,
-        file: &File,
-        owner: Option<(u32, u32)>,
-        target: &Path,
-    ) -> Result<(), Error> {
-        if let Some((uid, gid)) = owner {
-            std::os::unix::fs::fchown(file, Some(uid), Some(gid))
-                .map_err(|e| Error::io(format!("setting owner of {}", target.display()), e))?;
-        }
-        Ok(())
+        let uid = by_name(owners::Kind::User, &entry.uname).unwrap_or(entry.uid as u32);
+        let gid = by_name(owners::Kind::Group, &entry.gname).unwrap_or(entry.gid as u32);
+        Some((uid, gid))
     }
 
     /// Directory metadata last, deepest (latest) first.
     fn finish_dirs(&mut self) -> Result<(), Error> {
-        for dir in self.dirs.drain(..).rev() {
-            let err =
-                |what: &str, e| Error::io(format!("setting {what} of {}", dir.path.display()), e);
-            if let Some((uid, gid)) = dir.owner {
-                std::os::unix::fs::chown(&dir.path, Some(uid), Some(gid))
-                    .map_err(|e| err("owner", e))?;
-            }
-            let mode = if self.opts.same_owner {
-                dir.mode & 0o7777
-            } else {
-                dir.mode & 0o1777
-            };
-            fs::set_permissions(&dir.path, Permissions::from_mode(mode))
-                .map_err(|e| err("mode", e))?;
-            {
-                let t = FileTime::from_unix_time(dir.mtime as i64, 0);
-                filetime::set_symlink_file_times(&dir.path, t, t)
-            }
-            .map_err(|e| err("mtime", e))?;
+        for dir in std::mem::take(&mut self.dirs).into_iter().rev() {
+            self.restore_meta(&dir.path, dir.meta, false, &dir.path)?;
         }
         Ok(())
     }
@@ -413,12 +481,4 @@ fn remove_existing(target: &Path) -> Result<(), Error> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(Error::io(format!("replacing {}", target.display()), e)),
     }
-}
-
-fn header_dev(field: io::Result<Option<u32>>) -> u64 {
-    field.ok().flatten().unwrap_or(0) as u64
-}
-
-fn time(secs: u64) -> SystemTime {
-    SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
 }

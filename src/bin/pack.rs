@@ -64,7 +64,7 @@ struct Args {
     dereference: bool,
     /// Store this mtime for every entry (@EPOCH, YYYY-MM-DD[ HH:MM:SS], RFC 3339)
     #[arg(long, value_name = "DATE", value_parser = cli::parse_time)]
-    mtime: Option<u64>,
+    mtime: Option<i64>,
     /// Store this owner for every entry: NAME, ID or NAME:ID
     #[arg(long, value_name = "NAME[:ID]")]
     owner: Option<String>,

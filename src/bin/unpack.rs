@@ -9,6 +9,8 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use s3pipe::archive::list::{ListFormat, list};
 use s3pipe::archive::unpack::{UnpackOptions, unpack};
+use s3pipe::codec::detect::Format;
+use s3pipe::signals::{self, TempFiles};
 use s3pipe::{cli, progress::Progress, stdio};
 
 const AFTER_HELP: &str = "\
@@ -70,11 +72,33 @@ struct Args {
     /// No progress bar, no warnings
     #[arg(short, long)]
     quiet: bool,
+    /// Read the input as gzip whatever its first bytes say (like tar -z)
+    #[arg(short = 'z', long, group = "codec")]
+    gzip: bool,
+    /// Read the input as zstd (like tar --zstd)
+    #[arg(long, group = "codec")]
+    zstd: bool,
+    /// Read the input as uncompressed tar
+    #[arg(long, group = "codec")]
+    none: bool,
+}
+
+impl Args {
+    fn format(&self) -> Option<Format> {
+        match (self.gzip, self.zstd, self.none) {
+            (true, _, _) => Some(Format::Gzip),
+            (_, true, _) => Some(Format::Zstd),
+            (_, _, true) => Some(Format::Tar),
+            _ => None,
+        }
+    }
 }
 
 fn main() -> ExitCode {
     cli::run("unpack", 2, || {
         let args = Args::parse();
+        let temp_files = TempFiles::default();
+        signals::remove_on_signal(temp_files.clone()).context("handling signals")?;
         let input: Box<dyn Read + Send> = match &args.file {
             Some(path) => {
                 Box::new(File::open(path).with_context(|| format!("opening {}", path.display()))?)
@@ -95,7 +119,14 @@ fn main() -> ExitCode {
                 (false, false) => ListFormat::Names,
             };
             let mut out = stdio::stdout().context("opening stdout")?;
-            list(input, format, &mut out)?;
+            // No bar beside a listing: warnings go straight to stderr.
+            let stderr = Progress::silent("unpack");
+            let quiet = args.quiet;
+            list(input, format, args.format(), &mut out, |w| {
+                if !quiet {
+                    stderr.error(w)
+                }
+            })?;
             return Ok(ExitCode::SUCCESS);
         }
         let mut opts = UnpackOptions::new(&args.directory);
@@ -105,6 +136,8 @@ fn main() -> ExitCode {
         opts.same_owner &= !args.no_same_owner;
         opts.devices = args.devices;
         opts.verbose = args.verbose;
+        opts.format = args.format();
+        opts.temp_files = temp_files;
         let progress = Progress::new("unpack", args.quiet);
         let result = unpack(input, &opts, &progress);
         progress.finish();

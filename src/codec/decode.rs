@@ -6,10 +6,10 @@
 //! (CRC32 and ISIZE of every member) and anything after them are checked
 //! even when the tar inside ended earlier.
 
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-use flate2::bufread::MultiGzDecoder;
+use flate2::bufread::GzDecoder;
 
 use super::detect::{Format, SNIFF_LEN, detect, is_valid_tar_block};
 
@@ -27,12 +27,17 @@ pub struct DecodedReader {
     done: bool,
 }
 
-/// Start decoding `input` on a new thread. Fails at once for formats we
-/// recognise but do not read (bzip2, xz, lz4).
-pub fn spawn<R: Read + Send + 'static>(mut input: R) -> io::Result<DecodedReader> {
+/// Start decoding `input` on a new thread, as `format` says or, without
+/// one, as its first bytes say. Fails at once for formats we recognise but
+/// do not read (bzip2, xz, lz4).
+pub fn spawn<R: Read + Send + 'static>(
+    mut input: R,
+    format: Option<Format>,
+) -> io::Result<DecodedReader> {
     let mut head = Vec::with_capacity(SNIFF_LEN);
     (&mut input).take(SNIFF_LEN as u64).read_to_end(&mut head)?;
-    let format = detect(&head);
+    let forced = format.is_some();
+    let format = format.unwrap_or_else(|| detect(&head));
     if let Format::Unsupported(name) = format {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
@@ -40,6 +45,7 @@ pub fn spawn<R: Read + Send + 'static>(mut input: R) -> io::Result<DecodedReader
         ));
     }
     if format == Format::Tar
+        && !forced
         && head.len() == SNIFF_LEN
         && head.iter().any(|&b| b != 0)
         && !is_valid_tar_block(&head)
@@ -57,7 +63,7 @@ pub fn spawn<R: Read + Send + 'static>(mut input: R) -> io::Result<DecodedReader
         .spawn(move || {
             let reader = BufReader::with_capacity(CHUNK, source);
             match format {
-                Format::Gzip => pump(MultiGzDecoder::new(reader), format, tx, recycle_rx),
+                Format::Gzip => pump(GzipMembers::new(reader), format, tx, recycle_rx),
                 Format::Zstd => match zstd::stream::read::Decoder::with_buffer(reader) {
                     Ok(dec) => pump(dec, format, tx, recycle_rx),
                     Err(e) => {
@@ -118,6 +124,60 @@ fn pump(
                 return;
             }
         }
+    }
+}
+
+/// Every member of a gzip stream, one after another (pigz and `pack` write
+/// many), then EOF — or zero bytes to the end: tape drives and `tar -b`
+/// pad the last record with them, and gzip(1) accepts that padding too.
+/// Anything else after a member is a corrupt stream.
+pub struct GzipMembers<R: BufRead> {
+    member: Option<GzDecoder<R>>,
+}
+
+impl<R: BufRead> GzipMembers<R> {
+    pub fn new(input: R) -> Self {
+        GzipMembers {
+            member: Some(GzDecoder::new(input)),
+        }
+    }
+}
+
+impl<R: BufRead> Read for GzipMembers<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let Some(member) = self.member.as_mut() else {
+                return Ok(0);
+            };
+            let n = member.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            let mut rest = self.member.take().expect("member").into_inner();
+            match rest.fill_buf()?.first() {
+                None => return Ok(0),
+                Some(0) => return zero_padding(rest).map(|()| 0),
+                Some(_) => self.member = Some(GzDecoder::new(rest)),
+            }
+        }
+    }
+}
+
+/// Consume `rest` to EOF; only zeros are allowed.
+fn zero_padding(mut rest: impl BufRead) -> io::Result<()> {
+    loop {
+        let chunk = rest.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        if chunk.iter().any(|&b| b != 0) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "garbage after the last gzip member",
+            ));
+        }
+        let n = chunk.len();
+        rest.consume(n);
     }
 }
 
@@ -183,7 +243,7 @@ mod tests {
 
     fn read_all(input: Vec<u8>) -> io::Result<Vec<u8>> {
         let mut out = Vec::new();
-        spawn(Cursor::new(input))?.read_to_end(&mut out)?;
+        spawn(Cursor::new(input), None)?.read_to_end(&mut out)?;
         Ok(out)
     }
 
@@ -220,14 +280,28 @@ mod tests {
         flipped[n - 6] ^= 0x40; // inside the CRC32
         let err = read_all(flipped).unwrap_err();
         assert!(err.to_string().contains("corrupt gzip"), "{err}");
-        let mut garbage = full;
+        let mut garbage = full.clone();
         garbage.extend(b"garbage after the end");
         assert!(read_all(garbage).is_err());
+        // Zero padding after the last member (tape records) is accepted,
+        // a non-zero byte inside it is not.
+        let mut padded = full.clone();
+        padded.extend([0u8; 10_000]);
+        assert_eq!(read_all(padded.clone()).unwrap(), data);
+        padded[full.len() + 5000] = 1;
+        let err = read_all(padded).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("garbage after the last gzip member"),
+            "{err}"
+        );
     }
 
     #[test]
     fn unsupported_formats_are_named() {
-        let err = spawn(Cursor::new(b"BZh91AY&SY".to_vec())).err().unwrap();
+        let err = spawn(Cursor::new(b"BZh91AY&SY".to_vec()), None)
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("bzip2"), "{err}");
     }
 }

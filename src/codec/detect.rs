@@ -22,6 +22,8 @@ pub fn detect(head: &[u8]) -> Format {
     match head {
         [0x1f, 0x8b, ..] => Format::Gzip,
         [0x28, 0xb5, 0x2f, 0xfd, ..] => Format::Zstd,
+        // A skippable frame (pzstd starts with one) is zstd too.
+        [0x50..=0x5f, 0x2a, 0x4d, 0x18, ..] => Format::Zstd,
         [b'B', b'Z', b'h', ..] => Format::Unsupported("bzip2"),
         [0xfd, b'7', b'z', b'X', b'Z', 0x00, ..] => Format::Unsupported("xz"),
         [0x04, 0x22, 0x4d, 0x18, ..] => Format::Unsupported("lz4"),
@@ -76,6 +78,7 @@ mod tests {
     fn recognises_magic_bytes() {
         assert_eq!(detect(&[0x1f, 0x8b, 8, 0]), Format::Gzip);
         assert_eq!(detect(&[0x28, 0xb5, 0x2f, 0xfd, 0]), Format::Zstd);
+        assert_eq!(detect(&[0x50, 0x2a, 0x4d, 0x18, 4, 0]), Format::Zstd);
         assert_eq!(detect(b"BZh91AY"), Format::Unsupported("bzip2"));
         assert_eq!(detect(b"\xfd7zXZ\0rest"), Format::Unsupported("xz"));
         assert_eq!(detect(b""), Format::Tar);

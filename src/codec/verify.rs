@@ -8,7 +8,8 @@
 //!   only way to know the last member is whole); if the content is a tar
 //!   archive, its end-of-archive blocks must be there too;
 //! - zstd: the frames are decoded to their end (a cut frame fails);
-//! - tar: the stream is whole blocks ending in two zero blocks.
+//! - tar (bare or inside either): followed entry by entry, headers, sizes
+//!   and padding, to its end-of-archive marker — the parser `unpack` uses.
 //!
 //! Decoding runs on its own thread, fed `Bytes` clones of the parts (no
 //! copies), so it overlaps with reading and uploading.
@@ -19,7 +20,9 @@ use std::thread::JoinHandle;
 
 use bytes::Bytes;
 
-use super::detect::{Format, detect, is_tar_header};
+use super::decode::GzipMembers;
+use super::detect::{Format, detect, is_tar_header, is_valid_tar_block};
+use crate::archive::reader::TarReader;
 
 /// What to check, as `--verify` spells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,78 +153,72 @@ impl Read for Feed {
     }
 }
 
-/// Tracks whether a byte stream is a tar archive that ends properly.
-#[derive(Default)]
-struct TarTail {
-    len: u64,
-    /// Consecutive zero bytes at the end so far.
-    zeros: u64,
-    head: Vec<u8>,
-}
-
-impl TarTail {
-    fn push(&mut self, data: &[u8]) {
-        if self.head.len() < 512 {
-            let n = (512 - self.head.len()).min(data.len());
-            self.head.extend_from_slice(&data[..n]);
-        }
-        self.len += data.len() as u64;
-        match data.iter().rposition(|&b| b != 0) {
-            Some(i) => self.zeros = (data.len() - i - 1) as u64,
-            None => self.zeros += data.len() as u64,
-        }
-    }
-
-    fn is_tar(&self) -> bool {
-        is_tar_header(&self.head)
-    }
-
-    fn check(&self) -> Result<(), String> {
-        if !self.len.is_multiple_of(512) || self.zeros < 1024 {
-            return Err(
-                "input ended early (truncated tar stream: no end-of-archive blocks)".into(),
-            );
-        }
-        Ok(())
-    }
-}
-
 fn check(format: Format, rx: Receiver<Bytes>) -> Result<(), String> {
     let feed = Feed {
         rx,
         current: Bytes::new(),
     };
-    let mut tail = TarTail::default();
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut pump = |mut r: Box<dyn Read>, name: &str| -> Result<(), String> {
-        loop {
-            match r.read(&mut buf) {
-                Ok(0) => return Ok(()),
-                Ok(n) => tail.push(&buf[..n]),
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                    return Err(format!("input ended early (truncated {name} stream)"));
-                }
-                Err(e) => return Err(format!("corrupt {name} stream: {e}")),
-            }
-        }
-    };
     match format {
-        Format::Gzip => {
-            pump(
-                Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::new(feed))),
-                "gzip",
-            )?;
-            if tail.is_tar() { tail.check() } else { Ok(()) }
-        }
+        Format::Gzip => contents(GzipMembers::new(io::BufReader::new(feed)), "gzip"),
         Format::Zstd => {
             let dec = zstd::stream::read::Decoder::new(feed).map_err(|e| format!("zstd: {e}"))?;
-            pump(Box::new(dec), "zstd")?;
-            if tail.is_tar() { tail.check() } else { Ok(()) }
+            contents(dec, "zstd")
         }
-        _ => {
-            pump(Box::new(feed), "tar")?;
-            tail.check()
+        _ => whole_tar(feed),
+    }
+}
+
+/// A compressed stream's contents: followed to the end of its tar
+/// structure when they are a tar archive, else decoded to the end.
+fn contents(mut decoded: impl Read, name: &'static str) -> Result<(), String> {
+    let named = |e: io::Error| match e.kind() {
+        io::ErrorKind::UnexpectedEof => format!("input ended early (truncated {name} stream)"),
+        _ => format!("corrupt {name} stream: {e}"),
+    };
+    let mut head = Vec::with_capacity(512);
+    (&mut decoded)
+        .take(512)
+        .read_to_end(&mut head)
+        .map_err(named)?;
+    if is_tar_header(&head) || is_valid_tar_block(&head) {
+        return whole_tar(io::Cursor::new(head).chain(Named(decoded, name)));
+    }
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        match decoded.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(named(e)),
         }
+    }
+}
+
+/// The tar structure followed to its end-of-archive marker, exactly as
+/// `unpack` reads it (headers, sizes, padding): a stream cut inside a run
+/// of zeros in a member's data does not pass for a whole archive.
+fn whole_tar(input: impl Read) -> Result<(), String> {
+    let mut tar = TarReader::new(input);
+    while tar.next_entry().map_err(|e| e.to_string())?.is_some() {}
+    Ok(())
+}
+
+/// A decoder whose errors carry the stream's name, as `unpack` words them.
+struct Named<R>(R, &'static str);
+
+impl<R: Read> Read for Named<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf).map_err(|e| match e.kind() {
+            io::ErrorKind::UnexpectedEof => io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("input ended early (truncated {} stream)", self.1),
+            ),
+            io::ErrorKind::Interrupted => e,
+            _ => io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("corrupt {} stream: {e}", self.1),
+            ),
+        })
     }
 }
 
@@ -265,6 +262,28 @@ mod tests {
         cut.write_all(&tar[..tar.len() - 1024]).unwrap();
         let err = run(Verify::Auto, &cut.finish().unwrap()).unwrap_err();
         assert!(err.contains("truncated tar"), "{err}");
+    }
+
+    #[test]
+    fn a_tar_cut_inside_zeros_in_its_data_fails() {
+        // A member whose data is mostly zeros, cut on a block boundary in
+        // them: it still ends in well over 1 KiB of zeros.
+        let mut data = vec![0u8; 100_000];
+        data[..5].copy_from_slice(b"start");
+        let tar = tar_of(&data);
+        let cut = &tar[..512 + 50 * 512];
+        for mode in [Verify::Tar, Verify::Auto] {
+            let err = run(mode, cut).unwrap_err();
+            assert!(
+                err.contains("f is cut short at 25600 of 100000 bytes"),
+                "{err}"
+            );
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(cut).unwrap();
+        let err = run(Verify::Gzip, &gz.finish().unwrap()).unwrap_err();
+        assert!(err.contains("cut short"), "{err}");
+        assert_eq!(run(Verify::Tar, &tar), Ok(()));
     }
 
     #[test]

@@ -1,0 +1,62 @@
+//! SIGINT, SIGTERM and SIGHUP for the synchronous tools: `unpack` writes
+//! each file under a hidden temporary name and renames it when complete;
+//! a signal must not leave those behind (multi-GB ones for sparse files).
+//! Destructors do not run when a signal kills a process, so the signals
+//! are blocked in every thread and taken by one thread of their own, which
+//! removes the registered files and exits with 128 + the signal, as a
+//! shell reports a process killed by it.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use nix::sys::signal::{SigSet, Signal};
+
+/// Files to remove if a signal ends the process. Hold [`TempFiles::lock`]
+/// while creating or renaming one, so a signal never falls between the
+/// file system change and the registration.
+#[derive(Debug, Clone, Default)]
+pub struct TempFiles(Arc<Mutex<BTreeSet<PathBuf>>>);
+
+pub struct Registry<'a>(MutexGuard<'a, BTreeSet<PathBuf>>);
+
+impl TempFiles {
+    pub fn lock(&self) -> Registry<'_> {
+        Registry(self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn remove_all(&self) {
+        for path in self.lock().0.iter() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+impl Registry<'_> {
+    pub fn add(&mut self, path: &Path) {
+        self.0.insert(path.to_path_buf());
+    }
+
+    pub fn remove(&mut self, path: &Path) {
+        self.0.remove(path);
+    }
+}
+
+/// Block SIGINT, SIGTERM and SIGHUP in the calling thread (and so in every
+/// thread it starts afterwards: call it first in `main`) and start the
+/// thread that, when one arrives, removes `files` and exits 128 + N.
+pub fn remove_on_signal(files: TempFiles) -> std::io::Result<()> {
+    let mut set = SigSet::empty();
+    for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        set.add(signal);
+    }
+    set.thread_block().map_err(std::io::Error::from)?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let signal = set.wait().unwrap_or(Signal::SIGTERM);
+            files.remove_all();
+            std::process::exit(128 + signal as i32);
+        })?;
+    Ok(())
+}
