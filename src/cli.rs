@@ -238,7 +238,11 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
         "w" => 7 * 86_400,
         _ => return Err(format!("unknown duration unit in {text:?} (s, m, h, d, w)")),
     };
-    Ok(n * mult)
+    // Seconds are compared with signed Unix times: past i64 it would wrap
+    // (213503982334602d once became 17 hours and deleted backups).
+    n.checked_mul(mult)
+        .filter(|&secs| i64::try_from(secs).is_ok())
+        .ok_or_else(|| format!("duration too large: {text:?}"))
 }
 
 /// `KEY=VALUE` for `--metadata` and `--tag`.
@@ -259,6 +263,16 @@ mod s3_flag_tests {
         assert_eq!(parse_duration("1d"), Ok(86_400));
         assert_eq!(parse_duration("15m"), Ok(900));
         assert!(parse_duration("soon").is_err());
+        assert_eq!(
+            parse_duration("213503982334602d"),
+            Err("duration too large: \"213503982334602d\"".into())
+        );
+        assert!(parse_duration("18446744073709551615").is_err());
+        assert!(parse_duration("99999999999999999999s").is_err());
+        assert_eq!(
+            parse_duration("106751991167300d"),
+            Ok(106_751_991_167_300 * 86_400)
+        );
         assert_eq!(parse_key_value("a=b=c"), Ok(("a".into(), "b=c".into())));
         assert!(parse_key_value("=x").is_err());
         assert!(parse_key_value("novalue").is_err());

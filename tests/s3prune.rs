@@ -90,3 +90,22 @@ fn no_policy_is_refused() {
         stderr(&out)
     );
 }
+
+#[test]
+fn durations_that_would_wrap_are_usage_errors() {
+    // Both once wrapped silently: to 17 hours (deleting 2-day-old backups)
+    // and to a negative span (keeping nothing).
+    for value in ["213503982334602d", "18446744073709551615"] {
+        let out = run(
+            bin("s3prune"),
+            &["--keep-within", value, "s3://bucket/backups/"],
+            b"",
+        );
+        assert_eq!(code(&out), 2, "{value}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!("duration too large: \"{value}\"")),
+            "{}",
+            stderr(&out)
+        );
+    }
+}

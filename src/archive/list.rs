@@ -20,23 +20,35 @@ pub enum ListFormat {
     Json,
 }
 
-/// List `input`'s entries to `out`; returns how many. `warn` receives the
-/// reader's warnings (e.g. a lone zero block).
+/// What a listing found: entries, and how many of them had a fault that
+/// does not stop the listing (an out-of-range time stamp: GNU tar's exit 2).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListSummary {
+    pub entries: u64,
+    pub errors: u64,
+}
+
+/// List `input`'s entries to `out`. `warn` receives the reader's warnings
+/// (e.g. a lone zero block) and per-entry errors.
 pub fn list<R: Read + Send + 'static, W: Write>(
     input: R,
     format: ListFormat,
     compression: Option<Format>,
     out: &mut W,
     mut warn: impl FnMut(String),
-) -> Result<u64, Error> {
+) -> Result<ListSummary, Error> {
     let mut tar = reader::open(input, compression)?;
     // GNU tar widens the owner/size column as it meets longer values.
     let mut width = 19usize;
-    let mut count = 0u64;
+    let mut summary = ListSummary::default();
     let write_err = |e| Error::io("writing the listing", e);
     while let Some(entry) = tar.next_entry()? {
         tar.take_warnings().into_iter().for_each(&mut warn);
-        count += 1;
+        summary.entries += 1;
+        if entry.mtime.is_none() {
+            warn(format!("{}: time stamp out of range", quote(&entry.name)));
+            summary.errors += 1;
+        }
         let line = match format {
             ListFormat::Names => quote(&entry.name),
             ListFormat::Long => long_line(&entry, &mut width),
@@ -46,7 +58,7 @@ pub fn list<R: Read + Send + 'static, W: Write>(
     }
     tar.take_warnings().into_iter().for_each(&mut warn);
     out.flush().map_err(write_err)?;
-    Ok(count)
+    Ok(summary)
 }
 
 /// One `tar -tv` line.
@@ -59,19 +71,22 @@ fn long_line(entry: &Entry, width: &mut usize) -> String {
     };
     let pad = user.len() + 1 + group.len() + 1 + size.len();
     *width = (*width).max(pad);
-    let when = match entry.mtime {
-        Some(t) => Local
-            .timestamp_opt(t.secs, 0)
-            .single()
-            .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
-            .unwrap_or_else(|| t.secs.to_string()),
-        None => "?".into(),
-    };
+    // Out of range: shown as -1; before 1970 with a fraction: rounded
+    // toward zero — both as GNU tar's tartime() shows them.
+    let secs = entry
+        .mtime
+        .map_or(-1, |t| t.secs + i64::from(t.secs < 0 && t.nanos != 0));
+    let when = Local
+        .timestamp_opt(secs, 0)
+        .single()
+        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_else(|| secs.to_string());
     let target = match (entry.kind, &entry.link) {
         (Kind::Symlink, Some(l)) => format!(" -> {}", quote(l)),
         (Kind::HardLink, Some(l)) => format!(" link to {}", quote(l)),
         (Kind::VolumeLabel, _) => "--Volume Header--".into(),
         (Kind::Continuation, _) => format!("--Continued at byte {}--", entry.volume_offset),
+        (Kind::Unknown(flag), _) => format!(" unknown file type '{}'", flag.escape_ascii()),
         _ => String::new(),
     };
     format!(

@@ -24,6 +24,7 @@ use tar::{Builder, EntryType};
 
 use super::header::{self, EntryMeta, ExactSize};
 use super::owners::{Kind, Owners, id_of, name_of};
+use super::sparse::{self, RegionReader, SparseMap};
 use super::time::Mtime;
 use super::{Error, show, splice};
 use crate::codec::encode::{Compression, Encoder};
@@ -58,6 +59,8 @@ pub struct PackOptions {
     pub owner: Option<Id>,
     pub group: Option<Id>,
     pub ignore_failed_read: bool,
+    /// Store files with holes as sparse entries (`-S`, GNU tar's flag).
+    pub sparse: bool,
     pub verbose: bool,
     /// Put spliced entries under this directory.
     pub splice_prefix: Option<String>,
@@ -360,11 +363,23 @@ impl<'a> Walker<'a> {
             .map_err(|e| Error::io(format!("cannot stat {}", path.display()), e))?;
         let mut meta = self.meta(&before, name, EntryType::Regular);
         meta.size = before.len();
-        let mut data = ExactSize::new(&file, meta.size);
+        let map = self.sparse_map(&file, &before);
+        let regions = map.as_ref().map_or(&[][..], |m| &m.regions[..]);
+        let mut data = match &map {
+            Some(m) => ExactSize::new(
+                Source::Regions(RegionReader::new(&file, regions)),
+                m.stored(),
+            ),
+            None => ExactSize::new(Source::File(&file), meta.size),
+        };
         if self.opts.verbose {
             self.progress.verbose(show(&meta.path));
         }
-        header::append(builder, &meta, &mut data).map_err(|e| match data.error.take() {
+        let written = match &map {
+            Some(m) => header::append_sparse(builder, &meta, m, &mut data),
+            None => header::append(builder, &meta, &mut data),
+        };
+        written.map_err(|e| match data.error.take() {
             Some(read) => Error::io(format!("reading {}", path.display()), read),
             None => Error::io("writing the archive", e),
         })?;
@@ -385,11 +400,16 @@ impl<'a> Walker<'a> {
             return Ok(());
         }
         let short = data.short;
-        let grew = (&file).read(&mut [0u8; 1]).map(|n| n > 0).unwrap_or(false);
+        let grew = match data.into_inner() {
+            Source::File(mut f) => f.read(&mut [0u8; 1]).map(|n| n > 0).unwrap_or(false),
+            Source::Regions(_) => false, // the size and mtime checks below see it
+        };
         let touched = file
             .metadata()
             .map(|after| {
-                after.mtime() != before.mtime() || after.mtime_nsec() != before.mtime_nsec()
+                after.len() != before.len()
+                    || after.mtime() != before.mtime()
+                    || after.mtime_nsec() != before.mtime_nsec()
             })
             .unwrap_or(false);
         if short || grew || touched {
@@ -400,6 +420,21 @@ impl<'a> Walker<'a> {
             self.summary.changed += 1;
         }
         Ok(())
+    }
+
+    /// With `--sparse`, the data regions of a file that has holes (fewer
+    /// blocks allocated than its size needs, GNU tar's test) and is not
+    /// all data.
+    fn sparse_map(&self, file: &File, md: &Metadata) -> Option<SparseMap> {
+        if !self.opts.sparse || md.blocks() * 512 >= md.len() {
+            return None;
+        }
+        let regions = sparse::data_regions(file, md.len()).ok()?;
+        let map = SparseMap {
+            regions,
+            real_size: md.len(),
+        };
+        (map.stored() < md.len()).then_some(map)
     }
 
     fn write<W: Write>(
@@ -458,6 +493,22 @@ impl<'a> Walker<'a> {
             gname,
             device: None,
             extra_pax: Vec::new(),
+        }
+    }
+}
+
+/// Where a regular file's data comes from: the whole file, or the data
+/// regions of a sparse one.
+enum Source<'a> {
+    File(&'a File),
+    Regions(RegionReader<'a>),
+}
+
+impl Read for Source<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Source::File(f) => f.read(buf),
+            Source::Regions(r) => r.read(buf),
         }
     }
 }

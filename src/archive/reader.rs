@@ -31,7 +31,7 @@ use super::sparse::{self, PaxSparse, Region, SparseMap};
 use super::time::{Mtime, numeric_field};
 use super::{Error, show};
 use crate::codec::decode::{self, DecodedReader};
-use crate::codec::detect::Format;
+use crate::codec::detect::{Format, is_valid_tar_block};
 
 /// The most an entry's extensions (long names, PAX records, sparse maps)
 /// may take. GNU tar refuses absurd sizes too; real names are a few KiB,
@@ -156,7 +156,7 @@ impl<R: Read> TarReader<R> {
             }
             if n < BLOCK {
                 return Err(Error::Truncated(
-                    "input ended early (truncated tar: no end-of-archive marker)".into(),
+                    "input ended early (truncated tar stream: no end-of-archive marker)".into(),
                 ));
             }
             if block.iter().all(|&b| b == 0) {
@@ -203,7 +203,7 @@ impl<R: Read> TarReader<R> {
         if n == 0 {
             let done = self.current_stored - self.data_left;
             return Err(Error::Truncated(format!(
-                "input ended early (truncated tar): {} is cut short at {done} of {} bytes",
+                "input ended early (truncated tar stream): {} is cut short at {done} of {} bytes",
                 show(&self.current),
                 self.current_stored
             )));
@@ -225,7 +225,7 @@ impl<R: Read> TarReader<R> {
             let n = self.read_full(&mut scratch[..want])?;
             if n < want {
                 return Err(Error::Truncated(
-                    "input ended early (truncated tar: no end-of-archive marker)".into(),
+                    "input ended early (truncated tar stream: no end-of-archive marker)".into(),
                 ));
             }
             self.pad_left -= n as u64;
@@ -292,12 +292,14 @@ impl<R: Read> TarReader<R> {
         let mut block = [0u8; BLOCK];
         if self.read_full(&mut block)? < BLOCK {
             return Err(Error::Truncated(
-                "input ended early (truncated tar: second end-of-archive block missing)".into(),
+                "input ended early (truncated tar stream: second end-of-archive block missing)"
+                    .into(),
             ));
         }
         if block.iter().any(|&b| b != 0) {
+            // Numbered as GNU tar numbers it: the block after the zero one.
             self.warnings
-                .push(format!("A lone zero block at {}", at / BLOCK as u64));
+                .push(format!("A lone zero block at {}", at / BLOCK as u64 + 1));
         }
         let mut rest = vec![0u8; 64 * 1024];
         loop {
@@ -526,14 +528,7 @@ fn kind_of(flag: u8, name: &[u8]) -> Kind {
 
 /// Rule 1: the stored checksum matches the header summed either way.
 fn check_sum(block: &[u8; BLOCK], at: u64) -> Result<(), Error> {
-    let stored = numeric_field(&block[148..156]);
-    let (mut unsigned, mut signed) = (0i64, 0i64);
-    for (i, &b) in block.iter().enumerate() {
-        let b = if (148..156).contains(&i) { b' ' } else { b };
-        unsigned += i64::from(b);
-        signed += i64::from(b as i8);
-    }
-    if stored == Some(unsigned) || stored == Some(signed) {
+    if is_valid_tar_block(block) {
         Ok(())
     } else {
         Err(Error::Corrupt(format!(

@@ -100,7 +100,7 @@ pub fn pax_records_regions(records: &[Record]) -> Result<Vec<Region>, String> {
             .split(',')
             .map(|n| n.trim().parse().map_err(|_| bad()))
             .collect::<Result<_, _>>()?;
-        if numbers.len() % 2 != 0 {
+        if !numbers.len().is_multiple_of(2) {
             return Err(bad());
         }
         return Ok(numbers
@@ -218,6 +218,44 @@ pub fn data_regions(file: &File, size: u64) -> io::Result<Vec<Region>> {
     Ok(regions)
 }
 
+/// Reads a file's data regions one after another (with `pread`, so the
+/// file's own offset is untouched): the data part of a sparse member.
+pub struct RegionReader<'a> {
+    file: &'a File,
+    regions: &'a [Region],
+    index: usize,
+    done: u64,
+}
+
+impl<'a> RegionReader<'a> {
+    pub fn new(file: &'a File, regions: &'a [Region]) -> Self {
+        RegionReader {
+            file,
+            regions,
+            index: 0,
+            done: 0,
+        }
+    }
+}
+
+impl io::Read for RegionReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        while let Some(r) = self.regions.get(self.index) {
+            if self.done == r.len {
+                self.index += 1;
+                self.done = 0;
+                continue;
+            }
+            let want = (buf.len() as u64).min(r.len - self.done) as usize;
+            let n = self.file.read_at(&mut buf[..want], r.offset + self.done)?;
+            self.done += n as u64;
+            return Ok(n); // 0: the file shrank; the caller pads and warns
+        }
+        Ok(0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,7 +293,7 @@ mod tests {
     fn map_1_0_round_trips_across_blocks() {
         let regions: Vec<Region> = (0..100).map(|i| r(i * 1_000_000, 4096)).collect();
         let text = encode_map_1_0(&regions);
-        assert!(text.len() > 512 && text.len() % 512 == 0);
+        assert!(text.len() > 512 && text.len().is_multiple_of(512));
         let mut blocks = text.chunks(512).map(|c| <[u8; 512]>::try_from(c).unwrap());
         let (got, used) = read_map_1_0(|| blocks.next().ok_or("short".into()), 1 << 20).unwrap();
         assert_eq!(got, regions);

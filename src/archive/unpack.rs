@@ -126,7 +126,7 @@ fn warn_all<R: Read>(progress: &Progress, tar: &mut TarReader<R>) {
 #[derive(Clone, Copy)]
 struct Meta {
     mode: u32,
-    mtime: Option<Mtime>,
+    mtime: Mtime,
     owner: Option<(u32, u32)>,
 }
 
@@ -176,13 +176,11 @@ impl Unpacker<'_> {
             self.progress.verbose(&name);
         }
         if entry.mtime.is_none() {
-            self.entry_error(format_args!(
-                "{name}: time stamp out of range, not restored"
-            ))?;
+            self.entry_error(format_args!("{name}: time stamp out of range"))?;
         }
         let meta = Meta {
             mode: entry.mode,
-            mtime: entry.mtime,
+            mtime: entry.mtime.unwrap_or(Mtime::from_secs(-1)),
             owner: self.owner(entry),
         };
         self.summary.entries += 1;
@@ -427,10 +425,8 @@ impl Unpacker<'_> {
             fs::set_permissions(path, Permissions::from_mode(self.mode(meta.mode)))
                 .map_err(|e| err("mode", e))?;
         }
-        if let Some(mtime) = meta.mtime {
-            let t = mtime.to_file_time();
-            filetime::set_symlink_file_times(path, t, t).map_err(|e| err("mtime", e))?;
-        }
+        let t = meta.mtime.to_file_time();
+        filetime::set_symlink_file_times(path, t, t).map_err(|e| err("mtime", e))?;
         Ok(())
     }
 

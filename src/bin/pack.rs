@@ -74,6 +74,9 @@ struct Args {
     /// Warn about unreadable or vanished files and go on (exit 0)
     #[arg(long)]
     ignore_failed_read: bool,
+    /// Store files with holes as sparse entries (PAX 1.0; GNU tar and bsdtar restore them)
+    #[arg(short = 'S', long)]
+    sparse: bool,
     /// List entries on stderr as they are added
     #[arg(short, long)]
     verbose: bool,
@@ -137,6 +140,7 @@ fn main() -> ExitCode {
                 .transpose()
                 .map_err(anyhow::Error::msg)?,
             ignore_failed_read: args.ignore_failed_read,
+            sparse: args.sparse,
             verbose: args.verbose,
             splice_prefix: args.prefix,
         };

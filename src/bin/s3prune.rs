@@ -69,7 +69,8 @@ fn main() -> ExitCode {
             weekly: args.keep_weekly,
             monthly: args.keep_monthly,
             yearly: args.keep_yearly,
-            within: args.keep_within.map(|s| s as i64),
+            // parse_duration keeps it within i64.
+            within: args.keep_within.and_then(|s| i64::try_from(s).ok()),
         };
         if policy.is_empty() {
             return Err(cli::usage(

@@ -122,11 +122,15 @@ fn main() -> ExitCode {
             // No bar beside a listing: warnings go straight to stderr.
             let stderr = Progress::silent("unpack");
             let quiet = args.quiet;
-            list(input, format, args.format(), &mut out, |w| {
+            let summary = list(input, format, args.format(), &mut out, |w| {
                 if !quiet {
                     stderr.error(w)
                 }
             })?;
+            if summary.errors > 0 {
+                stderr.error("exiting with failure status due to previous errors");
+                return Ok(ExitCode::from(2));
+            }
             return Ok(ExitCode::SUCCESS);
         }
         let mut opts = UnpackOptions::new(&args.directory);

@@ -37,7 +37,8 @@ pub fn is_tar_header(head: &[u8]) -> bool {
 }
 
 /// True when the first 512 bytes are a tar header whose checksum holds
-/// (old v7 archives have no magic, so the checksum is what tells).
+/// (old v7 archives have no magic, so the checksum is what tells), summed
+/// over unsigned bytes or, as old HP-UX and v7 tars did, signed ones.
 pub fn is_valid_tar_block(block: &[u8]) -> bool {
     if block.len() < 512 {
         return false;
@@ -45,18 +46,13 @@ pub fn is_valid_tar_block(block: &[u8]) -> bool {
     let Ok(stored) = tar::Header::from_byte_slice(&block[..512]).cksum() else {
         return false;
     };
-    let sum: u32 = block[..512]
-        .iter()
-        .enumerate()
-        .map(|(i, &b)| {
-            if (148..156).contains(&i) {
-                u32::from(b' ')
-            } else {
-                u32::from(b)
-            }
-        })
-        .sum();
-    sum == stored
+    let (mut unsigned, mut signed) = (0i64, 0i64);
+    for (i, &b) in block[..512].iter().enumerate() {
+        let b = if (148..156).contains(&i) { b' ' } else { b };
+        unsigned += i64::from(b);
+        signed += i64::from(b as i8);
+    }
+    i64::from(stored) == unsigned || i64::from(stored) == signed
 }
 
 impl Format {
@@ -93,6 +89,22 @@ mod tests {
         let mut flipped = valid.as_bytes().to_vec();
         flipped[0] ^= 1;
         assert!(!is_valid_tar_block(&flipped));
+        // A name byte over 127 summed as a signed char (HP-UX, v7).
+        let mut signed = valid.as_bytes().to_vec();
+        signed[0] = 0xe9;
+        let sum: i64 = signed
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| {
+                if (148..156).contains(&i) {
+                    32
+                } else {
+                    i64::from(b as i8)
+                }
+            })
+            .sum();
+        signed[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        assert!(is_valid_tar_block(&signed));
         assert!(!is_tar_header(&header[..200]));
     }
 }
