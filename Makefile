@@ -16,7 +16,7 @@ export S3PIPE_S3S_FS := $(S3S_FS)
 DEB_TOOLS := pigz:pigz zstd:zstd bsdtar:libarchive-tools strace:strace /usr/bin/time:time \
   shellcheck:shellcheck psql:postgresql runuser:util-linux
 
-.PHONY: all build demo test bench bench-deps lint deps servers clean
+.PHONY: all build demo test bench bench-deps lint deps servers clean fuzz
 
 all: build
 
@@ -53,6 +53,10 @@ test: deps servers
 
 bench: deps servers bench-deps build
 	bench/run.sh
+
+# Each cargo-fuzz target for FUZZ_SECONDS (default 180); CI does not run it.
+fuzz: deps
+	scripts/fuzz.sh
 
 # The peers the benchmarks compare against.
 bench-deps:
