@@ -15,10 +15,13 @@ use s3pipe::{cli, progress::Progress, stdio};
 
 const AFTER_HELP: &str = "\
 The input's compression (gzip, also multi-member, zstd, or none) is detected
-from its first bytes. Nothing is ever written outside DIR: entries with '..',
-through symlinks leading out, hard links to outside, and device nodes (unless
---devices as root) are refused. Files are written under a temporary name and
-renamed when complete; the whole stream, trailers included, is verified.
+from its first bytes (-z/--gzip, --zstd, --none force it). Nothing is ever
+written outside DIR: entries with '..', through symlinks leading out and hard
+links to outside are refused; device nodes are skipped (exit 2) unless
+--devices as root. Files are written under a temporary name and renamed when
+complete; the whole stream, trailers included, is verified. Archives from GNU
+tar (sparse, incremental, labels), bsdtar, pzstd and Python extract as GNU
+tar extracts them.
 
 Exit status: 0 success; 2 failure (corrupt, truncated or unsafe input, or an
 entry that could not be written); 141 stdout (for -t) was closed.
