@@ -253,6 +253,30 @@ EOF",
     assert_ne!(md.uid(), 4242, "the PAX uname was not used");
 }
 
+#[test]
+fn pax_global_headers_apply_to_every_later_member_like_gnu_tar() {
+    let tmp = tempfile::tempdir().unwrap();
+    sh_in(
+        tmp.path(),
+        "python3 - <<'EOF'
+import io, tarfile
+for name, extra in [('times.tar', {}), ('named.tar', {'path': 'global1'})]:
+    records = {'mtime': '1500000000.5', 'comment': 'nightly', **extra}
+    t = tarfile.open(name, 'w', format=tarfile.PAX_FORMAT, pax_headers=records)
+    for n in ['file1', 'file2']:
+        ti = tarfile.TarInfo(n); ti.size = 1; ti.mtime = 1000
+        t.addfile(ti, io.BytesIO(n[-1].encode()))
+    t.close()
+EOF",
+    );
+    let got = agree_with_gnu(&tmp.path().join("times.tar"), &[], &[]);
+    let md = fs::metadata(got.ours_dir().join("file2")).unwrap();
+    assert_eq!((md.mtime(), md.mtime_nsec()), (1_500_000_000, 500_000_000));
+    // A global path names every member (GNU tar's reading; the last wins).
+    let got = agree_with_gnu(&tmp.path().join("named.tar"), &[], &[]);
+    assert_eq!(fs::read(got.ours_dir().join("global1")).unwrap(), b"2");
+}
+
 // ---- 2: sparse files ----
 
 /// A 10 MiB file with 64 KiB of data at 1 MiB and at 5 MiB, a hole at the end.

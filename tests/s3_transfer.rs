@@ -203,6 +203,43 @@ fn s3s_fs_truncated_streams_never_become_objects() {
     truncated_streams(Server::s3s_fs());
 }
 
+#[test]
+fn a_tar_cut_inside_a_run_of_zeros_never_becomes_an_object() {
+    // A database file or disk image is mostly zeros: a tar cut on a block
+    // boundary inside them still ends in well over 1 KiB of zeros, which
+    // is all the old check looked at.
+    let s = Server::garage();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut data = vec![0u8; 12 * MIB];
+    data[..6].copy_from_slice(b"header");
+    std::fs::write(tmp.path().join("db.img"), &data).unwrap();
+    for (format, verify) in [("--none", "tar"), ("--none", "auto"), ("--gzip", "auto")] {
+        let whole = run(
+            bin("pack"),
+            &["-C", tmp.path().to_str().unwrap(), "--none", "db.img"],
+            b"",
+        );
+        assert_eq!(code(&whole), 0);
+        let cut = &whole.stdout[..512 + 7 * MIB];
+        let stream = if format == "--gzip" {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            std::io::Write::write_all(&mut gz, cut).unwrap();
+            gz.finish().unwrap()
+        } else {
+            cut.to_vec()
+        };
+        let key = format!("cut-zeros/{verify}{format}");
+        let out = put(s, &key, &stream, &["--verify", verify]);
+        assert_eq!(code(&out), 1, "{key}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("db.img is cut short at 7340032 of 12582912 bytes"),
+            "{key}: {}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(s.keys("cut-zeros/"), Vec::<String>::new());
+}
+
 fn truncated_streams(s: &Server) {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("blob"), random_bytes(12 * MIB, 7)).unwrap();

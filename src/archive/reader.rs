@@ -326,8 +326,9 @@ impl<R: Read> TarReader<R> {
         let header = tar::Header::from_byte_slice(block);
         let flag = block[156];
         let local = std::mem::take(&mut pending.records);
-        let rec = |key: &str| pax::get(&local, key);
-        let shared = |key: &str| rec(key).or_else(|| pax::get(&self.globals, key));
+        // Global records apply to every later member, `path` included (GNU
+        // tar names them all after it); the member's own records win.
+        let rec = |key: &str| pax::get(&local, key).or_else(|| pax::get(&self.globals, key));
         let name = rec("GNU.sparse.name")
             .or_else(|| rec("path"))
             .map(<[u8]>::to_vec)
@@ -338,7 +339,7 @@ impl<R: Read> TarReader<R> {
             .or(pending.link.take())
             .or_else(|| header.link_name_bytes().map(|l| l.into_owned()))
             .filter(|l| !l.is_empty());
-        let number = |key: &str, range, what| match shared(key).and_then(pax::number) {
+        let number = |key: &str, range, what| match rec(key).and_then(pax::number) {
             Some(n) => Ok(n),
             None => field(block, range, what, at),
         };
@@ -349,13 +350,13 @@ impl<R: Read> TarReader<R> {
             None => size,
         };
         let mode = field(block, 100..108, "mode", at)? as u32;
-        let mtime = match shared("mtime") {
+        let mtime = match rec("mtime") {
             Some(text) => Mtime::parse_pax(text),
             None => numeric_field(&block[136..148]).map(Mtime::from_secs),
         };
         let magic = &block[257..263];
         let has_owner_names = magic == b"ustar\0" || magic == b"ustar ";
-        let text_field = |key: &str, range: std::ops::Range<usize>| match shared(key) {
+        let text_field = |key: &str, range: std::ops::Range<usize>| match rec(key) {
             Some(v) => v.to_vec(),
             None if has_owner_names => trim_nul(&block[range]).to_vec(),
             None => Vec::new(),
@@ -387,6 +388,7 @@ impl<R: Read> TarReader<R> {
             .collect();
         self.begin_data(&name, stored);
         let sparse = self.sparse_map(block, flag, &local, &mut pending.used, at)?;
+
         let size = sparse.as_ref().map_or(stored, |m| m.real_size);
         Ok(Entry {
             name,
