@@ -2,7 +2,8 @@
 # Container entrypoint for a Kubernetes Job/CronJob. Subcommands:
 #   backup               scripts/backup.sh (env as documented there)
 #   restore [TS|latest]  scripts/restore.sh
-#   list                 complete backups (those with a manifest), oldest first
+#   list                 complete backups (those with a manifest), oldest first:
+#                        STAMP<TAB>URL<TAB>SUFFIXES (s3ls --backups)
 #   prune                s3prune with KEEP_* (at least one required)
 #   cleanup-uploads      abort multipart uploads older than UPLOAD_MAX_AGE
 #                        (default 1d) under BACKUP_URL: what a SIGKILL or OOM
@@ -30,10 +31,8 @@ case "$command" in
     ;;
   list)
     : "${BACKUP_URL:?set BACKUP_URL}" "${BACKUP_NAME:?set BACKUP_NAME}"
-    s3ls -r "${BACKUP_URL%/}/${BACKUP_NAME}-" | grep '\.manifest\.json$' | sort -k4 || {
-      log "no complete backup under ${BACKUP_URL%/}/${BACKUP_NAME}-"
-      exit 1
-    }
+    # STAMP<TAB>URL<TAB>SUFFIXES per complete backup, oldest first.
+    exec s3ls --backups "${BACKUP_URL%/}/${BACKUP_NAME}-"
     ;;
   prune)
     : "${BACKUP_URL:?set BACKUP_URL}" "${BACKUP_NAME:?set BACKUP_NAME}"

@@ -17,42 +17,42 @@ die() { log "$*"; exit 1; }
 : "${BACKUP_NAME:?set BACKUP_NAME}"
 which=${1:-latest}
 prefix="${BACKUP_URL%/}/${BACKUP_NAME}-"
-bucket_url=${BACKUP_URL#s3://}
-bucket_url="s3://${bucket_url%%/*}/"
 
-# Keys of complete backups: their manifests, oldest first.
-manifests=$(s3ls -r "$prefix" | sed -E 's/^[0-9-]+ [0-9:]+ +[0-9]+  //' | grep '\.manifest\.json$' | sort) \
-  || die "no complete backup under $prefix"
+# Complete backups (those with a manifest), oldest first, one per line:
+# STAMP<TAB>s3://bucket/BASE<TAB>SUFFIXES (s3ls --backups, made for scripts).
+backups=$(s3ls --backups "$prefix") || die "no complete backup under $prefix"
 if [ "$which" = latest ]; then
-  manifest=$(printf '%s\n' "$manifests" | tail -n 1)
+  line=$(printf '%s\n' "$backups" | tail -n 1)
 else
-  manifest=$(printf '%s\n' "$manifests" | grep -F -- "-$which.manifest.json" | tail -n 1) \
-    || die "no complete backup with timestamp $which under $prefix"
+  line=$(printf '%s\n' "$backups" | awk -F '\t' -v ts="$which" '$1 == ts' | tail -n 1)
+  [ -n "$line" ] || die "no complete backup with timestamp $which under $prefix"
 fi
-[ -n "$manifest" ] || die "no complete backup under $prefix"
-base="$bucket_url${manifest%.manifest.json}"
+IFS=$'\t' read -r _ base suffixes <<<"$line"
 log "restoring $base"
+has() { case " $suffixes " in *" $1 "*) return 0 ;; esac; return 1; }
 
 restored=0
-objects=$(s3ls -r "$base." | sed -E 's/^[0-9-]+ [0-9:]+ +[0-9]+  //')
-if printf '%s\n' "$objects" | grep -q '\.files\.tar\.gz$'; then
+if has .files.tar.gz; then
   : "${RESTORE_DIR:?set RESTORE_DIR: this backup has files}"
   log "s3get $base.files.tar.gz | unpack -C $RESTORE_DIR"
   s3get -q "$base.files.tar.gz" | unpack -q --mkdir -C "$RESTORE_DIR" || die "restoring the files failed"
   restored=$((restored + 1))
 fi
 # Single-archive backups: one NAME-TS.tar.gz with dump/ beside the files.
-if printf '%s\n' "$objects" | grep -q "${manifest%.manifest.json}\.tar\.gz\$"; then
+if has .tar.gz; then
   : "${RESTORE_DIR:?set RESTORE_DIR}"
   log "s3get $base.tar.gz | unpack -C $RESTORE_DIR"
   s3get -q "$base.tar.gz" | unpack -q --mkdir -C "$RESTORE_DIR" || die "restoring the archive failed"
   restored=$((restored + 1))
 fi
-dump=$(printf '%s\n' "$objects" | grep '\.db\.' | head -n 1 || true)
+dump=""
+for suffix in $suffixes; do
+  case $suffix in .db.*) dump=$suffix; break ;; esac
+done
 if [ -n "$dump" ]; then
   : "${DB_RESTORE_CMD:?set DB_RESTORE_CMD: this backup has a database dump}"
-  log "s3get $bucket_url$dump | $DB_RESTORE_CMD"
-  s3get -q "$bucket_url$dump" | bash -c "$DB_RESTORE_CMD" || die "restoring the database failed"
+  log "s3get $base$dump | $DB_RESTORE_CMD"
+  s3get -q "$base$dump" | bash -c "$DB_RESTORE_CMD" || die "restoring the database failed"
   restored=$((restored + 1))
 fi
 [ "$restored" -gt 0 ] || die "the backup at $base has no objects to restore"

@@ -31,6 +31,7 @@
 //! ```
 
 pub mod archive;
+pub mod backups;
 pub mod cli;
 pub mod codec;
 pub mod progress;

@@ -19,7 +19,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
+
+use crate::backups::{self, Stamp, stamp};
 
 /// How many of each to keep. All zero (and no `within`) keeps nothing, so
 /// callers refuse to run with an empty policy.
@@ -51,50 +53,6 @@ pub enum Verdict {
     NoTimestamp,
 }
 
-/// A key split around its timestamp.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stamp {
-    /// Everything before the timestamp (directory included).
-    pub prefix: String,
-    /// Everything after it.
-    pub suffix: String,
-    /// Unix seconds, UTC.
-    pub time: i64,
-}
-
-const FORMATS: [(&str, usize); 3] = [
-    ("%Y-%m-%d-%H-%M-%S", 19),
-    ("%Y-%m-%dT%H:%M:%SZ", 20),
-    ("%Y%m%dT%H%M%SZ", 16),
-];
-
-/// Find the first timestamp in the key's file name.
-pub fn stamp(key: &str) -> Option<Stamp> {
-    let name_start = key.rfind('/').map_or(0, |i| i + 1);
-    let bytes = key.as_bytes();
-    for i in name_start..key.len() {
-        if !bytes[i].is_ascii_digit() || (i > name_start && bytes[i - 1].is_ascii_digit()) {
-            continue;
-        }
-        for (format, len) in FORMATS {
-            let Some(text) = key.get(i..i + len) else {
-                continue;
-            };
-            if key.as_bytes().get(i + len).is_some_and(u8::is_ascii_digit) {
-                continue;
-            }
-            if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
-                return Some(Stamp {
-                    prefix: key[..i].to_string(),
-                    suffix: key[i + len..].to_string(),
-                    time: t.and_utc().timestamp(),
-                });
-            }
-        }
-    }
-    None
-}
-
 /// One key to judge: its name and, if known, its time. `time` is usually
 /// `stamp(key)`'s; with `--by-mtime` the caller passes LastModified.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,14 +65,12 @@ pub struct Item {
 pub fn decide(items: &[Item], policy: &Policy, now: i64) -> Vec<Verdict> {
     // Which (prefix, time) pairs have a manifest: their keys form one set.
     let stamps: Vec<Option<Stamp>> = items.iter().map(|i| stamp(&i.key)).collect();
-    let manifests: BTreeSet<(String, i64)> = items
-        .iter()
-        .zip(&stamps)
-        .filter_map(|(item, s)| {
-            let s = s.as_ref()?;
-            (s.suffix == ".manifest.json").then(|| (s.prefix.clone(), item.time.unwrap_or(s.time)))
-        })
-        .collect();
+    let manifests = backups::manifested(
+        items
+            .iter()
+            .zip(&stamps)
+            .filter_map(|(item, s)| Some((s.as_ref()?, item.time))),
+    );
     // series → the distinct times of its backups.
     let mut series_of: Vec<Option<String>> = Vec::with_capacity(items.len());
     let mut times: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
@@ -124,10 +80,7 @@ pub fn decide(items: &[Item], policy: &Policy, now: i64) -> Vec<Verdict> {
             continue;
         };
         let series = match s {
-            Some(s) if manifests.contains(&(s.prefix.clone(), time)) => {
-                format!("{}*.manifest.json", s.prefix)
-            }
-            Some(s) => format!("{}*{}", s.prefix, s.suffix),
+            Some(s) => backups::series(s, time, &manifests),
             // --by-mtime on a key without a timestamp: its own series.
             None => item.key.clone(),
         };
@@ -240,37 +193,6 @@ mod tests {
         out.sort();
         out.reverse();
         out
-    }
-
-    #[test]
-    fn timestamps_in_all_three_formats() {
-        let want = at(2026, 11, 24, 3) + 2;
-        for name in [
-            "backups/host-2026-11-24-03-15-02.tar.gz",
-            "backups/host-2026-11-24T03:15:02Z.tar.gz",
-            "backups/host-20261124T031502Z.tar.gz",
-        ] {
-            let s = stamp(name).unwrap_or_else(|| panic!("{name}"));
-            assert_eq!(s.time, want, "{name}");
-            assert_eq!(s.prefix, "backups/host-");
-            assert_eq!(s.suffix, ".tar.gz");
-        }
-        assert_eq!(
-            stamp("backups/2026-11-24-03-15-02/notes.txt"),
-            None,
-            "only the file name counts"
-        );
-        assert_eq!(stamp("backups/host-latest.tar.gz"), None);
-        assert_eq!(
-            stamp("backups/x12026-11-24-03-15-02.tar.gz"),
-            None,
-            "no digits glued on"
-        );
-        assert_eq!(
-            stamp("backups/h-2026-13-40-03-15-02.tar.gz"),
-            None,
-            "not a real date"
-        );
     }
 
     #[test]

@@ -222,9 +222,38 @@ fn entrypoint_subcommands() {
     assert!(backup.status.success(), "{}", stderr(&backup));
     let list = script(s, "entrypoint.sh", &env, &["list"]);
     assert!(list.status.success(), "{}", stderr(&list));
+    assert_eq!(
+        String::from_utf8_lossy(&list.stdout),
+        format!(
+            "2026-11-20-03-15-00\t{}\t.files.tar.gz .manifest.json\n",
+            s.url("entry/web-2026-11-20-03-15-00")
+        )
+    );
+    let json = s.run("s3ls", &["--backups", "--json", &s.url("entry/web-")], b"");
+    assert_eq!(code(&json), 0, "{}", stderr(&json));
+    let line: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(line["name"], "entry/web-2026-11-20-03-15-00");
+    assert_eq!(line["timestamp"], "2026-11-20-03-15-00");
+    assert_eq!(line["time"], "2026-11-20T03:15:00+00:00");
+    let keys: Vec<&str> = line["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "entry/web-2026-11-20-03-15-00.files.tar.gz",
+            "entry/web-2026-11-20-03-15-00.manifest.json"
+        ]
+    );
+    let none = s.run("s3ls", &["--backups", &s.url("entry/nothing-")], b"");
+    assert_eq!(code(&none), 1);
     assert!(
-        String::from_utf8_lossy(&list.stdout)
-            .contains("entry/web-2026-11-20-03-15-00.manifest.json")
+        stderr(&none).contains("no complete backup (one with a manifest) under"),
+        "{}",
+        stderr(&none)
     );
     assert_eq!(
         script(s, "entrypoint.sh", &env, &["frobnicate"])

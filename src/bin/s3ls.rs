@@ -9,8 +9,8 @@ use s3pipe::s3::list::{LsOptions, ls, uploads};
 use s3pipe::s3::{S3Url, Store};
 use s3pipe::stdio;
 
-/// List objects under an S3 prefix (like `aws s3 ls`), the latest one, or
-/// in-progress multipart uploads.
+/// List objects under an S3 prefix (like `aws s3 ls`), the latest one, the
+/// complete backups, or in-progress multipart uploads.
 #[derive(Parser)]
 #[command(name = "s3ls", version, disable_help_flag = true, after_help = cli::S3_EXIT_CODES)]
 struct Args {
@@ -31,6 +31,9 @@ struct Args {
     /// With --latest: newest by LastModified instead
     #[arg(long, requires = "latest")]
     by_mtime: bool,
+    /// One line per complete backup (with a manifest), oldest first: STAMP, URL, suffixes, tab-separated (for scripts); with --json its objects too
+    #[arg(long, conflicts_with_all = ["uploads", "by_mtime"])]
+    backups: bool,
     /// List in-progress multipart uploads instead
     #[arg(long)]
     uploads: bool,
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
             json: args.json,
             latest: args.latest,
             by_mtime: args.by_mtime,
+            backups: args.backups,
         };
         cli::block_on(async {
             let store = Store::connect(&args.s3.connection()).await;

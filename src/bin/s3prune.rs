@@ -1,4 +1,4 @@
-//! `s3prune`: clap flags → `retention` (pure) + `s3::list::prune`.
+//! `s3prune`: clap flags → `retention` (pure) + `s3::prune`.
 
 use std::process::ExitCode;
 
@@ -6,7 +6,7 @@ use anyhow::bail;
 use clap::Parser;
 use s3pipe::cli::{self, S3Args};
 use s3pipe::retention::Policy;
-use s3pipe::s3::list::prune;
+use s3pipe::s3::prune::prune;
 use s3pipe::s3::{S3Url, Store};
 
 const AFTER_HELP: &str = "\

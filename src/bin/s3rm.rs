@@ -1,11 +1,11 @@
-//! `s3rm`: clap flags → `s3::list::rm`.
+//! `s3rm`: clap flags → `s3::delete::rm`.
 
 use std::process::ExitCode;
 
 use anyhow::bail;
 use clap::Parser;
 use s3pipe::cli::{self, S3Args};
-use s3pipe::s3::list::{RmOptions, rm};
+use s3pipe::s3::delete::{RmOptions, rm};
 use s3pipe::s3::{S3Url, Store};
 
 /// Delete S3 objects, or abort multipart uploads left behind by a killed

@@ -1,10 +1,14 @@
 //! S3 transfers as streams: [`url`] parses `s3://bucket/key`, [`client`]
 //! is the only module that sees aws-sdk-s3, [`upload`] and [`download`]
-//! move streams in and out, [`list`] lists objects and uploads and deletes.
+//! move streams in and out, [`list`] lists objects, backups and uploads,
+//! [`delete`] removes objects and aborts uploads, [`prune`] applies a
+//! retention policy.
 
 pub mod client;
+pub mod delete;
 pub mod download;
 pub mod list;
+pub mod prune;
 pub mod upload;
 pub mod url;
 
