@@ -842,8 +842,12 @@ fn fuzz_regressions_end_cleanly() {
                 let _ = check.finish();
             }
         }
+        let unpack = bin("unpack");
         for args in [vec!["-C", dest.path().to_str().unwrap()], vec!["-tv"]] {
-            let out = run(bin("unpack"), &args, &input);
+            // A hang is a finding too: timeout(1) ends it with 124.
+            let mut args = [vec!["20", unpack.to_str().unwrap()], args].concat();
+            args.retain(|a| !a.is_empty());
+            let out = run("timeout", &args, &input);
             assert!(
                 matches!(code(&out), 0 | 2) && !stderr(&out).contains("panicked"),
                 "{} {args:?}: exit {} {}",

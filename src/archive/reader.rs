@@ -213,6 +213,24 @@ impl<R: Read> TarReader<R> {
         Ok(n)
     }
 
+    /// Fill `buf` from the current entry's data; an entry with less data
+    /// than that is corrupt (a sparse map longer than the member).
+    fn read_data_exact(&mut self, buf: &mut [u8]) -> Result<(), Error> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match self.read_data(&mut buf[filled..])? {
+                0 => {
+                    return Err(Error::Corrupt(format!(
+                        "{}: the sparse map runs past the member's data",
+                        show(&self.current)
+                    )));
+                }
+                n => filled += n,
+            }
+        }
+        Ok(())
+    }
+
     /// Skip what is left of the current entry's data and its padding.
     pub fn skip_data(&mut self) -> Result<(), Error> {
         let mut scratch = std::mem::take(&mut self.scratch);
@@ -266,10 +284,7 @@ impl<R: Read> TarReader<R> {
         }
         let mut data = vec![0u8; size as usize];
         self.begin_data(b"(extended header)", size);
-        let mut filled = 0;
-        while filled < data.len() {
-            filled += self.read_data(&mut data[filled..])?;
-        }
+        self.read_data_exact(&mut data)?;
         self.skip_data()?;
         if matches!(what, "long name" | "long link")
             && let Some(nul) = data.iter().position(|&b| b == 0)
@@ -434,12 +449,10 @@ impl<R: Read> TarReader<R> {
                     let (regions, took) = sparse::read_map_1_0(
                         || {
                             let mut b = [0u8; BLOCK];
-                            let mut filled = 0;
-                            while filled < BLOCK {
-                                filled += self
-                                    .read_data(&mut b[filled..])
-                                    .map_err(|e| e.to_string())?;
-                            }
+                            self.read_data_exact(&mut b).map_err(|e| match e {
+                                Error::Corrupt(m) | Error::Truncated(m) => m,
+                                other => other.to_string(),
+                            })?;
                             Ok(b)
                         },
                         limit,
