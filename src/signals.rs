@@ -1,10 +1,14 @@
-//! SIGINT, SIGTERM and SIGHUP for the synchronous tools: `unpack` writes
-//! each file under a hidden temporary name and renames it when complete;
-//! a signal must not leave those behind (multi-GB ones for sparse files).
-//! Destructors do not run when a signal kills a process, so the signals
-//! are blocked in every thread and taken by one thread of their own, which
-//! removes the registered files and exits with 128 + the signal, as a
-//! shell reports a process killed by it.
+//! SIGINT, SIGTERM and SIGHUP, the two ways the tools need them.
+//!
+//! - The async S3 tools race their work against [`interrupted`] and abort
+//!   a multipart upload before exiting 128 + N.
+//! - `unpack` writes each file under a hidden temporary name and renames
+//!   it when complete; a signal must not leave those behind (multi-GB ones
+//!   for sparse files). Destructors do not run when a signal kills a
+//!   process, so [`remove_on_signal`] blocks the signals in every thread
+//!   and takes them on a thread of its own, which removes the registered
+//!   files and exits with 128 + the signal, as a shell reports a process
+//!   killed by it.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -59,4 +63,24 @@ pub fn remove_on_signal(files: TempFiles) -> std::io::Result<()> {
             std::process::exit(128 + signal as i32);
         })?;
     Ok(())
+}
+
+/// Resolves when SIGINT, SIGTERM or SIGHUP arrives: the signal's name and
+/// the exit code a shell would show for it (128 + number).
+pub async fn interrupted() -> (&'static str, u8) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (mut int, mut term, mut hup) = match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) {
+        (Ok(i), Ok(t), Ok(h)) => (i, t, h),
+        // Without handlers the default action (exit) still applies.
+        _ => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = int.recv() => ("SIGINT", 130),
+        _ = term.recv() => ("SIGTERM", 143),
+        _ = hup.recv() => ("SIGHUP", 129),
+    }
 }

@@ -8,7 +8,8 @@ use clap::Parser;
 use s3pipe::cli::{self, S3Args};
 use s3pipe::codec::verify::Verify;
 use s3pipe::s3::client::{Checksum, ObjectSettings};
-use s3pipe::s3::upload::{MIN_PART, PutOptions, upload};
+use s3pipe::s3::parts::MIN_PART;
+use s3pipe::s3::upload::{PutOptions, upload};
 use s3pipe::s3::{S3Url, Store};
 use s3pipe::{progress::Progress, stdio};
 

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::client::{ObjectInfo, S3Error, Store, crc32c_base64};
-use super::upload::{GROWTH_KEY, grown_part_size};
+use super::parts;
 use super::url::S3Url;
 use crate::progress::Progress;
 
@@ -132,34 +132,19 @@ impl RangeSum {
     }
 }
 
-/// Where each part ends (byte offsets, the last one the size), when the
-/// layout is known: every part but the last has part 1's size, or s3put's
-/// growing layout, recorded in the object's metadata ([`GROWTH_KEY`]). `n`
-/// is the parts count the checksum or ETag names; the layout must add up
-/// to the object's size exactly.
+/// Where each part of `info` ends, when its layout is known
+/// ([`parts::ends`]); `n` is the parts count its checksum or ETag names.
 fn part_ends(info: &ObjectInfo, n: &str) -> Option<Vec<u64>> {
-    let (parts, first) = (info.parts?, info.part_size?);
-    if n.parse::<u32>().ok() != Some(parts) || first == 0 {
+    let parts = info.parts?;
+    if n.parse::<u32>().ok() != Some(parts) {
         return None;
     }
-    let every = info
-        .metadata
-        .iter()
-        .find(|(k, _)| k == GROWTH_KEY)
-        .and_then(|(_, v)| v.parse::<u32>().ok());
-    let size_of = |i| every.map_or(first, |every| grown_part_size(first, i, every));
-    let mut ends = Vec::with_capacity(parts as usize);
-    let mut end = 0u64;
-    for i in 1..parts {
-        end += size_of(i);
-        ends.push(end);
-    }
-    // The last part holds the rest: at least a byte, at most its size.
-    let last = info.size.checked_sub(end)?;
-    (last > 0 && last <= size_of(parts)).then(|| {
-        ends.push(info.size);
-        ends
-    })
+    parts::ends(
+        info.size,
+        parts,
+        info.part_size?,
+        parts::growth(&info.metadata),
+    )
 }
 
 /// Choose the check for `info` (from HEAD partNumber=1). Per-part checks
@@ -530,7 +515,7 @@ mod tests {
         // ... unless s3put recorded how its part size grew: 8, 8, 16, 16, 32.
         let grown = ObjectInfo {
             parts: Some(5),
-            metadata: vec![(GROWTH_KEY.into(), "2".into())],
+            metadata: vec![(parts::GROWTH_KEY.into(), "2".into())],
             ..info(70 * mib, None, 8 * mib, Some("rzyrYw==-5"), "\"x-5\"")
         };
         assert_eq!(

@@ -21,14 +21,10 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use super::client::{Checksum, ObjectSettings, PartDone, PutBody, S3Error, Store};
+use super::parts::{GROWTH_KEY, MAX_PART, MAX_PARTS, grown_part_size};
 use super::url::S3Url;
 use crate::codec::verify::{StreamCheck, Verify};
 use crate::progress::Progress;
-
-/// S3's limits.
-pub const MIN_PART: u64 = 5 << 20;
-pub const MAX_PART: u64 = 5 << 30;
-pub const MAX_PARTS: u32 = 10_000;
 
 #[derive(Debug, Clone)]
 pub struct PutOptions {
@@ -69,19 +65,6 @@ pub enum UploadError {
     Input(io::Error),
     #[error("interrupted by {name}")]
     Signal { name: &'static str, exit_code: u8 },
-}
-
-/// The metadata key under which s3put records a growing part size (the
-/// `grow_every` it used), so that s3get knows where each part ends and can
-/// verify each part's checksum. Uniform layouts need no record.
-pub const GROWTH_KEY: &str = "s3pipe-part-growth";
-
-/// Part `n`'s size (1-based) when parts start at `base` and double every
-/// `every` parts, up to S3's 5 GiB: the one definition s3put uploads by and
-/// s3get reads back by.
-pub fn grown_part_size(base: u64, n: u32, every: u32) -> u64 {
-    let doublings = (n.saturating_sub(1) / every.max(1)).min(20);
-    (base << doublings).min(MAX_PART)
 }
 
 impl PutOptions {
@@ -145,7 +128,7 @@ pub async fn upload<R: Read + Send + 'static>(
     let upload_id: Arc<Mutex<Option<String>>> = Arc::default();
     let result = tokio::select! {
         r = run(store, url, input, opts, progress, upload_id.clone()) => r,
-        (name, exit_code) = super::interrupted() => Err(UploadError::Signal { name, exit_code }),
+        (name, exit_code) = crate::signals::interrupted() => Err(UploadError::Signal { name, exit_code }),
     };
     match result {
         Ok(mut report) => {

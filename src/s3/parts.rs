@@ -1,0 +1,97 @@
+//! The part layout s3put writes and s3get reads back by: S3's limits, the
+//! growing part size (doubling every N parts so 5 TiB fits in 10,000
+//! parts), the metadata record of that growth, and every part's bounds.
+//! Plain arithmetic, no I/O, table-tested.
+
+/// S3's limits.
+pub const MIN_PART: u64 = 5 << 20;
+pub const MAX_PART: u64 = 5 << 30;
+pub const MAX_PARTS: u32 = 10_000;
+
+/// The metadata key under which s3put records a growing part size (the
+/// `grow_every` it used), so that s3get knows where each part ends and can
+/// verify each part's checksum. Uniform layouts need no record.
+pub const GROWTH_KEY: &str = "s3pipe-part-growth";
+
+/// Part `n`'s size (1-based) when parts start at `base` and double every
+/// `every` parts, up to S3's 5 GiB: the one definition s3put uploads by and
+/// s3get reads back by.
+pub fn grown_part_size(base: u64, n: u32, every: u32) -> u64 {
+    let doublings = (n.saturating_sub(1) / every.max(1)).min(20);
+    (base << doublings).min(MAX_PART)
+}
+
+/// The growth a object's metadata records (`s3pipe-part-growth: N`).
+pub fn growth(metadata: &[(String, String)]) -> Option<u32> {
+    metadata
+        .iter()
+        .find(|(k, _)| k == GROWTH_KEY)
+        .and_then(|(_, v)| v.parse().ok())
+}
+
+/// Where each of `parts` parts ends (byte offsets, the last one `size`):
+/// every part but the last has the first one's size, or doubles every
+/// `every` parts. `None` unless the layout adds up to `size` exactly (the
+/// last part holds at least a byte, at most its size).
+pub fn ends(size: u64, parts: u32, first: u64, every: Option<u32>) -> Option<Vec<u64>> {
+    if first == 0 || parts == 0 {
+        return None;
+    }
+    let size_of = |i| every.map_or(first, |every| grown_part_size(first, i, every));
+    let mut ends = Vec::with_capacity(parts as usize);
+    let mut end = 0u64;
+    for i in 1..parts {
+        end = end.checked_add(size_of(i))?;
+        ends.push(end);
+    }
+    let last = size.checked_sub(end)?;
+    (last > 0 && last <= size_of(parts)).then(|| {
+        ends.push(size);
+        ends
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layouts_add_up_or_are_rejected() {
+        let mib = 1u64 << 20;
+        // (size, parts, first, every) -> ends
+        let cases: &[(u64, u32, u64, Option<u32>, Option<Vec<u64>>)] = &[
+            (10 * mib, 2, 8 * mib, None, Some(vec![8 * mib, 10 * mib])),
+            (16 * mib, 2, 8 * mib, None, Some(vec![8 * mib, 16 * mib])),
+            (17 * mib, 2, 8 * mib, None, None),
+            (16 * mib, 3, 8 * mib, None, None),
+            (
+                8 * mib + 24 * mib,
+                3,
+                8 * mib,
+                Some(2),
+                Some(vec![8 * mib, 16 * mib, 32 * mib]),
+            ),
+            (5, 1, 8 * mib, None, Some(vec![5])),
+            (0, 1, 8 * mib, None, None),
+            (5, 1, 0, None, None),
+            (u64::MAX, 10_000, u64::MAX / 2, None, None),
+        ];
+        for (size, parts, first, every, want) in cases {
+            assert_eq!(
+                &ends(*size, *parts, *first, *every),
+                want,
+                "{size} {parts} {first} {every:?}"
+            );
+        }
+        assert_eq!(growth(&[(GROWTH_KEY.into(), "1000".into())]), Some(1000));
+        assert_eq!(growth(&[("other".into(), "1".into())]), None);
+    }
+
+    #[test]
+    fn growth_doubles_up_to_5_gib() {
+        assert_eq!(grown_part_size(8 << 20, 1, 1000), 8 << 20);
+        assert_eq!(grown_part_size(8 << 20, 1001, 1000), 16 << 20);
+        assert_eq!(grown_part_size(8 << 20, 10_000, 1), MAX_PART);
+        assert_eq!(grown_part_size(8 << 20, 5, 0), MAX_PART.min((8 << 20) << 4));
+    }
+}
