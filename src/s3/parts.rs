@@ -59,7 +59,8 @@ mod tests {
     fn layouts_add_up_or_are_rejected() {
         let mib = 1u64 << 20;
         // (size, parts, first, every) -> ends
-        let cases: &[(u64, u32, u64, Option<u32>, Option<Vec<u64>>)] = &[
+        type Case = (u64, u32, u64, Option<u32>, Option<Vec<u64>>);
+        let cases: &[Case] = &[
             (10 * mib, 2, 8 * mib, None, Some(vec![8 * mib, 10 * mib])),
             (16 * mib, 2, 8 * mib, None, Some(vec![8 * mib, 16 * mib])),
             (17 * mib, 2, 8 * mib, None, None),
