@@ -14,6 +14,10 @@ command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
 export RUSTC_BOOTSTRAP=1
 sanitizer=(-s none)
 
+cargo fuzz build "${sanitizer[@]}" --fuzz-dir fuzz >/dev/null 2>fuzz-build.log \
+  || { echo "fuzz: the targets do not build (see fuzz-build.log)"; exit 1; }
+rm -f fuzz-build.log
+
 seeds=$(mktemp -d)
 trap 'rm -rf "$seeds"' EXIT
 (
@@ -41,7 +45,11 @@ for target in $targets; do
   if ! cargo fuzz run "${sanitizer[@]}" --fuzz-dir fuzz "$target" "$corpus" -- \
       -max_total_time="$seconds" -rss_limit_mb=4096 -timeout=30 -print_final_stats=1 \
       -artifact_prefix="fuzz/artifacts/$target/" >"$log" 2>&1; then
-    echo "fuzz: $target FOUND A CRASH (see $log and fuzz/artifacts/$target/)"
+    if grep -q 'Failing input' "$log"; then
+      echo "fuzz: $target: FINDING (see $log and fuzz/artifacts/$target/)"
+    else
+      echo "fuzz: $target: the fuzzer failed to run (see $log)"
+    fi
     exit 1
   fi
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)

@@ -21,17 +21,21 @@ pub fn run(
         Err(err) if crate::stdio::is_broken_pipe(&err) => ExitCode::from(EXIT_BROKEN_PIPE),
         Err(err) => {
             eprintln!("{program}: {err:#}");
-            let signal = err.chain().find_map(|e| match e.downcast_ref() {
-                Some(crate::s3::upload::UploadError::Signal { exit_code, .. }) => Some(*exit_code),
-                _ => None,
-            });
-            if err.downcast_ref::<UsageError>().is_some() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::from(signal.unwrap_or(fail_code))
-            }
+            ExitCode::from(exit_code(&err).unwrap_or(fail_code))
         }
     }
+}
+
+/// The exit code the error chain asks for: 2 for a usage error, 128 + N
+/// for an upload ended by signal N (also when aborting it failed too).
+fn exit_code(err: &anyhow::Error) -> Option<u8> {
+    err.chain().find_map(|e| {
+        if e.is::<UsageError>() {
+            return Some(2);
+        }
+        e.downcast_ref::<crate::s3::upload::UploadError>()
+            .and_then(crate::s3::upload::UploadError::exit_code)
+    })
 }
 
 /// A command line that cannot work (bad URL, bad value): exit 2, as clap's

@@ -27,7 +27,7 @@ struct Args {
     #[arg(long, value_name = "N", default_value_t = cli::DEFAULT_CONCURRENCY)]
     concurrency: usize,
     /// Checksum each part carries and the server verifies: crc32c, crc32, crc64nvme, sha256, md5, none
-    #[arg(long, value_name = "ALG", default_value = "crc32c")]
+    #[arg(long, value_name = "ALG", default_value = "crc32c", ignore_case = true)]
     checksum: Checksum,
     /// Refuse a stream that does not end cleanly: auto (gzip, zstd, tar by their first bytes), none, gzip, zstd, tar
     #[arg(long, value_name = "KIND", default_value = "auto")]

@@ -25,7 +25,7 @@ use super::detect::{Format, detect, is_tar_header, is_valid_tar_block};
 use crate::archive::reader::TarReader;
 
 /// What to check, as `--verify` spells it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Verify {
     None,
     /// Recognise gzip, zstd or tar by their first bytes; anything else is
@@ -36,26 +36,35 @@ pub enum Verify {
     Tar,
 }
 
-impl std::str::FromStr for Verify {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Ok(match s {
-            "none" => Verify::None,
-            "auto" => Verify::Auto,
-            "gzip" => Verify::Gzip,
-            "zstd" => Verify::Zstd,
-            "tar" => Verify::Tar,
-            _ => {
-                return Err(format!(
-                    "unknown --verify {s:?} (none, auto, gzip, zstd, tar)"
-                ));
-            }
-        })
+/// Why a stream is not fit to become an object.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckError {
+    /// It stops before its format says it ends (the message says where).
+    #[error("{0}")]
+    Truncated(String),
+    #[error("{0}")]
+    Corrupt(String),
+    #[error("input is not a {0} stream")]
+    NotThatFormat(&'static str),
+    #[error("input is empty")]
+    Empty,
+    #[error("the stream check crashed")]
+    Crashed,
+    #[error("starting the stream check: {0}")]
+    Start(String),
+}
+
+impl From<crate::archive::Error> for CheckError {
+    fn from(e: crate::archive::Error) -> Self {
+        match e {
+            crate::archive::Error::Truncated(m) => CheckError::Truncated(m),
+            other => CheckError::Corrupt(other.to_string()),
+        }
     }
 }
 
 /// The checking thread: where to send data, and its verdict.
-type Worker = (SyncSender<Bytes>, JoinHandle<Result<(), String>>);
+type Worker = (SyncSender<Bytes>, JoinHandle<Result<(), CheckError>>);
 
 /// A running check. Feed it the stream in order, then [`StreamCheck::finish`].
 pub struct StreamCheck {
@@ -74,7 +83,7 @@ impl StreamCheck {
     }
 
     /// The next piece of the stream (the first call decides the format).
-    pub fn feed(&mut self, data: Bytes) -> Result<(), String> {
+    pub fn feed(&mut self, data: Bytes) -> Result<(), CheckError> {
         if !self.started {
             self.started = true;
             let format = match self.mode {
@@ -94,13 +103,13 @@ impl StreamCheck {
                 && detect(&data) != format
                 && !(format == Format::Tar && is_tar_header(&data))
             {
-                return Err(format!("input is not a {} stream", format.name()));
+                return Err(CheckError::NotThatFormat(format.name()));
             }
             let (tx, rx) = sync_channel::<Bytes>(4);
             let handle = std::thread::Builder::new()
                 .name("verify".into())
                 .spawn(move || check(format, rx))
-                .map_err(|e| format!("starting the stream check: {e}"))?;
+                .map_err(|e| CheckError::Start(e.to_string()))?;
             self.worker = Some((tx, handle));
         }
         if let Some((tx, _)) = &self.worker
@@ -112,22 +121,20 @@ impl StreamCheck {
         Ok(())
     }
 
-    fn fail_early(&mut self) -> Result<(), String> {
+    fn fail_early(&mut self) -> Result<(), CheckError> {
         match self.worker.take() {
             Some((tx, handle)) => {
                 drop(tx);
-                handle
-                    .join()
-                    .unwrap_or_else(|_| Err("stream check crashed".into()))
+                handle.join().unwrap_or(Err(CheckError::Crashed))
             }
             None => Ok(()),
         }
     }
 
     /// End of input: Ok when the stream ended cleanly (or is not checked).
-    pub fn finish(mut self) -> Result<(), String> {
+    pub fn finish(mut self) -> Result<(), CheckError> {
         if !self.started && matches!(self.mode, Verify::Gzip | Verify::Zstd | Verify::Tar) {
-            return Err("input is empty".into());
+            return Err(CheckError::Empty);
         }
         self.fail_early()
     }
@@ -153,7 +160,7 @@ impl Read for Feed {
     }
 }
 
-fn check(format: Format, rx: Receiver<Bytes>) -> Result<(), String> {
+fn check(format: Format, rx: Receiver<Bytes>) -> Result<(), CheckError> {
     let feed = Feed {
         rx,
         current: Bytes::new(),
@@ -161,7 +168,8 @@ fn check(format: Format, rx: Receiver<Bytes>) -> Result<(), String> {
     match format {
         Format::Gzip => contents(GzipMembers::new(io::BufReader::new(feed)), "gzip"),
         Format::Zstd => {
-            let dec = zstd::stream::read::Decoder::new(feed).map_err(|e| format!("zstd: {e}"))?;
+            let dec = zstd::stream::read::Decoder::new(feed)
+                .map_err(|e| CheckError::Start(format!("zstd: {e}")))?;
             contents(dec, "zstd")
         }
         _ => whole_tar(feed),
@@ -170,10 +178,12 @@ fn check(format: Format, rx: Receiver<Bytes>) -> Result<(), String> {
 
 /// A compressed stream's contents: followed to the end of its tar
 /// structure when they are a tar archive, else decoded to the end.
-fn contents(mut decoded: impl Read, name: &'static str) -> Result<(), String> {
+fn contents(mut decoded: impl Read, name: &'static str) -> Result<(), CheckError> {
     let named = |e: io::Error| match e.kind() {
-        io::ErrorKind::UnexpectedEof => format!("input ended early (truncated {name} stream)"),
-        _ => format!("corrupt {name} stream: {e}"),
+        io::ErrorKind::UnexpectedEof => {
+            CheckError::Truncated(format!("input ended early (truncated {name} stream)"))
+        }
+        _ => CheckError::Corrupt(format!("corrupt {name} stream: {e}")),
     };
     let mut head = Vec::with_capacity(512);
     (&mut decoded)
@@ -197,9 +207,9 @@ fn contents(mut decoded: impl Read, name: &'static str) -> Result<(), String> {
 /// The tar structure followed to its end-of-archive marker, exactly as
 /// `unpack` reads it (headers, sizes, padding): a stream cut inside a run
 /// of zeros in a member's data does not pass for a whole archive.
-fn whole_tar(input: impl Read) -> Result<(), String> {
+fn whole_tar(input: impl Read) -> Result<(), CheckError> {
     let mut tar = TarReader::new(input);
-    while tar.next_entry().map_err(|e| e.to_string())?.is_some() {}
+    while tar.next_entry()?.is_some() {}
     Ok(())
 }
 
@@ -239,9 +249,10 @@ mod tests {
     fn run(mode: Verify, stream: &[u8]) -> Result<(), String> {
         let mut c = StreamCheck::new(mode);
         for chunk in stream.chunks(10_000) {
-            c.feed(Bytes::copy_from_slice(chunk))?;
+            c.feed(Bytes::copy_from_slice(chunk))
+                .map_err(|e| e.to_string())?;
         }
-        c.finish()
+        c.finish().map_err(|e| e.to_string())
     }
 
     #[test]

@@ -92,35 +92,17 @@ pub struct Connection {
 }
 
 /// Which checksum each uploaded part carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Checksum {
     Crc32c,
     Crc32,
+    #[value(name = "crc64nvme")]
     Crc64Nvme,
     Sha256,
     /// Content-MD5 (every store verifies it; ~1.4 CPU-s/GiB).
     Md5,
     /// Nothing: corruption in transit would be stored silently.
     None,
-}
-
-impl std::str::FromStr for Checksum {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Ok(match s.to_ascii_lowercase().as_str() {
-            "crc32c" => Checksum::Crc32c,
-            "crc32" => Checksum::Crc32,
-            "crc64nvme" => Checksum::Crc64Nvme,
-            "sha256" => Checksum::Sha256,
-            "md5" => Checksum::Md5,
-            "none" => Checksum::None,
-            _ => {
-                return Err(format!(
-                    "unknown checksum {s:?} (crc32c, crc32, crc64nvme, sha256, md5, none)"
-                ));
-            }
-        })
-    }
 }
 
 impl Checksum {

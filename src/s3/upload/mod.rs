@@ -1,0 +1,350 @@
+//! `s3put`: a stream of unknown length into S3 with bounded memory.
+//!
+//! A reader thread fills part buffers from stdin and feeds each part to the
+//! stream check ([`crate::codec::verify`]); the async side uploads up to
+//! `concurrency` parts at once. At most `concurrency + 2` parts exist: the
+//! ones uploading, one waiting in the queue, and the one being filled (the
+//! reader only peeks one read ahead to learn whether a full part is the
+//! last). A stream that fits in one part is sent with one PutObject.
+//!
+//! Fail closed: the upload is completed only after the whole input was read
+//! and the stream check passed. Any error, SIGINT, SIGTERM or SIGHUP aborts
+//! the multipart upload (the SDK retries the abort like every call) and
+//! nothing is stored.
+
+mod multipart;
+mod reader;
+
+use std::io::{self, Read};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use super::client::{Checksum, ObjectSettings, PutBody, S3Error, Store};
+use super::parts::{GROWTH_KEY, MAX_PART, MAX_PARTS, grown_part_size};
+use super::url::S3Url;
+use crate::codec::verify::{CheckError, Verify};
+use crate::progress::Progress;
+use multipart::{Multipart, lock};
+use reader::{Msg, read_parts};
+
+#[derive(Debug, Clone)]
+pub struct PutOptions {
+    pub part_size: u64,
+    pub concurrency: usize,
+    pub checksum: Checksum,
+    pub verify: Verify,
+    /// Size hint: chooses a part size that fits in 10,000 parts.
+    pub expected_size: Option<u64>,
+    /// The exact size the stream must have.
+    pub expect_size: Option<u64>,
+    /// Never grow the part size (stores that need equal parts).
+    pub fixed_part_size: bool,
+    /// Otherwise the part size doubles every this many parts.
+    pub grow_every: u32,
+    pub allow_empty: bool,
+    pub sha256: bool,
+    pub settings: ObjectSettings,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PutReport {
+    pub size: u64,
+    pub etag: String,
+    pub parts: u32,
+    pub sha256: Option<String>,
+    pub seconds: f64,
+}
+
+/// Why an upload did not become an object. Each cause its own variant, so
+/// callers (and exit codes) need not read messages.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    #[error("{url} already exists (--if-none-match)")]
+    Exists { url: String },
+    #[error(
+        "input is larger than {MAX_PARTS} parts of {part_size} (use --expected-size, a larger --part-size, or drop --fixed-part-size)"
+    )]
+    TooManyParts { part_size: u64 },
+    /// The stream check found the input truncated or corrupt.
+    #[error(transparent)]
+    Check(#[from] CheckError),
+    #[error("input ended early: got {got} bytes, --expect-size said {expected}")]
+    SizeMismatch { got: u64, expected: u64 },
+    #[error("no input: refusing to store an empty object (use --allow-empty)")]
+    Empty,
+    #[error("input reader stopped unexpectedly")]
+    ReaderGone,
+    /// A part task failed outside S3 (it panicked or was cancelled).
+    #[error("upload task failed: {0}")]
+    Task(String),
+    #[error(transparent)]
+    S3(#[from] S3Error),
+    #[error("reading input: {0}")]
+    Input(io::Error),
+    #[error("interrupted by {name}")]
+    Signal { name: &'static str, exit_code: u8 },
+    /// The upload failed and so did aborting it: both are said, and the
+    /// first decides the exit code (a signal stays 128 + N).
+    #[error("{error}; and aborting upload {id} failed too: {abort}")]
+    AbortFailed {
+        error: Box<UploadError>,
+        id: String,
+        abort: S3Error,
+    },
+}
+
+impl UploadError {
+    /// The exit code this error asks for, if not the tool's usual failure.
+    pub fn exit_code(&self) -> Option<u8> {
+        match self {
+            UploadError::Signal { exit_code, .. } => Some(*exit_code),
+            UploadError::AbortFailed { error, .. } => error.exit_code(),
+            _ => None,
+        }
+    }
+}
+
+impl PutOptions {
+    /// Whether the part size grows (neither fixed nor sized up front).
+    pub fn grows(&self) -> bool {
+        !self.fixed_part_size && self.expected_size.is_none()
+    }
+
+    /// The size of part `n` (1-based). With `--expected-size` the part size
+    /// is raised up front to fit in 10,000 parts; otherwise it doubles every
+    /// `grow_every` parts (8 MiB parts every 1,000 reach 5 TiB), unless fixed.
+    pub fn part_size_for(&self, n: u32) -> u64 {
+        match self.expected_size {
+            _ if self.grows() => grown_part_size(self.part_size, n, self.grow_every),
+            Some(total) => self
+                .part_size
+                .max(total.div_ceil(MAX_PARTS as u64).next_multiple_of(1 << 20))
+                .min(MAX_PART),
+            None => self.part_size.min(MAX_PART),
+        }
+    }
+
+    /// The object settings for CreateMultipartUpload: the user's, plus the
+    /// growth record when the part size grows.
+    fn multipart_settings(&self) -> ObjectSettings {
+        let mut settings = self.settings.clone();
+        if self.grows() {
+            settings
+                .metadata
+                .push((GROWTH_KEY.into(), self.grow_every.to_string()));
+        }
+        settings
+    }
+}
+
+/// Upload `input` to `url`. Returns when the object exists, or after the
+/// upload was aborted.
+pub async fn upload<R: Read + Send + 'static>(
+    store: &Store,
+    url: &S3Url,
+    input: R,
+    opts: &PutOptions,
+    progress: Arc<Progress>,
+) -> Result<PutReport, UploadError> {
+    let started = Instant::now();
+    let mut multipart = Multipart::new(store, url, opts);
+    let upload_id = multipart.id.clone();
+    let result = tokio::select! {
+        r = run(store, url, input, opts, progress, &mut multipart) => r,
+        (name, exit_code) = crate::signals::interrupted() => Err(UploadError::Signal { name, exit_code }),
+    };
+    match result {
+        Ok(mut report) => {
+            report.seconds = started.elapsed().as_secs_f64();
+            Ok(report)
+        }
+        Err(error) => {
+            let id = lock(&upload_id).take();
+            if let Some(id) = id
+                && let Err(abort) = store.abort(&url.bucket, &url.key, &id).await
+            {
+                return Err(UploadError::AbortFailed {
+                    error: Box::new(error),
+                    id,
+                    abort,
+                });
+            }
+            Err(error)
+        }
+    }
+}
+
+/// Refuse if asked to → start the reader → upload its parts → complete the
+/// multipart upload, or send one PutObject when the input fit in a part.
+async fn run<R: Read + Send + 'static>(
+    store: &Store,
+    url: &S3Url,
+    input: R,
+    opts: &PutOptions,
+    progress: Arc<Progress>,
+    multipart: &mut Multipart<'_>,
+) -> Result<PutReport, UploadError> {
+    refuse_if_exists(store, url, opts).await?;
+    let (tx, mut rx) = mpsc::channel::<Msg>(1);
+    let (reader_opts, reader_progress) = (opts.clone(), progress.clone());
+    std::thread::Builder::new()
+        .name("s3put-read".into())
+        .spawn(move || read_parts(input, &reader_opts, &reader_progress, &tx))
+        .map_err(UploadError::Input)?;
+    let mut single: Option<PutBody> = None;
+    let (size, sha256) = loop {
+        let permit = multipart.slot().await?;
+        progress.parts_in_flight(multipart.in_flight());
+        match rx.recv().await.ok_or(UploadError::ReaderGone)? {
+            Msg::Part {
+                number: 1,
+                body,
+                last: true,
+            } => single = Some(body),
+            Msg::Part { number, body, .. } => {
+                multipart.start_part(number, body, permit).await?;
+                progress.parts_in_flight(multipart.in_flight());
+            }
+            Msg::End {
+                check,
+                size,
+                sha256,
+            } => {
+                check?;
+                break (size, sha256);
+            }
+            Msg::Failed(e) => return Err(e),
+        }
+    };
+    if let Some(expected) = opts.expect_size.filter(|&e| e != size) {
+        return Err(UploadError::SizeMismatch {
+            got: size,
+            expected,
+        });
+    }
+    let (etag, parts) = if multipart.started() {
+        multipart.finish(size).await?
+    } else {
+        (put_single(store, url, opts, single).await?, 1)
+    };
+    Ok(PutReport {
+        size,
+        etag,
+        parts,
+        sha256,
+        seconds: 0.0,
+    })
+}
+
+/// Not every store honours If-None-Match (Garage 2.5 ignores it), so look
+/// first; the header still closes the race where it is honoured.
+async fn refuse_if_exists(
+    store: &Store,
+    url: &S3Url,
+    opts: &PutOptions,
+) -> Result<(), UploadError> {
+    if !opts.settings.if_none_match {
+        return Ok(());
+    }
+    match store.head(&url.bucket, &url.key, None, false).await {
+        Ok(_) => Err(UploadError::Exists {
+            url: url.to_string(),
+        }),
+        Err(S3Error::NoSuchKey(_)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A stream that fit in one part: one PutObject (never an empty one
+/// unless allowed).
+async fn put_single(
+    store: &Store,
+    url: &S3Url,
+    opts: &PutOptions,
+    single: Option<PutBody>,
+) -> Result<String, UploadError> {
+    let body = single.unwrap_or(PutBody {
+        data: Bytes::new(),
+        crc32c: None,
+    });
+    if body.data.is_empty() && !opts.allow_empty {
+        return Err(UploadError::Empty);
+    }
+    Ok(store
+        .put_object(&url.bucket, &url.key, body, &opts.settings, opts.checksum)
+        .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> PutOptions {
+        PutOptions {
+            part_size: 8 << 20,
+            concurrency: 4,
+            checksum: Checksum::Crc32c,
+            verify: Verify::Auto,
+            expected_size: None,
+            expect_size: None,
+            fixed_part_size: false,
+            grow_every: 1000,
+            allow_empty: false,
+            sha256: false,
+            settings: ObjectSettings::default(),
+        }
+    }
+
+    #[test]
+    fn an_abort_that_fails_keeps_the_signal_exit_code() {
+        let e = UploadError::AbortFailed {
+            error: Box::new(UploadError::Signal {
+                name: "SIGINT",
+                exit_code: 130,
+            }),
+            id: "u1".into(),
+            abort: S3Error::Other("connection refused".into()),
+        };
+        assert_eq!(e.exit_code(), Some(130));
+        assert_eq!(
+            e.to_string(),
+            "interrupted by SIGINT; and aborting upload u1 failed too: connection refused"
+        );
+        assert_eq!(UploadError::Empty.exit_code(), None);
+    }
+
+    #[test]
+    fn part_sizes_grow_so_5_tib_fits_in_10000_parts() {
+        let o = opts();
+        assert_eq!(o.part_size_for(1), 8 << 20);
+        assert_eq!(o.part_size_for(1000), 8 << 20);
+        assert_eq!(o.part_size_for(1001), 16 << 20);
+        let total: u64 = (1..=MAX_PARTS).map(|n| o.part_size_for(n)).sum();
+        assert!(total >= 5 << 40, "{total}");
+        let fixed = PutOptions {
+            fixed_part_size: true,
+            ..opts()
+        };
+        assert_eq!(fixed.part_size_for(9000), 8 << 20);
+        let sized = PutOptions {
+            expected_size: Some(1 << 40),
+            ..opts()
+        };
+        assert_eq!(sized.part_size_for(1), 105 << 20);
+        assert!(sized.part_size_for(1) * MAX_PARTS as u64 >= 1 << 40);
+        // Only a growing layout is recorded with the object.
+        let record = (GROWTH_KEY.to_string(), "1000".to_string());
+        assert!(o.multipart_settings().metadata.contains(&record));
+        assert!(fixed.multipart_settings().metadata.is_empty());
+        assert!(sized.multipart_settings().metadata.is_empty());
+        let fast = PutOptions {
+            grow_every: 2,
+            ..opts()
+        };
+        let sizes: Vec<u64> = (1..=5).map(|n| fast.part_size_for(n) >> 20).collect();
+        assert_eq!(sizes, [8, 8, 16, 16, 32]);
+    }
+}

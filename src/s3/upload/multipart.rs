@@ -1,0 +1,170 @@
+//! The multipart side of s3put: parts uploaded concurrently under a
+//! semaphore, each finished part kept, and completion that survives a lost
+//! reply.
+
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+
+use super::{PutOptions, UploadError};
+use crate::s3::client::{PartDone, PutBody, S3Error, Store};
+use crate::s3::parts::MAX_PARTS;
+use crate::s3::url::S3Url;
+
+/// One multipart upload in progress. Its id is shared with the caller,
+/// which aborts the upload if anything fails or a signal arrives.
+pub(super) struct Multipart<'a> {
+    store: &'a Store,
+    url: &'a S3Url,
+    opts: &'a PutOptions,
+    /// Set once CreateMultipartUpload answered; taken when completed.
+    pub id: Arc<Mutex<Option<String>>>,
+    permits: Arc<Semaphore>,
+    tasks: JoinSet<Result<PartDone, S3Error>>,
+    parts: Vec<PartDone>,
+}
+
+impl<'a> Multipart<'a> {
+    pub fn new(store: &'a Store, url: &'a S3Url, opts: &'a PutOptions) -> Self {
+        Multipart {
+            store,
+            url,
+            opts,
+            id: Arc::default(),
+            permits: Arc::new(Semaphore::new(opts.concurrency.max(1))),
+            tasks: JoinSet::new(),
+            parts: Vec::new(),
+        }
+    }
+
+    /// Wait for a free slot (so the queue never holds more than one part),
+    /// collecting finished parts and surfacing a failed one early.
+    pub async fn slot(&mut self) -> Result<OwnedSemaphorePermit, UploadError> {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| UploadError::Task(e.to_string()))?;
+        while let Some(done) = self.tasks.try_join_next() {
+            self.parts.push(joined(done)?);
+        }
+        Ok(permit)
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.tasks.len()
+    }
+
+    pub fn started(&self) -> bool {
+        lock(&self.id).is_some()
+    }
+
+    /// Start uploading part `number` (creating the upload on the first).
+    pub async fn start_part(
+        &mut self,
+        number: u32,
+        body: PutBody,
+        permit: OwnedSemaphorePermit,
+    ) -> Result<(), UploadError> {
+        if number > MAX_PARTS {
+            return Err(UploadError::TooManyParts {
+                part_size: self.opts.part_size,
+            });
+        }
+        let existing = lock(&self.id).clone();
+        let id = match existing {
+            Some(id) => id,
+            None => self.create().await?,
+        };
+        let (store, url, checksum) = (self.store.clone(), self.url.clone(), self.opts.checksum);
+        self.tasks.spawn(async move {
+            let _permit = permit;
+            store
+                .upload_part(&url.bucket, &url.key, &id, number as i32, body, checksum)
+                .await
+        });
+        Ok(())
+    }
+
+    async fn create(&mut self) -> Result<String, UploadError> {
+        let settings = self.opts.multipart_settings();
+        let id = self
+            .store
+            .create_multipart(
+                &self.url.bucket,
+                &self.url.key,
+                &settings,
+                self.opts.checksum,
+            )
+            .await?;
+        *lock(&self.id) = Some(id.clone());
+        Ok(id)
+    }
+
+    /// Wait for every part, then complete: the object exists after this.
+    pub async fn finish(&mut self, size: u64) -> Result<(String, u32), UploadError> {
+        while let Some(done) = self.tasks.join_next().await {
+            self.parts.push(joined(done)?);
+        }
+        self.parts.sort_by_key(|p| p.number);
+        let id = lock(&self.id).clone().ok_or(UploadError::ReaderGone)?;
+        let etag = complete(
+            self.store,
+            self.url,
+            &id,
+            &self.parts,
+            size,
+            self.opts.settings.if_none_match,
+        )
+        .await?;
+        lock(&self.id).take();
+        Ok((etag, self.parts.len() as u32))
+    }
+}
+
+/// A part task's result; a task that panicked is one line, not a crash.
+fn joined(
+    done: Result<Result<PartDone, S3Error>, tokio::task::JoinError>,
+) -> Result<PartDone, UploadError> {
+    Ok(done.map_err(|e| UploadError::Task(e.to_string()))??)
+}
+
+pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// CompleteMultipartUpload. If its reply was lost and the retry found the
+/// upload gone, the object may well exist: HEAD decides, so a completed
+/// upload never turns into a failure (nor into a second object).
+async fn complete(
+    store: &Store,
+    url: &S3Url,
+    id: &str,
+    parts: &[PartDone],
+    size: u64,
+    if_none_match: bool,
+) -> Result<String, UploadError> {
+    match store
+        .complete(&url.bucket, &url.key, id, parts, if_none_match)
+        .await
+    {
+        Ok(etag) => Ok(etag),
+        Err(err @ (S3Error::NoSuchUpload(_) | S3Error::Unreachable { .. } | S3Error::Other(_))) => {
+            match store.head(&url.bucket, &url.key, None, false).await {
+                Ok(info)
+                    if info.size == size
+                        && info
+                            .etag
+                            .trim_matches('"')
+                            .ends_with(&format!("-{}", parts.len())) =>
+                {
+                    Ok(info.etag)
+                }
+                _ => Err(err.into()),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
