@@ -13,7 +13,7 @@
 use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::sync::Arc;
-use std::sync::mpsc::sync_channel;
+use std::sync::mpsc::{SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -235,10 +235,19 @@ pub enum DownloadError {
         attempts: u32,
         last: String,
     },
+    /// A range task failed outside S3 (it panicked or was cancelled).
+    #[error("download task failed: {0}")]
+    Task(String),
     #[error("writing output")]
     Output(#[source] io::Error),
 }
 
+/// Each range's checksum, length and part, in order.
+type Sums = Vec<(RangeSum, u64, usize)>;
+type Fetched = Result<(Vec<Bytes>, RangeSum), DownloadError>;
+
+/// Download `url` to `out`: discover the object → start the writer →
+/// fetch ranges in parallel, written in order → verify what arrived.
 pub async fn download<W: Write + Send + 'static>(
     store: &Store,
     url: &S3Url,
@@ -247,28 +256,66 @@ pub async fn download<W: Write + Send + 'static>(
     progress: Arc<Progress>,
 ) -> Result<GetReport, DownloadError> {
     let started = Instant::now();
-    let version = opts.version_id.as_deref();
-    // HEAD partNumber=1 tells the part layout too; a store that refuses it
-    // gets a plain HEAD.
-    let info = match store.head(&url.bucket, &url.key, version, true).await {
-        Ok(info) => info,
-        Err(e @ (S3Error::NoSuchKey(_) | S3Error::NoSuchBucket(_) | S3Error::AccessDenied(_))) => {
-            return Err(e.into());
-        }
-        Err(_) => store.head(&url.bucket, &url.key, version, false).await?,
-    };
-    let etag = info.etag.clone();
+    let info = discover(store, url, opts).await?;
     let version = opts.version_id.clone().or(info.version_id.clone());
     let check = choose_check(&info, opts.verify, opts.part_size);
+    let (tx, writer) = spawn_writer(out, &check)?;
+    let source = Source {
+        store,
+        url,
+        etag: &info.etag,
+        version: version.as_deref(),
+    };
+    let fetched = fetch_in_order(&source, &check, info.size, opts, &progress, tx).await;
+    let written = writer
+        .join()
+        .unwrap_or_else(|_| Err(io::Error::other("the writer thread panicked")));
+    let sums = fetched?;
+    let digest = written.map_err(DownloadError::Output)?;
+    let verified = verify(&check, sums, digest)?;
+    Ok(GetReport {
+        size: info.size,
+        etag: info.etag.clone(),
+        verified,
+        seconds: started.elapsed().as_secs_f64(),
+        content_type: info.content_type.clone(),
+        metadata: info.metadata.clone(),
+    })
+}
 
+/// HEAD partNumber=1 tells the part layout too; a store that refuses it
+/// gets a plain HEAD.
+async fn discover(
+    store: &Store,
+    url: &S3Url,
+    opts: &GetOptions,
+) -> Result<ObjectInfo, DownloadError> {
+    let version = opts.version_id.as_deref();
+    match store.head(&url.bucket, &url.key, version, true).await {
+        Ok(info) => Ok(info),
+        Err(e @ (S3Error::NoSuchKey(_) | S3Error::NoSuchBucket(_) | S3Error::AccessDenied(_))) => {
+            Err(e.into())
+        }
+        Err(_) => Ok(store.head(&url.bucket, &url.key, version, false).await?),
+    }
+}
+
+type Writer = std::thread::JoinHandle<io::Result<Option<String>>>;
+
+/// The writing thread: ranges arrive in order through a rendezvous channel
+/// (memory stays bounded by the ranges in flight); it computes the whole
+/// body's MD5 when that is the check.
+fn spawn_writer<W: Write + Send + 'static>(
+    mut out: W,
+    check: &Check,
+) -> Result<(SyncSender<Vec<Bytes>>, Writer), DownloadError> {
     let (tx, rx) = sync_channel::<Vec<Bytes>>(0);
-    let whole = check.clone();
+    let md5_wanted = matches!(check, Check::Md5(_));
     let writer = std::thread::Builder::new()
         .name("s3get-write".into())
         .spawn(move || -> io::Result<Option<String>> {
             use md5::Digest;
-            let mut out = out;
-            let mut md5 = matches!(whole, Check::Md5(_)).then(md5::Md5::new);
+            let mut md5 = md5_wanted.then(md5::Md5::new);
             for chunks in rx {
                 write_chunks(&mut out, &chunks)?;
                 if let Some(h) = md5.as_mut() {
@@ -279,61 +326,87 @@ pub async fn download<W: Write + Send + 'static>(
             Ok(md5.map(|h| format!("{:x}", h.finalize())))
         })
         .map_err(DownloadError::Output)?;
+    Ok((tx, writer))
+}
 
-    // Each range's checksum, length and part, in order.
-    let mut sums: Vec<(RangeSum, u64, usize)> = Vec::new();
-    let mut pending = check.ranges(info.size, opts.part_size).into_iter();
-    type Fetched = Result<(Vec<Bytes>, RangeSum), DownloadError>;
+/// Where the ranges come from: one version of one object.
+struct Source<'a> {
+    store: &'a Store,
+    url: &'a S3Url,
+    etag: &'a str,
+    version: Option<&'a str>,
+}
+
+/// Fetch every range, `concurrency` at once, handing each to the writer in
+/// order; stops at the first failure (or when the writer stopped, whose
+/// own error then says why).
+async fn fetch_in_order(
+    source: &Source<'_>,
+    check: &Check,
+    size: u64,
+    opts: &GetOptions,
+    progress: &Progress,
+    tx: SyncSender<Vec<Bytes>>,
+) -> Result<Sums, DownloadError> {
+    let mut sums: Sums = Vec::new();
+    let mut pending = check.ranges(size, opts.part_size).into_iter();
     let mut in_flight: VecDeque<(usize, tokio::task::JoinHandle<Fetched>)> = VecDeque::new();
-    let mut failure = None;
-    loop {
+    let result = loop {
         while in_flight.len() < opts.concurrency.max(1) {
             let Some((start, end, part)) = pending.next() else {
                 break;
             };
-            let (store, url, etag, version, opts) = (
-                store.clone(),
-                url.clone(),
-                etag.clone(),
-                version.clone(),
-                opts.clone(),
-            );
-            let sum = check.range_sum();
-            let task = tokio::spawn(async move {
-                let range = Range { start, end };
-                fetch(&store, &url, range, &etag, version.as_deref(), &opts, sum).await
-            });
-            in_flight.push_back((part, task));
+            in_flight.push_back((part, spawn_fetch(source, Range { start, end }, opts, check)));
         }
         progress.parts_in_flight(in_flight.len());
         let Some((part, next)) = in_flight.pop_front() else {
-            break;
+            break Ok(());
         };
-        match next.await.expect("range task") {
-            Ok((chunks, sum)) => {
+        match next.await {
+            Ok(Ok((chunks, sum))) => {
                 let len = chunks.iter().map(|c| c.len() as u64).sum();
                 sums.push((sum, len, part));
                 progress.add_bytes(len);
                 if tokio::task::block_in_place(|| tx.send(chunks)).is_err() {
-                    break; // the writer failed: its error says why
+                    break Ok(()); // the writer failed: its error says why
                 }
             }
-            Err(e) => {
-                failure = Some(e);
-                break;
-            }
+            Ok(Err(e)) => break Err(e),
+            Err(e) => break Err(DownloadError::Task(e.to_string())),
         }
-    }
+    };
     for (_, task) in &in_flight {
         task.abort();
     }
-    drop(tx);
-    let written = writer.join().expect("writer thread");
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    let digest = written.map_err(DownloadError::Output)?;
-    let (verified, want, got) = match &check {
+    result.map(|()| sums)
+}
+
+fn spawn_fetch(
+    source: &Source<'_>,
+    range: Range,
+    opts: &GetOptions,
+    check: &Check,
+) -> tokio::task::JoinHandle<Fetched> {
+    let (store, url, etag, version, opts) = (
+        source.store.clone(),
+        source.url.clone(),
+        source.etag.to_string(),
+        source.version.map(str::to_string),
+        opts.clone(),
+    );
+    let sum = check.range_sum();
+    tokio::spawn(
+        async move { fetch(&store, &url, range, &etag, version.as_deref(), &opts, sum).await },
+    )
+}
+
+/// Compare what arrived with what the store holds; returns the check's name.
+fn verify(
+    check: &Check,
+    sums: Sums,
+    digest: Option<String>,
+) -> Result<&'static str, DownloadError> {
+    let (verified, want, got) = match check {
         Check::PartCrc32c { ends, expected } => {
             let mut crcs = vec![0u32; ends.len()];
             for (sum, len, part) in &sums {
@@ -359,14 +432,7 @@ pub async fn download<W: Write + Send + 'static>(
             "{verified} {got} does not match the stored {want}"
         )));
     }
-    Ok(GetReport {
-        size: info.size,
-        etag,
-        verified,
-        seconds: started.elapsed().as_secs_f64(),
-        content_type: info.content_type.clone(),
-        metadata: info.metadata.clone(),
-    })
+    Ok(verified)
 }
 
 /// Write `chunks` in order with vectored writes (no copy into a buffer).
