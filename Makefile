@@ -66,6 +66,7 @@ bench-deps:
 lint: deps
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
+	cargo check --quiet --manifest-path fuzz/Cargo.toml --bins
 	shellcheck scripts/*.sh bench/run.sh .ci/run
 
 clean:

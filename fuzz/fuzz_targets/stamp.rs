@@ -2,7 +2,8 @@
 //! over the keys it finds: no panic, one verdict per key.
 #![no_main]
 
-use s3pipe::retention::{Item, Policy, decide, stamp};
+use s3pipe::backups::stamp;
+use s3pipe::retention::{Item, Policy, decide};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
