@@ -5,6 +5,17 @@
 use std::fmt;
 use std::str::FromStr;
 
+/// Why a command-line URL was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UrlError {
+    #[error("invalid URL {0:?}: expected s3://bucket/key")]
+    Scheme(String),
+    #[error("invalid URL {url:?}: bucket name {bucket:?} is not valid (3-63 of a-z 0-9 . -)")]
+    Bucket { url: String, bucket: String },
+    #[error("invalid URL {0:?}: no object key (expected s3://bucket/key)")]
+    NoKey(String),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct S3Url {
     pub bucket: String,
@@ -14,24 +25,22 @@ pub struct S3Url {
 
 impl S3Url {
     /// Parse a URL that must name an object (non-empty key).
-    pub fn object(text: &str) -> Result<S3Url, String> {
+    pub fn object(text: &str) -> Result<S3Url, UrlError> {
         let url: S3Url = text.parse()?;
         if url.key.is_empty() {
-            return Err(format!(
-                "invalid URL {text:?}: no object key (expected s3://bucket/key)"
-            ));
+            return Err(UrlError::NoKey(text.into()));
         }
         Ok(url)
     }
 }
 
 impl FromStr for S3Url {
-    type Err = String;
+    type Err = UrlError;
 
-    fn from_str(text: &str) -> Result<S3Url, String> {
+    fn from_str(text: &str) -> Result<S3Url, UrlError> {
         let rest = text
             .strip_prefix("s3://")
-            .ok_or_else(|| format!("invalid URL {text:?}: expected s3://bucket/key"))?;
+            .ok_or_else(|| UrlError::Scheme(text.into()))?;
         let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
         let valid = (3..=63).contains(&bucket.len())
             && bucket
@@ -40,9 +49,10 @@ impl FromStr for S3Url {
             && !bucket.starts_with(['-', '.'])
             && !bucket.ends_with(['-', '.']);
         if !valid {
-            return Err(format!(
-                "invalid URL {text:?}: bucket name {bucket:?} is not valid (3-63 of a-z 0-9 . -)"
-            ));
+            return Err(UrlError::Bucket {
+                url: text.into(),
+                bucket: bucket.into(),
+            });
         }
         Ok(S3Url {
             bucket: bucket.to_string(),
@@ -90,16 +100,18 @@ mod tests {
             ("https://b/k", "expected s3://"),
         ] {
             let err = text.parse::<S3Url>().unwrap_err();
-            assert!(err.contains(why), "{text}: {err}");
+            assert!(err.to_string().contains(why), "{text}: {err}");
         }
         assert!(
             S3Url::object("s3://bucket")
                 .unwrap_err()
+                .to_string()
                 .contains("no object key")
         );
         assert!(
             S3Url::object("s3://bucket/")
                 .unwrap_err()
+                .to_string()
                 .contains("no object key")
         );
         assert_eq!("s3://bucket".parse::<S3Url>().unwrap().key, "");

@@ -1,0 +1,72 @@
+//! `s3get`'s command line: flags → [`GetOptions`], and the report.
+
+use std::time::Duration;
+
+use clap::Parser;
+
+use super::S3Args;
+use super::UsageError;
+use crate::s3::S3Url;
+use crate::s3::download::{GetOptions, GetReport};
+
+/// Download an S3 object to stdout: parallel ranged GETs, written in order,
+/// pinned to one version, resumed on error.
+#[derive(Parser)]
+#[command(name = "s3get", version, after_help = super::S3_EXIT_CODES)]
+pub struct Args {
+    /// Source, s3://bucket/key
+    pub url: String,
+    /// Size of each ranged GET
+    #[arg(long, value_name = "SIZE", default_value = super::DEFAULT_PART_SIZE, value_parser = super::parse_size)]
+    pub part_size: u64,
+    /// Ranges fetched at once
+    #[arg(long, value_name = "N", default_value_t = super::DEFAULT_CONCURRENCY)]
+    pub concurrency: usize,
+    /// Download this version
+    #[arg(long, value_name = "ID")]
+    pub version_id: Option<String>,
+    /// Skip the integrity check (the stored CRC32C, else the ETag's MD5)
+    #[arg(long)]
+    pub no_verify: bool,
+    /// Resume a body that sent nothing for this long
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = super::parse_duration)]
+    pub idle_timeout: u64,
+    /// Print {url, size, etag, verified, seconds, content_type, metadata} as JSON on stderr when done
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub s3: S3Args,
+}
+
+impl Args {
+    pub fn options(&self) -> Result<(S3Url, GetOptions), UsageError> {
+        let url = S3Url::object(&self.url).map_err(|e| UsageError(e.to_string()))?;
+        let opts = GetOptions {
+            part_size: self.part_size.max(1),
+            concurrency: self.concurrency,
+            version_id: self.version_id.clone(),
+            verify: !self.no_verify,
+            idle_timeout: Duration::from_secs(self.idle_timeout.max(1)),
+            retries: self.s3.retries,
+        };
+        Ok((url, opts))
+    }
+}
+
+/// `--json`'s line (on stderr: stdout carries the object).
+pub fn report(url: &S3Url, report: &GetReport) -> String {
+    let metadata: serde_json::Map<String, serde_json::Value> = report
+        .metadata
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().into()))
+        .collect();
+    serde_json::json!({
+        "url": url.to_string(), "size": report.size, "etag": report.etag,
+        "verified": report.verified, "seconds": report.seconds,
+        "content_type": report.content_type, "metadata": metadata,
+    })
+    .to_string()
+}

@@ -1,0 +1,115 @@
+//! The command lines, in one place (ripgrep's flags module is the model):
+//! each tool's flags, defaults and validation live in `cli/<tool>.rs` and
+//! turn into the library's options there; [`values`] parses sizes,
+//! durations and times; this module runs a tool with one-line errors and
+//! exit codes taken from the error. Each `src/bin/*.rs` only parses,
+//! calls the library and prints the report.
+
+pub mod get;
+pub mod ls;
+pub mod pack;
+pub mod prune;
+pub mod put;
+pub mod rm;
+pub mod s3;
+pub mod unpack;
+pub mod values;
+
+pub use s3::{DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE, S3_EXIT_CODES, S3Args};
+pub use values::{parse_duration, parse_key_value, parse_size, parse_time};
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+/// Exit code when a downstream reader closed the pipe: what a shell reports
+/// for a process killed by SIGPIPE (128 + 13).
+pub const EXIT_BROKEN_PIPE: u8 = 141;
+
+/// Run a tool's body. An error prints one line, `program: what: why`, and
+/// exits with `fail_code` (2 for a [`UsageError`], 128+N after signal N);
+/// a closed stdout exits 141 without a word.
+pub fn run(
+    program: &str,
+    fail_code: u8,
+    body: impl FnOnce() -> anyhow::Result<ExitCode>,
+) -> ExitCode {
+    match body() {
+        Ok(code) => code,
+        Err(err) if crate::stdio::is_broken_pipe(&err) => ExitCode::from(EXIT_BROKEN_PIPE),
+        Err(err) => {
+            eprintln!("{program}: {err:#}");
+            ExitCode::from(exit_code(&err).unwrap_or(fail_code))
+        }
+    }
+}
+
+/// The exit code the error chain asks for: 2 for a usage error, 128 + N
+/// for an upload ended by signal N (also when aborting it failed too).
+fn exit_code(err: &anyhow::Error) -> Option<u8> {
+    err.chain().find_map(|e| {
+        if e.is::<UsageError>() {
+            return Some(2);
+        }
+        e.downcast_ref::<crate::s3::upload::UploadError>()
+            .and_then(crate::s3::upload::UploadError::exit_code)
+    })
+}
+
+/// A command line that cannot work (bad URL, bad value): exit 2, as clap's
+/// own usage errors do.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// A [`UsageError`] as an `anyhow::Error`, for `map_err`.
+pub fn usage(message: impl Into<String>) -> anyhow::Error {
+    UsageError(message.into()).into()
+}
+
+/// pigz/gzip spell levels `-1` … `-9`; clap cannot, so those arguments
+/// become `--level=N` before parsing (only before a `--`).
+pub fn expand_level_flags(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    let mut seen_dashdash = false;
+    args.into_iter()
+        .map(|arg| {
+            if arg == "--" {
+                seen_dashdash = true;
+            }
+            match arg.to_str() {
+                Some(s)
+                    if !seen_dashdash
+                        && s.len() == 2
+                        && s.starts_with('-')
+                        && s.as_bytes()[1].is_ascii_digit()
+                        && s != "-0" =>
+                {
+                    OsString::from(format!("--level={}", &s[1..]))
+                }
+                _ => arg,
+            }
+        })
+        .collect()
+}
+
+/// Run an async body on a multi-threaded tokio runtime.
+pub fn block_on<T>(future: impl std::future::Future<Output = T>) -> anyhow::Result<T> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    Ok(runtime.block_on(future))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn level_flags() {
+        let args = ["pack", "-9", "-C", "x", "-p", "2", "--", "-1"].map(OsString::from);
+        let out = expand_level_flags(args);
+        assert_eq!(
+            out,
+            ["pack", "--level=9", "-C", "x", "-p", "2", "--", "-1"].map(OsString::from)
+        );
+    }
+}

@@ -1,0 +1,177 @@
+//! `pack`'s command line: flags (with pigz's `-1`…`-9`) → [`PackOptions`]
+//! and a [`Compression`], validated (levels and their ranges live here).
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
+
+use super::UsageError;
+use crate::archive::pack::{Input, PackOptions, parse_id};
+use crate::codec::encode::Compression;
+
+const AFTER_HELP: &str = "\
+Paths are archived in order; -C DIR applies to the paths after it (GNU tar).
+@FILE or --splice FILE copies the entries of another tar stream (plain, gzip
+or zstd; - is stdin) into the archive, like bsdtar's @archive.
+
+Exit status: 0 success; 1 some files changed while being read (archive still
+valid); 2 fatal error (the output is left truncated so no reader takes it
+for a complete archive); 141 stdout was closed.
+
+Examples:
+  pack -C /data . | s3put s3://bucket/backups/host-2026-11-24-03-15-00.tar.gz
+  kubectl exec db -- tar cf - dump | pack --prefix dump --splice - -C /app files";
+
+/// Write a tar archive of PATHs to stdout: gzip on every core by default.
+#[derive(Parser)]
+#[command(name = "pack", version, after_help = AFTER_HELP)]
+pub struct Args {
+    /// Paths to archive, named as given; @FILE splices tar stream FILE
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Change to DIR before archiving the paths that follow (repeatable)
+    #[arg(short = 'C', long = "directory", value_name = "DIR", action = ArgAction::Append)]
+    pub directory: Vec<PathBuf>,
+    /// Copy every entry of the tar stream FILE (- for stdin) into the output
+    #[arg(long, value_name = "FILE", action = ArgAction::Append)]
+    pub splice: Vec<PathBuf>,
+    /// Put spliced entries under DIR/ (names and hard-link targets)
+    #[arg(long, value_name = "DIR")]
+    pub prefix: Option<String>,
+    /// gzip output (the default): parallel blocks, readable by any gzip
+    #[arg(long, conflicts_with_all = ["zstd", "none"])]
+    pub gzip: bool,
+    /// zstd output (multi-threaded)
+    #[arg(long, conflicts_with = "none")]
+    pub zstd: bool,
+    /// Uncompressed tar
+    #[arg(long)]
+    pub none: bool,
+    /// Compression level: gzip 1-9 (default 6), zstd 1-22 (default 3); -1 … -9 work too
+    #[arg(long, value_name = "N")]
+    pub level: Option<u32>,
+    /// Compression threads (default: every core)
+    #[arg(short = 'p', long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// gzip block size: each block becomes one gzip member
+    #[arg(long, value_name = "SIZE", default_value = "128K", value_parser = super::parse_size)]
+    pub block_size: u64,
+    /// Leave out names matching GLOB (GNU tar rules: matches any trailing part of the name)
+    #[arg(long, value_name = "GLOB", action = ArgAction::Append)]
+    pub exclude: Vec<String>,
+    /// Follow symlinks and archive what they point to
+    #[arg(long)]
+    pub dereference: bool,
+    /// Store this mtime for every entry (@EPOCH, YYYY-MM-DD[ HH:MM:SS], RFC 3339)
+    #[arg(long, value_name = "DATE", value_parser = super::parse_time)]
+    pub mtime: Option<i64>,
+    /// Store this owner for every entry: NAME, ID or NAME:ID
+    #[arg(long, value_name = "NAME[:ID]")]
+    pub owner: Option<String>,
+    /// Store this group for every entry: NAME, ID or NAME:ID
+    #[arg(long, value_name = "NAME[:ID]")]
+    pub group: Option<String>,
+    /// Warn about unreadable or vanished files and go on (exit 0)
+    #[arg(long)]
+    pub ignore_failed_read: bool,
+    /// Store files with holes as sparse entries (PAX 1.0; GNU tar and bsdtar restore them)
+    #[arg(short = 'S', long)]
+    pub sparse: bool,
+    /// List entries on stderr as they are added
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// No progress bar, no warnings
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+impl Args {
+    /// Parse the process's arguments (pigz-style `-6` included), keeping
+    /// the positions that order `-C`, PATH and `--splice`.
+    pub fn parse_with_order() -> Result<(Args, Vec<Input>), clap::Error> {
+        let matches =
+            Args::command().get_matches_from(super::expand_level_flags(std::env::args_os()));
+        let args = Args::from_arg_matches(&matches)?;
+        let inputs = ordered_inputs(&matches, &args);
+        Ok((args, inputs))
+    }
+
+    pub fn options(&self, inputs: Vec<Input>) -> Result<(PackOptions, Compression), UsageError> {
+        if inputs.iter().all(|i| matches!(i, Input::Chdir(_))) {
+            return Err(UsageError(
+                "nothing to archive: give at least one PATH (e.g. pack -C /data .)".into(),
+            ));
+        }
+        let id = |spec: &Option<String>, group| {
+            spec.as_deref()
+                .map(|s| parse_id(s, group))
+                .transpose()
+                .map_err(|e| UsageError(e.to_string()))
+        };
+        let opts = PackOptions {
+            inputs,
+            exclude: self.exclude.clone(),
+            dereference: self.dereference,
+            mtime: self.mtime,
+            owner: id(&self.owner, false)?,
+            group: id(&self.group, true)?,
+            ignore_failed_read: self.ignore_failed_read,
+            sparse: self.sparse,
+            verbose: self.verbose,
+            splice_prefix: self.prefix.clone(),
+        };
+        Ok((opts, self.compression()?))
+    }
+
+    /// The codec and its level (gzip 1-9, default 6; zstd 1-22, default 3).
+    fn compression(&self) -> Result<Compression, UsageError> {
+        let threads = self
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let level = |default, max, name| {
+            let level = self.level.unwrap_or(default);
+            match (1..=max).contains(&level) {
+                true => Ok(level),
+                false => Err(UsageError(format!(
+                    "{name} level must be 1-{max}, not {level}"
+                ))),
+            }
+        };
+        Ok(if self.zstd {
+            Compression::Zstd {
+                level: level(3, 22, "zstd")? as i32,
+                threads,
+            }
+        } else if self.none {
+            Compression::None
+        } else {
+            Compression::Gzip {
+                level: level(6, 9, "gzip")?,
+                threads,
+                block_size: self.block_size as usize,
+            }
+        })
+    }
+}
+
+/// -C, PATH, --splice and @FILE in command-line order (GNU tar semantics).
+fn ordered_inputs(matches: &clap::ArgMatches, args: &Args) -> Vec<Input> {
+    let mut ordered: Vec<(usize, Input)> = Vec::new();
+    let mut add = |id: &str, values: &[PathBuf], make: &dyn Fn(&PathBuf) -> Input| {
+        if let Some(indices) = matches.indices_of(id) {
+            ordered.extend(indices.zip(values).map(|(i, v)| (i, make(v))));
+        }
+    };
+    add("directory", &args.directory, &|d| Input::Chdir(d.clone()));
+    add("splice", &args.splice, &|f| Input::Splice(f.clone()));
+    add(
+        "paths",
+        &args.paths,
+        &|p| match p.to_str().and_then(|s| s.strip_prefix('@')) {
+            Some(file) => Input::Splice(PathBuf::from(file)),
+            None => Input::Path(p.clone()),
+        },
+    );
+    ordered.sort_by_key(|(i, _)| *i);
+    ordered.into_iter().map(|(_, input)| input).collect()
+}

@@ -1,0 +1,168 @@
+//! `s3put`'s command line: flags → [`PutOptions`], and the report.
+
+use clap::Parser;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+use super::{S3Args, UsageError};
+use crate::codec::verify::Verify;
+use crate::s3::S3Url;
+use crate::s3::client::{Checksum, ObjectSettings};
+use crate::s3::parts::MIN_PART;
+use crate::s3::upload::{PutOptions, PutReport};
+
+/// Upload stdin to S3 as one object: multipart, concurrent, bounded memory.
+/// A truncated gzip, zstd or tar stream never becomes an object.
+#[derive(Parser)]
+#[command(name = "s3put", version, after_help = super::S3_EXIT_CODES)]
+pub struct Args {
+    /// Destination, s3://bucket/key
+    pub url: String,
+    /// Size of each part (5MiB minimum)
+    #[arg(long, value_name = "SIZE", default_value = super::DEFAULT_PART_SIZE, value_parser = super::parse_size)]
+    pub part_size: u64,
+    /// Parts uploaded at once
+    #[arg(long, value_name = "N", default_value_t = super::DEFAULT_CONCURRENCY)]
+    pub concurrency: usize,
+    /// Checksum each part carries and the server verifies: crc32c, crc32, crc64nvme, sha256, md5, none
+    #[arg(long, value_name = "ALG", default_value = "crc32c", ignore_case = true)]
+    pub checksum: Checksum,
+    /// Refuse a stream that does not end cleanly: auto (gzip, zstd, tar by their first bytes), none, gzip, zstd, tar
+    #[arg(long, value_name = "KIND", default_value = "auto")]
+    pub verify: Verify,
+    /// Expected stream size: picks a part size that fits in 10,000 parts
+    #[arg(long, value_name = "BYTES", value_parser = super::parse_size)]
+    pub expected_size: Option<u64>,
+    /// Refuse unless the stream is exactly this many bytes
+    #[arg(long, value_name = "BYTES", value_parser = super::parse_size)]
+    pub expect_size: Option<u64>,
+    /// Keep every part the same size (fails past 10,000 parts)
+    #[arg(long, conflicts_with = "grow_every")]
+    pub fixed_part_size: bool,
+    /// Double the part size every N parts, so that a stream of unknown size fits in 10,000 parts (8MiB parts reach 5 TiB)
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub grow_every: u32,
+    /// Store an empty object when stdin is empty
+    #[arg(long)]
+    pub allow_empty: bool,
+    /// Compute and report the stream's SHA-256
+    #[arg(long)]
+    pub sha256: bool,
+    /// Content-Type stored with the object, e.g. application/gzip
+    #[arg(long, value_name = "TYPE")]
+    pub content_type: Option<String>,
+    /// Storage class, e.g. STANDARD_IA, GLACIER_IR (stores that have none ignore it)
+    #[arg(long, value_name = "CLASS")]
+    pub storage_class: Option<String>,
+    /// Server-side encryption: AES256 or aws:kms
+    #[arg(long, value_name = "ALG")]
+    pub sse: Option<String>,
+    /// KMS key for --sse aws:kms (default: the bucket's)
+    #[arg(long, value_name = "ID")]
+    pub sse_kms_key_id: Option<String>,
+    /// User metadata (repeatable)
+    #[arg(long, value_name = "K=V", value_parser = super::parse_key_value)]
+    pub metadata: Vec<(String, String)>,
+    /// Object tag (repeatable)
+    #[arg(long, value_name = "K=V", value_parser = super::parse_key_value)]
+    pub tag: Vec<(String, String)>,
+    /// Refuse to overwrite an existing object
+    #[arg(long)]
+    pub if_none_match: bool,
+    /// Canned ACL, e.g. private, bucket-owner-full-control
+    #[arg(long)]
+    pub acl: Option<String>,
+    /// Print {url, size, etag, parts, sha256, seconds} as JSON on success
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar, no warnings
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub s3: S3Args,
+}
+
+impl Args {
+    /// The destination and the upload's options, validated.
+    pub fn options(&self) -> Result<(S3Url, PutOptions), UsageError> {
+        let url = S3Url::object(&self.url).map_err(|e| UsageError(e.to_string()))?;
+        if self.part_size < MIN_PART {
+            return Err(UsageError(
+                "--part-size must be at least 5MiB (S3's minimum)".into(),
+            ));
+        }
+        let opts = PutOptions {
+            part_size: self.part_size,
+            concurrency: self.concurrency,
+            checksum: self.checksum,
+            verify: self.verify,
+            expected_size: self.expected_size,
+            expect_size: self.expect_size,
+            fixed_part_size: self.fixed_part_size,
+            grow_every: self.grow_every,
+            allow_empty: self.allow_empty,
+            sha256: self.sha256,
+            settings: ObjectSettings {
+                content_type: self.content_type.clone(),
+                storage_class: self.storage_class.clone(),
+                sse: self.sse.clone(),
+                sse_kms_key_id: self.sse_kms_key_id.clone(),
+                metadata: self.metadata.clone(),
+                tagging: tagging(&self.tag),
+                acl: self.acl.clone(),
+                if_none_match: self.if_none_match,
+            },
+        };
+        Ok((url, opts))
+    }
+}
+
+/// What to print on success: the JSON report on stdout with `--json`, else
+/// the SHA-256 line on stderr when asked for.
+pub fn report(url: &S3Url, report: &PutReport, json: bool) -> Option<(bool, String)> {
+    if json {
+        let mut value = serde_json::json!({
+            "url": url.to_string(), "size": report.size, "etag": report.etag,
+            "parts": report.parts, "seconds": report.seconds,
+        });
+        if let Some(sha) = &report.sha256 {
+            value["sha256"] = sha.clone().into();
+        }
+        return Some((true, value.to_string()));
+    }
+    let sha = report.sha256.as_ref()?;
+    Some((
+        false,
+        format!("s3put: {url}: {} bytes, sha256 {sha}", report.size),
+    ))
+}
+
+/// RFC 3986's unreserved characters stay; everything else is escaped.
+const TAG: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// `--tag K=V …` as the URL-encoded query S3 wants.
+fn tagging(tags: &[(String, String)]) -> Option<String> {
+    let encode = |s: &str| utf8_percent_encode(s, TAG).to_string();
+    (!tags.is_empty()).then(|| {
+        tags.iter()
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect::<Vec<_>>()
+            .join("&")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tags_are_percent_encoded() {
+        let tags = [("team name".to_string(), "a&b=c/ü~".to_string())];
+        assert_eq!(
+            super::tagging(&tags).unwrap(),
+            "team%20name=a%26b%3Dc%2F%C3%BC~"
+        );
+        assert_eq!(super::tagging(&[]), None);
+    }
+}
