@@ -456,7 +456,17 @@ fn ls_latest_and_rm() {
         "PRE  ls/backups/"
     );
     let dry = s.run("s3rm", &["--recursive", "--dry-run", &s.url("ls/")], b"");
-    assert_eq!(String::from_utf8_lossy(&dry.stdout).lines().count(), 3);
+    let bucket = s.url("");
+    assert_eq!(
+        String::from_utf8_lossy(&dry.stdout),
+        [
+            "2026-11-22-03-15-00",
+            "2026-11-23-03-15-00",
+            "2026-11-24-03-15-00"
+        ]
+        .map(|ts| format!("(dry run) deleted {bucket}ls/backups/host-{ts}.tar.gz\n"))
+        .concat()
+    );
     assert_eq!(listed(s, "ls/").len(), 3, "dry run deletes nothing");
     let one = s.run(
         "s3rm",

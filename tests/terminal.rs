@@ -50,9 +50,14 @@ fn progress_only_on_a_terminal_and_quiet_silences_it() {
     // stderr on the terminal, stdout to a file: the bar is drawn.
     let (code, screen) = on_terminal(&format!("pack -C {dir} big > {dir}/a.tgz"));
     assert_eq!(code, 0, "{screen}");
+    // The bar's template: elapsed time, bytes so far, rate in parentheses.
+    let bar = screen
+        .lines()
+        .find(|l| l.contains("00:00:0"))
+        .unwrap_or_else(|| panic!("bar expected: {screen:?}"));
     assert!(
-        screen.contains("MiB") || screen.contains("KiB") || screen.contains(" B "),
-        "bar expected: {screen:?}"
+        bar.contains("iB (") && bar.contains("iB/s)"),
+        "bytes and rate expected: {bar:?}"
     );
     let (code, screen) = on_terminal(&format!("pack -q -C {dir} big > {dir}/b.tgz"));
     assert_eq!(code, 0, "{screen}");

@@ -90,10 +90,6 @@ impl Guard {
         })
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     /// The real directory that `rel`'s last component goes into, creating
     /// missing directories on the way (mode 0777 less umask, like tar).
     pub fn parent_dir(&mut self, rel: &Path) -> Result<PathBuf, GuardError> {
@@ -277,7 +273,7 @@ mod tests {
         }
         assert!(!outside.join("deeper").exists(), "nothing created outside");
         let p = g.parent_dir(Path::new("in/sub/x")).unwrap();
-        assert_eq!(p, g.root().join("real/sub"));
+        assert_eq!(p, g.root.join("real/sub"));
         assert!(p.is_dir());
     }
 
@@ -302,7 +298,7 @@ mod tests {
         fs::write(root.join("ok"), b"o").unwrap();
         symlink(tmp.path(), root.join("up")).unwrap();
         let mut g = Guard::new(&root).unwrap();
-        assert_eq!(g.link_target(Path::new("ok")).unwrap(), g.root().join("ok"));
+        assert_eq!(g.link_target(Path::new("ok")).unwrap(), g.root.join("ok"));
         assert!(matches!(
             g.link_target(Path::new("up/secret")).unwrap_err(),
             GuardError::Unsafe(Violation::LinkOutside { .. })

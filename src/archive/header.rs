@@ -199,8 +199,6 @@ pub struct ExactSize<R> {
     pub short: bool,
     /// The source failed; the rest was zero-filled.
     pub error: Option<io::Error>,
-    /// Bytes taken from the source.
-    pub copied: u64,
 }
 
 impl<R: Read> ExactSize<R> {
@@ -210,7 +208,6 @@ impl<R: Read> ExactSize<R> {
             remaining: size,
             short: false,
             error: None,
-            copied: 0,
         }
     }
 
@@ -245,7 +242,6 @@ impl<R: Read> Read for ExactSize<R> {
                 }
             }
         };
-        self.copied += n as u64;
         let n = if n == 0 {
             buf.fill(0);
             want

@@ -18,6 +18,7 @@ use std::mem::ManuallyDrop;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use tar::{Builder, EntryType};
@@ -64,6 +65,29 @@ pub struct PackOptions {
     pub verbose: bool,
     /// Put spliced entries under this directory.
     pub splice_prefix: Option<String>,
+    /// What `--splice -` reads: the caller passes its standard input in
+    /// (the library never reaches for the process's own).
+    pub stdin: SpliceStdin,
+}
+
+/// A reader handed over once, for `--splice -`.
+#[derive(Clone, Default)]
+pub struct SpliceStdin(Arc<Mutex<Option<Box<dyn Read + Send>>>>);
+
+impl SpliceStdin {
+    pub fn new(input: impl Read + Send + 'static) -> Self {
+        SpliceStdin(Arc::new(Mutex::new(Some(Box::new(input)))))
+    }
+
+    fn take(&self) -> Option<Box<dyn Read + Send>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+impl std::fmt::Debug for SpliceStdin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SpliceStdin")
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -174,13 +198,13 @@ impl<'a> Walker<'a> {
                 Input::Splice(path) => {
                     let prefix = self.opts.splice_prefix.as_deref().map(str::as_bytes);
                     let n = if path.as_os_str() == "-" {
-                        splice::splice(
-                            builder,
-                            std::io::stdin(),
-                            "standard input",
-                            prefix,
-                            self.progress,
-                        )?
+                        let stdin = self.opts.stdin.take().ok_or_else(|| {
+                            Error::io(
+                                "--splice -: standard input is given once",
+                                std::io::Error::from(std::io::ErrorKind::NotFound),
+                            )
+                        })?;
+                        splice::splice(builder, stdin, "standard input", prefix, self.progress)?
                     } else {
                         let fs_path = base.join(path);
                         let file = File::open(&fs_path)

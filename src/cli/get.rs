@@ -34,7 +34,7 @@ pub struct Args {
     /// Print {url, size, etag, verified, seconds, content_type, metadata} as JSON on stderr when done
     #[arg(long)]
     pub json: bool,
-    /// No progress bar
+    /// Print errors only: no progress bar, warnings or per-item lines
     #[arg(short, long)]
     pub quiet: bool,
     #[command(flatten)]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 
 use super::UsageError;
-use crate::archive::pack::{Input, PackOptions, parse_id};
+use crate::archive::pack::{Input, PackOptions, SpliceStdin, parse_id};
 use crate::codec::encode::Compression;
 
 const AFTER_HELP: &str = "\
@@ -80,7 +80,7 @@ pub struct Args {
     /// List entries on stderr as they are added
     #[arg(short, long)]
     pub verbose: bool,
-    /// No progress bar, no warnings
+    /// Print errors only: no progress bar, warnings or per-item lines
     #[arg(short, long)]
     pub quiet: bool,
 }
@@ -119,6 +119,9 @@ impl Args {
             sparse: self.sparse,
             verbose: self.verbose,
             splice_prefix: self.prefix.clone(),
+            stdin: crate::stdio::stdin()
+                .map(SpliceStdin::new)
+                .unwrap_or_default(),
         };
         Ok((opts, self.compression()?))
     }

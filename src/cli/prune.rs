@@ -49,7 +49,7 @@ pub struct Args {
     /// Print each key with keep/remove and the rule that kept it; delete nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// Print only failures
+    /// Print errors only: no progress bar, warnings or per-item lines
     #[arg(short, long)]
     pub quiet: bool,
     #[command(flatten)]

@@ -74,7 +74,7 @@ pub struct Args {
     /// Print {url, size, etag, parts, sha256, seconds} as JSON on success
     #[arg(long)]
     pub json: bool,
-    /// No progress bar, no warnings
+    /// Print errors only: no progress bar, warnings or per-item lines
     #[arg(short, long)]
     pub quiet: bool,
     #[command(flatten)]

@@ -26,7 +26,7 @@ pub struct Args {
     /// With --uploads: only those started longer ago than this (e.g. 1d, 12h)
     #[arg(long, value_name = "DURATION", requires = "uploads", value_parser = super::parse_duration)]
     pub older_than: Option<u64>,
-    /// Print nothing on success
+    /// Print errors only: no progress bar, warnings or per-item lines
     #[arg(short, long)]
     pub quiet: bool,
     #[command(flatten)]

@@ -70,7 +70,7 @@ pub struct Args {
     /// Name entries on stderr as they are written (with -t: long listing)
     #[arg(short, long)]
     pub verbose: bool,
-    /// No progress bar, no warnings
+    /// Print errors only: no progress bar, warnings or per-item lines
     #[arg(short, long)]
     pub quiet: bool,
     /// Read the input as gzip whatever its first bytes say (like tar -z)

@@ -282,7 +282,12 @@ mod tests {
         assert!(err.to_string().contains("corrupt gzip"), "{err}");
         let mut garbage = full.clone();
         garbage.extend(b"garbage after the end");
-        assert!(read_all(garbage).is_err());
+        let err = read_all(garbage).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(
+            err.to_string().starts_with("corrupt gzip stream: "),
+            "{err}"
+        );
         // Zero padding after the last member (tape records) is accepted,
         // a non-zero byte inside it is not.
         let mut padded = full.clone();

@@ -25,9 +25,6 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender};
 use libdeflater::{CompressionLvl, Compressor};
 
-/// Default block size: the best speed/ratio point measured on the corpus.
-pub const DEFAULT_BLOCK_SIZE: usize = 128 * 1024;
-
 /// A gzip member that is only a header: appended by [`ParallelGzip::abandon`]
 /// so that a stream cut short by a failure can never pass as a whole one.
 const TRUNCATED_MEMBER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
