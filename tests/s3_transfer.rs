@@ -329,6 +329,18 @@ fn clear_errors_for_bad_url_secret_bucket_key_endpoint() {
         "{}",
         stderr(&out)
     );
+    // One line, the causes in words: no SDK debug dump after them.
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Connection refused"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !stderr(&out).contains("DispatchFailure("),
+        "{}",
+        stderr(&out)
+    );
 
     let mut cmd = s.cmd("s3ls");
     cmd.env_remove("AWS_ACCESS_KEY_ID")

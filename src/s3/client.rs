@@ -26,13 +26,15 @@ use aws_config::{BehaviorVersion, Region};
 use aws_sdk_s3::config::{
     RequestChecksumCalculation, ResponseChecksumValidation, StalledStreamProtectionConfig,
 };
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, Delete, ObjectCannedAcl,
     ObjectIdentifier, ServerSideEncryption, StorageClass,
 };
 use bytes::Bytes;
+
+use super::classify::{Failure, classify};
 
 /// Set the `ObjectSettings` fields on a Put/CreateMultipartUpload builder
 /// (two SDK types with the same setters).
@@ -606,57 +608,17 @@ impl Store {
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        let text = DisplayErrorContext(&err).to_string();
-        match &err {
-            SdkError::ServiceError(service) => {
-                let status = service.raw().status().as_u16();
-                let code = service.err().code().unwrap_or_default().to_string();
-                let message = service.err().message().unwrap_or_default().to_string();
-                match (code.as_str(), status) {
-                    ("NoSuchBucket", _) => S3Error::NoSuchBucket(bucket.into()),
-                    ("NoSuchKey", _) | ("NotFound", 404) | ("", 404) => {
-                        if key.is_empty() {
-                            S3Error::NoSuchBucket(bucket.into())
-                        } else {
-                            S3Error::NoSuchKey(format!("s3://{bucket}/{key}"))
-                        }
-                    }
-                    ("NoSuchUpload", _) => S3Error::NoSuchUpload(message),
-                    ("SignatureDoesNotMatch", _) => S3Error::SignatureMismatch,
-                    // Garage: 403 "Forbidden: Invalid signature".
-                    (_, 403) if message.to_ascii_lowercase().contains("signature") => {
-                        S3Error::SignatureMismatch
-                    }
-                    ("AccessDenied" | "InvalidAccessKeyId" | "Forbidden", _) | ("", 403) => {
-                        S3Error::AccessDenied(if message.is_empty() {
-                            format!("{code} (HTTP {status})")
-                        } else {
-                            message
-                        })
-                    }
-                    ("PreconditionFailed", _) | (_, 412) => S3Error::PreconditionFailed(message),
-                    _ => S3Error::Service {
-                        code: if code.is_empty() {
-                            format!("HTTP {status}")
-                        } else {
-                            code
-                        },
-                        message,
-                        status,
-                    },
-                }
-            }
-            _ if text.contains("credentials")
-                && (text.contains("no credentials") || text.contains("provider")) =>
-            {
-                S3Error::NoCredentials(first_line(&text))
-            }
-            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => S3Error::Unreachable {
-                endpoint: self.endpoint.clone(),
-                message: first_line(&text),
+        let text = causes(&err);
+        let failure = match &err {
+            SdkError::ServiceError(service) => Failure::Service {
+                code: service.err().code().unwrap_or_default(),
+                message: service.err().message().unwrap_or_default(),
+                status: service.raw().status().as_u16(),
             },
-            _ => S3Error::Other(first_line(&text)),
-        }
+            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => Failure::Dispatch(&text),
+            _ => Failure::Other(&text),
+        };
+        classify(failure, bucket, key, &self.endpoint)
     }
 }
 
@@ -670,14 +632,27 @@ impl Body {
             Some(Ok(b)) => Ok(Some(b)),
             Some(Err(e)) => Err(S3Error::Other(format!(
                 "reading the response body: {}",
-                DisplayErrorContext(&e)
+                causes(&e)
             ))),
         }
     }
 }
 
-fn first_line(text: &str) -> String {
-    text.lines().next().unwrap_or_default().to_string()
+/// An error and its causes on one line, `a: b: c`, without the SDK's
+/// debug dump (DisplayErrorContext appends one in parentheses) and with a
+/// cause that repeats its parent said once.
+fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        let text = text.lines().next().unwrap_or_default().trim().to_string();
+        if !text.is_empty() && !parts.last().is_some_and(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
 }
 
 /// A CRC32C as S3 writes it: base64 of the big-endian bytes.

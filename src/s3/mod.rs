@@ -5,6 +5,7 @@
 //! retention policy, [`parts`] holds the part-layout rules both directions
 //! obey.
 
+pub mod classify;
 pub mod client;
 pub mod delete;
 pub mod download;
