@@ -40,7 +40,10 @@ pub fn classify(failure: Failure, bucket: &str, key: &str, endpoint: &str) -> S3
 }
 
 fn is_credentials(text: &str) -> bool {
-    text.contains("credentials") && (text.contains("no credentials") || text.contains("provider"))
+    text.contains("credentials")
+        && ["no credentials", "provider", "loading credentials"]
+            .iter()
+            .any(|hint| text.contains(hint))
 }
 
 fn service(code: &str, message: &str, status: u16, bucket: &str, key: &str) -> S3Error {
@@ -140,6 +143,13 @@ mod tests {
                 Failure::Other("the credentials provider was not enabled"),
                 "k",
                 "no AWS credentials found (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or use --no-sign-request): the credentials provider was not enabled",
+            ),
+            (
+                Failure::Dispatch(
+                    "dispatch failure: other: an error occurred while loading credentials: failed to load IMDS session token",
+                ),
+                "k",
+                "no AWS credentials found (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or use --no-sign-request): dispatch failure: other: an error occurred while loading credentials: failed to load IMDS session token",
             ),
             (Failure::Other("bad request"), "k", "bad request"),
         ];
