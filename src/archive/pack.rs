@@ -537,14 +537,24 @@ impl Read for Source<'_> {
     }
 }
 
+/// Why an `--owner`/`--group` value was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    #[error("bad {kind} id in {spec:?}")]
+    BadId { kind: &'static str, spec: String },
+    #[error("no such {kind}: {spec} (use NAME:ID)")]
+    Unknown { kind: &'static str, spec: String },
+}
+
 /// Parse `--owner`/`--group`: `NAME`, `ID` or `NAME:ID`, like GNU tar.
-pub fn parse_id(spec: &str, is_group: bool) -> Result<Id, String> {
+pub fn parse_id(spec: &str, is_group: bool) -> Result<Id, IdError> {
     let kind = if is_group { Kind::Group } else { Kind::User };
     match spec.split_once(':') {
         Some((name, id)) => {
-            let id = id
-                .parse()
-                .map_err(|_| format!("bad {} id in {spec:?}", kind.noun()))?;
+            let id = id.parse().map_err(|_| IdError::BadId {
+                kind: kind.noun(),
+                spec: spec.into(),
+            })?;
             Ok(Id {
                 name: name.as_bytes().to_vec(),
                 id,
@@ -562,7 +572,10 @@ pub fn parse_id(spec: &str, is_group: bool) -> Result<Id, String> {
             Err(_) => {
                 let id = id_of(kind, spec)
                     .map(u64::from)
-                    .ok_or_else(|| format!("no such {}: {spec} (use NAME:ID)", kind.noun()))?;
+                    .ok_or_else(|| IdError::Unknown {
+                        kind: kind.noun(),
+                        spec: spec.into(),
+                    })?;
                 Ok(Id {
                     name: spec.as_bytes().to_vec(),
                     id,

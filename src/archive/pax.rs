@@ -3,6 +3,12 @@
 //! Parsed from a buffer the reader has already bounded by
 //! [`super::reader::MAX_EXTENSION`], so no record can ask for more memory.
 
+use super::Error;
+
+fn corrupt(message: impl Into<String>) -> Error {
+    Error::Corrupt(message.into())
+}
+
 /// One `KEY=VALUE` record; the value is bytes (it may not be UTF-8, e.g.
 /// under `hdrcharset=BINARY`).
 pub type Record = (String, Vec<u8>);
@@ -10,7 +16,7 @@ pub type Record = (String, Vec<u8>);
 /// Parse every record of an extended header's data. Trailing NUL padding is
 /// allowed (some writers pad the member); anything else malformed is an
 /// error naming what is wrong.
-pub fn parse(data: &[u8]) -> Result<Vec<Record>, String> {
+pub fn parse(data: &[u8]) -> Result<Vec<Record>, Error> {
     let mut records = Vec::new();
     let mut rest = data;
     while !rest.is_empty() {
@@ -21,21 +27,23 @@ pub fn parse(data: &[u8]) -> Result<Vec<Record>, String> {
             .iter()
             .position(|&b| b == b' ')
             .filter(|&i| i > 0 && i <= 20)
-            .ok_or("PAX record without a length")?;
+            .ok_or_else(|| corrupt("PAX record without a length"))?;
         let len: usize = std::str::from_utf8(&rest[..space])
             .ok()
             .and_then(|t| t.parse().ok())
-            .ok_or("PAX record length is not a number")?;
+            .ok_or_else(|| corrupt("PAX record length is not a number"))?;
         if len <= space + 1 || len > rest.len() || rest[len - 1] != b'\n' {
-            return Err(format!("PAX record length {len} does not fit the header"));
+            return Err(corrupt(format!(
+                "PAX record length {len} does not fit the header"
+            )));
         }
         let body = &rest[space + 1..len - 1];
         let eq = body
             .iter()
             .position(|&b| b == b'=')
-            .ok_or("PAX record without '='")?;
+            .ok_or_else(|| corrupt("PAX record without '='"))?;
         let key = std::str::from_utf8(&body[..eq])
-            .map_err(|_| "PAX record key is not UTF-8")?
+            .map_err(|_| corrupt("PAX record key is not UTF-8"))?
             .to_string();
         records.push((key, body[eq + 1..].to_vec()));
         rest = &rest[len..];

@@ -435,45 +435,44 @@ impl<R: Read> TarReader<R> {
         used: &mut u64,
         at: u64,
     ) -> Result<Option<SparseMap>, Error> {
-        let corrupt = |m: String| Error::Corrupt(format!("entry at byte {at}: {m}"));
-        let regions = if flag == b'S' {
-            self.gnu_sparse_regions(block, used).map_err(corrupt)?
+        let located = |e: Error| match e {
+            Error::Corrupt(m) => Error::Corrupt(format!("entry at byte {at}: {m}")),
+            other => other,
+        };
+        let (regions, real_size) = if flag == b'S' {
+            let real_size = numeric_field(&block[483..495]).and_then(|n| u64::try_from(n).ok());
+            (
+                self.gnu_sparse_regions(block, used).map_err(located)?,
+                real_size,
+            )
         } else {
-            match sparse::pax_kind(records) {
+            let regions = match sparse::pax_kind(records) {
                 None => return Ok(None),
-                Some(PaxSparse::InRecords) => {
-                    sparse::pax_records_regions(records).map_err(corrupt)?
-                }
-                Some(PaxSparse::InData) => {
-                    let limit = MAX_EXTENSION.saturating_sub(*used);
-                    let (regions, took) = sparse::read_map_1_0(
-                        || {
-                            let mut b = [0u8; BLOCK];
-                            self.read_data_exact(&mut b).map_err(|e| match e {
-                                Error::Corrupt(m) | Error::Truncated(m) => m,
-                                other => other.to_string(),
-                            })?;
-                            Ok(b)
-                        },
-                        limit,
-                    )
-                    .map_err(corrupt)?;
-                    *used += took;
-                    regions
-                }
-            }
+                Some(PaxSparse::InRecords) => sparse::pax_records_regions(records),
+                Some(PaxSparse::InData) => self.map_1_0(used),
+            };
+            (regions.map_err(located)?, sparse::pax_real_size(records))
         };
-        let real_size = if flag == b'S' {
-            numeric_field(&block[483..495])
-                .and_then(|n| u64::try_from(n).ok())
-                .ok_or_else(|| corrupt("old GNU sparse entry without a real size".into()))?
-        } else {
-            sparse::pax_real_size(records)
-                .ok_or_else(|| corrupt("PAX sparse entry without a real size".into()))?
-        };
+        let real_size = real_size
+            .ok_or_else(|| located(Error::Corrupt("sparse entry without a real size".into())))?;
         let map = SparseMap { regions, real_size };
-        map.check(self.data_left).map_err(corrupt)?;
+        map.check(self.data_left).map_err(located)?;
         Ok(Some(map))
+    }
+
+    /// A PAX 1.0 map, read from the start of the entry's data.
+    fn map_1_0(&mut self, used: &mut u64) -> Result<Vec<Region>, Error> {
+        let limit = MAX_EXTENSION.saturating_sub(*used);
+        let (regions, took) = sparse::read_map_1_0(
+            || {
+                let mut b = [0u8; BLOCK];
+                self.read_data_exact(&mut b)?;
+                Ok(b)
+            },
+            limit,
+        )?;
+        *used += took;
+        Ok(regions)
     }
 
     /// Old GNU: four regions in the header, 21 more in each extension block.
@@ -481,27 +480,26 @@ impl<R: Read> TarReader<R> {
         &mut self,
         block: &[u8; BLOCK],
         used: &mut u64,
-    ) -> Result<Vec<Region>, String> {
+    ) -> Result<Vec<Region>, Error> {
         let gnu = tar::Header::from_byte_slice(block)
             .as_gnu()
-            .ok_or("sparse entry without a GNU header")?;
+            .ok_or_else(|| Error::Corrupt("sparse entry without a GNU header".into()))?;
         let mut regions = Vec::new();
         push_regions(&mut regions, &gnu.sparse)?;
         let mut extended = gnu.is_extended();
         while extended {
             *used += BLOCK as u64;
             if *used > MAX_EXTENSION {
-                return Err(format!(
+                return Err(Error::Corrupt(format!(
                     "sparse map over the {} MiB limit",
                     MAX_EXTENSION >> 20
-                ));
+                )));
             }
             let mut ext = tar::GnuExtSparseHeader::new();
-            let n = self
-                .read_full(ext.as_mut_bytes())
-                .map_err(|e| e.to_string())?;
-            if n < BLOCK {
-                return Err("input ended early (truncated sparse map)".into());
+            if self.read_full(ext.as_mut_bytes())? < BLOCK {
+                return Err(Error::Truncated(
+                    "input ended early (truncated tar stream: inside a sparse map)".into(),
+                ));
             }
             push_regions(&mut regions, ext.sparse())?;
             extended = ext.is_extended();
@@ -510,12 +508,12 @@ impl<R: Read> TarReader<R> {
     }
 }
 
-fn push_regions(out: &mut Vec<Region>, headers: &[tar::GnuSparseHeader]) -> Result<(), String> {
+fn push_regions(out: &mut Vec<Region>, headers: &[tar::GnuSparseHeader]) -> Result<(), Error> {
     for h in headers.iter().filter(|h| !h.is_empty()) {
         let number = |f: &[u8]| {
             numeric_field(f)
                 .and_then(|n| u64::try_from(n).ok())
-                .ok_or("bad number in the old GNU sparse map")
+                .ok_or_else(|| Error::Corrupt("bad number in the old GNU sparse map".into()))
         };
         out.push(Region {
             offset: number(&h.offset)?,
@@ -565,7 +563,10 @@ fn field(
 }
 
 fn records(data: &[u8], at: u64) -> Result<Vec<Record>, Error> {
-    pax::parse(data).map_err(|m| Error::Corrupt(format!("{m} (header at byte {at})")))
+    pax::parse(data).map_err(|e| match e {
+        Error::Corrupt(m) => Error::Corrupt(format!("{m} (header at byte {at})")),
+        other => other,
+    })
 }
 
 fn trim_nul(field: &[u8]) -> &[u8] {

@@ -10,7 +10,12 @@
 use std::fs::File;
 use std::io;
 
+use super::Error;
 use super::pax::{self, Record};
+
+fn corrupt(message: impl Into<String>) -> Error {
+    Error::Corrupt(message.into())
+}
 
 /// Bytes `offset .. offset + len` of the file are stored in the archive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,27 +40,27 @@ impl SparseMap {
     /// Regions in order, not overlapping, inside the file, and adding up to
     /// what the archive stores: anything else would write outside the file
     /// or misread the stream.
-    pub fn check(&self, stored: u64) -> Result<(), String> {
+    pub fn check(&self, stored: u64) -> Result<(), Error> {
         let mut end = 0u64;
         let mut total = 0u64;
         for r in &self.regions {
             let region_end = r
                 .offset
                 .checked_add(r.len)
-                .ok_or("sparse region overflows")?;
+                .ok_or_else(|| corrupt("sparse region overflows"))?;
             if r.offset < end || region_end > self.real_size {
-                return Err(format!(
+                return Err(corrupt(format!(
                     "sparse map region {}+{} is out of order or past the file's size {}",
                     r.offset, r.len, self.real_size
-                ));
+                )));
             }
             end = region_end;
             total += r.len;
         }
         if total != stored {
-            return Err(format!(
+            return Err(corrupt(format!(
                 "sparse map holds {total} bytes but the archive stores {stored}"
-            ));
+            )));
         }
         Ok(())
     }
@@ -92,8 +97,8 @@ pub fn pax_real_size(records: &[Record]) -> Option<u64> {
 
 /// The map of a 0.0 (repeated offset/numbytes records) or 0.1
 /// (`GNU.sparse.map=off,len,…`) entry.
-pub fn pax_records_regions(records: &[Record]) -> Result<Vec<Region>, String> {
-    let bad = || "malformed PAX sparse map".to_string();
+pub fn pax_records_regions(records: &[Record]) -> Result<Vec<Region>, Error> {
+    let bad = || corrupt("malformed PAX sparse map");
     if let Some(map) = pax::get(records, "GNU.sparse.map") {
         let numbers: Vec<u64> = std::str::from_utf8(map)
             .map_err(|_| bad())?
@@ -131,25 +136,30 @@ pub fn pax_records_regions(records: &[Record]) -> Result<Vec<Region>, String> {
 /// `next_block`; `max_bytes` bounds it. Returns the map and the bytes it
 /// took.
 pub fn read_map_1_0(
-    mut next_block: impl FnMut() -> Result<[u8; 512], String>,
+    mut next_block: impl FnMut() -> Result<[u8; 512], Error>,
     max_bytes: u64,
-) -> Result<(Vec<Region>, u64), String> {
+) -> Result<(Vec<Region>, u64), Error> {
     let mut text: Vec<u8> = Vec::new();
     let mut used = 0u64;
     let mut numbers: Vec<u64> = Vec::new();
     let mut wanted: Option<usize> = None;
     loop {
         if used >= max_bytes {
-            return Err(format!("sparse map is over the {max_bytes}-byte limit"));
+            return Err(corrupt(format!(
+                "sparse map is over the {max_bytes}-byte limit"
+            )));
         }
         text.extend_from_slice(&next_block()?);
         used += 512;
         // Take every complete line; keep a partial one for the next block.
         while let Some(nl) = text.iter().position(|&b| b == b'\n') {
             let line: Vec<u8> = text.drain(..=nl).collect();
-            let n = pax::number(&line[..line.len() - 1]).ok_or("malformed sparse map")?;
+            let n = pax::number(&line[..line.len() - 1])
+                .ok_or_else(|| corrupt("malformed sparse map"))?;
             match wanted {
-                None => wanted = Some(usize::try_from(n).map_err(|_| "sparse map too long")?),
+                None => {
+                    wanted = Some(usize::try_from(n).map_err(|_| corrupt("sparse map too long"))?)
+                }
                 Some(_) => numbers.push(n),
             }
             if wanted.is_some_and(|w| numbers.len() == w.saturating_mul(2)) {
@@ -164,7 +174,7 @@ pub fn read_map_1_0(
             }
         }
         if text.len() > 64 {
-            return Err("malformed sparse map".into());
+            return Err(corrupt("malformed sparse map"));
         }
     }
 }
@@ -270,23 +280,27 @@ mod tests {
             regions: vec![r(0, 10), r(100, 5), r(200, 0)],
             real_size: 200,
         };
-        assert_eq!(ok.check(15), Ok(()));
-        assert!(ok.check(16).is_err());
+        assert!(ok.check(15).is_ok());
+        let err = |m: &SparseMap, stored| m.check(stored).unwrap_err().to_string();
+        assert_eq!(
+            err(&ok, 16),
+            "corrupt input: sparse map holds 15 bytes but the archive stores 16"
+        );
         let overlap = SparseMap {
             regions: vec![r(0, 10), r(5, 5)],
             real_size: 200,
         };
-        assert!(overlap.check(15).is_err());
+        assert!(err(&overlap, 15).contains("5+5 is out of order"));
         let outside = SparseMap {
             regions: vec![r(195, 10)],
             real_size: 200,
         };
-        assert!(outside.check(10).is_err());
+        assert!(err(&outside, 10).contains("past the file's size 200"));
         let wraps = SparseMap {
             regions: vec![r(u64::MAX, 10)],
             real_size: u64::MAX,
         };
-        assert!(wraps.check(10).is_err());
+        assert_eq!(err(&wraps, 10), "corrupt input: sparse region overflows");
     }
 
     #[test]
@@ -295,7 +309,8 @@ mod tests {
         let text = encode_map_1_0(&regions);
         assert!(text.len() > 512 && text.len().is_multiple_of(512));
         let mut blocks = text.chunks(512).map(|c| <[u8; 512]>::try_from(c).unwrap());
-        let (got, used) = read_map_1_0(|| blocks.next().ok_or("short".into()), 1 << 20).unwrap();
+        let (got, used) =
+            read_map_1_0(|| blocks.next().ok_or_else(|| corrupt("short")), 1 << 20).unwrap();
         assert_eq!(got, regions);
         assert_eq!(used, text.len() as u64);
         let mut endless = std::iter::repeat([b'1'; 512]);
