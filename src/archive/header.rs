@@ -108,61 +108,73 @@ fn write<W: Write>(
     leading: &[(&str, &[u8])],
     data: impl Read,
 ) -> io::Result<()> {
+    let pax = pax_records(meta, leading);
+    if !pax.is_empty() {
+        builder.append_pax_extensions(pax.iter().map(|(k, v)| (k.as_str(), v.as_slice())))?;
+    }
+    builder.append(&ustar_header(meta)?, data)
+}
+
+/// The PAX records `meta` needs: `leading` ones first, then every field
+/// ustar cannot hold, then the records carried over from a spliced archive.
+fn pax_records(meta: &EntryMeta, leading: &[(&str, &[u8])]) -> Vec<(String, Vec<u8>)> {
+    let mut pax: Vec<(String, Vec<u8>)> = leading
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_vec()))
+        .collect();
+    let mut add = |key: &str, value: &[u8]| pax.push((key.into(), value.to_vec()));
     // Names that fit go into the ustar field as raw bytes, UTF-8 or not:
     // every reader takes those as they are. Longer ones need PAX; a PAX
     // value that is not UTF-8 is declared `hdrcharset=BINARY`, without
     // which bsdtar refuses it (GNU tar ignores the keyword, with a warning,
     // and takes the bytes as they are).
-    let mut pax: Vec<(&str, &[u8])> = leading.to_vec();
-    let mut binary = false;
-    if meta.path.len() > USTAR_NAME {
-        binary |= std::str::from_utf8(&meta.path).is_err();
-        pax.push(("path", &meta.path));
-    }
-    if let Some(link) = &meta.link
-        && link.len() > USTAR_NAME
+    let long_path = (meta.path.len() > USTAR_NAME).then_some(&meta.path);
+    let long_link = meta.link.as_ref().filter(|l| l.len() > USTAR_NAME);
+    if [long_path, long_link]
+        .iter()
+        .flatten()
+        .any(|v| std::str::from_utf8(v).is_err())
     {
-        binary |= std::str::from_utf8(link).is_err();
-        pax.push(("linkpath", link));
+        add("hdrcharset", b"BINARY");
     }
-    if binary {
-        pax.insert(0, ("hdrcharset", b"BINARY"));
+    if let Some(path) = long_path {
+        add("path", path);
     }
-    let mtime_text = meta.mtime.to_pax();
+    if let Some(link) = long_link {
+        add("linkpath", link);
+    }
     if !meta.mtime.fits_octal() {
-        pax.push(("mtime", mtime_text.as_bytes()));
+        add("mtime", meta.mtime.to_pax().as_bytes());
     }
-    let size_text = meta.size.to_string();
-    if meta.size > MAX_OCTAL_SIZE {
-        pax.push(("size", size_text.as_bytes()));
+    let numbers = [
+        ("size", meta.size, MAX_OCTAL_SIZE),
+        ("uid", meta.uid, MAX_OCTAL_ID),
+        ("gid", meta.gid, MAX_OCTAL_ID),
+    ];
+    for (key, value, max) in numbers {
+        if value > max {
+            add(key, value.to_string().as_bytes());
+        }
     }
-    let uid_text = meta.uid.to_string();
-    if meta.uid > MAX_OCTAL_ID {
-        pax.push(("uid", uid_text.as_bytes()));
-    }
-    let gid_text = meta.gid.to_string();
-    if meta.gid > MAX_OCTAL_ID {
-        pax.push(("gid", gid_text.as_bytes()));
-    }
-    if meta.uname.len() > USTAR_ID_NAME {
-        pax.push(("uname", &meta.uname));
-    }
-    if meta.gname.len() > USTAR_ID_NAME {
-        pax.push(("gname", &meta.gname));
+    for (key, value) in [("uname", &meta.uname), ("gname", &meta.gname)] {
+        if value.len() > USTAR_ID_NAME {
+            add(key, value);
+        }
     }
     for (key, value) in &meta.extra_pax {
         if !DERIVED_PAX_KEYS.contains(&key.as_str()) {
-            pax.push((key, value));
+            add(key, value);
         }
     }
-    if !pax.is_empty() {
-        builder.append_pax_extensions(pax)?;
-    }
+    pax
+}
 
+/// The ustar header: every field as far as it fits (the PAX records hold
+/// the rest; this keeps pre-PAX readers right too).
+fn ustar_header(meta: &EntryMeta) -> io::Result<Header> {
     let mut header = Header::new_ustar();
     header.set_entry_type(meta.kind);
-    // Octal when it fits, else the GNU base-256 form: the PAX record above
-    // is authoritative, this keeps pre-PAX readers right too.
+    // Octal when it fits, else the GNU base-256 form.
     header.set_size(meta.size);
     header.set_mode(meta.mode & 0o7777);
     header.set_uid(meta.uid);
@@ -170,21 +182,21 @@ fn write<W: Write>(
     // Out of ustar's range the PAX record holds the time; the field keeps
     // the nearest value it can (pre-PAX readers see 1970 or 2242).
     header.set_mtime(meta.mtime.secs.clamp(0, 0o777_7777_7777) as u64);
-    {
-        let ustar = header.as_ustar_mut().expect("ustar header");
-        copy_truncated(&mut ustar.name, &meta.path);
-        if let Some(link) = &meta.link {
-            copy_truncated(&mut ustar.linkname, link);
-        }
-        copy_truncated(&mut ustar.uname, &meta.uname);
-        copy_truncated(&mut ustar.gname, &meta.gname);
+    let ustar = header
+        .as_ustar_mut()
+        .ok_or_else(|| io::Error::other("not a ustar header"))?;
+    copy_truncated(&mut ustar.name, &meta.path);
+    if let Some(link) = &meta.link {
+        copy_truncated(&mut ustar.linkname, link);
     }
+    copy_truncated(&mut ustar.uname, &meta.uname);
+    copy_truncated(&mut ustar.gname, &meta.gname);
     if let Some((major, minor)) = meta.device {
         header.set_device_major(major)?;
         header.set_device_minor(minor)?;
     }
     header.set_cksum();
-    builder.append(&header, data)
+    Ok(header)
 }
 
 /// Feeds the tar builder exactly `size` bytes whatever the source does:

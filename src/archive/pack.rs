@@ -387,30 +387,61 @@ impl<'a> Walker<'a> {
             .map_err(|e| Error::io(format!("cannot stat {}", path.display()), e))?;
         let mut meta = self.meta(&before, name, EntryType::Regular);
         meta.size = before.len();
-        let map = self.sparse_map(&file, &before);
-        let regions = map.as_ref().map_or(&[][..], |m| &m.regions[..]);
-        let mut data = match &map {
-            Some(m) => ExactSize::new(
-                Source::Regions(RegionReader::new(&file, regions)),
-                m.stored(),
-            ),
-            None => ExactSize::new(Source::File(&file), meta.size),
-        };
         if self.opts.verbose {
             self.progress.verbose(show(&meta.path));
         }
+        let outcome = self.append_file(builder, &file, &before, &meta, path)?;
+        self.summary.entries += 1;
+        self.summary.bytes += meta.size;
+        self.progress.add_bytes(meta.size);
+        self.progress.add_file();
+        let Some((short, grew)) = outcome else {
+            return Ok(()); // a read error, reported and zero-filled
+        };
+        let touched = file.metadata().is_ok_and(|after| {
+            after.len() != before.len()
+                || after.mtime() != before.mtime()
+                || after.mtime_nsec() != before.mtime_nsec()
+        });
+        if short || grew || touched {
+            self.progress.warn(format_args!(
+                "{}: file changed as we read it",
+                path.display()
+            ));
+            self.summary.changed += 1;
+        }
+        Ok(())
+    }
+
+    /// The file's entry with exactly the header's size of data (dense, or
+    /// its data regions with `--sparse`); returns whether it came up short
+    /// and whether it had grown. A read error is fatal, or with
+    /// `--ignore-failed-read` the rest is zero-filled with a warning (None).
+    fn append_file<W: Write>(
+        &mut self,
+        builder: &mut Builder<W>,
+        file: &File,
+        md: &Metadata,
+        meta: &EntryMeta,
+        path: &Path,
+    ) -> Result<Option<(bool, bool)>, Error> {
+        let map = self.sparse_map(file, md);
+        let regions = map.as_ref().map_or(&[][..], |m| &m.regions[..]);
+        let mut data = match &map {
+            Some(m) => ExactSize::new(
+                Source::Regions(RegionReader::new(file, regions)),
+                m.stored(),
+            ),
+            None => ExactSize::new(Source::File(file), meta.size),
+        };
         let written = match &map {
-            Some(m) => header::append_sparse(builder, &meta, m, &mut data),
-            None => header::append(builder, &meta, &mut data),
+            Some(m) => header::append_sparse(builder, meta, m, &mut data),
+            None => header::append(builder, meta, &mut data),
         };
         written.map_err(|e| match data.error.take() {
             Some(read) => Error::io(format!("reading {}", path.display()), read),
             None => Error::io("writing the archive", e),
         })?;
-        self.summary.entries += 1;
-        self.summary.bytes += meta.size;
-        self.progress.add_bytes(meta.size);
-        self.progress.add_file();
         if let Some(e) = data.error.take() {
             // Zero-filled from the failure on; the archive stays valid.
             if !self.opts.ignore_failed_read {
@@ -421,29 +452,14 @@ impl<'a> Walker<'a> {
                 path.display()
             ));
             self.summary.skipped += 1;
-            return Ok(());
+            return Ok(None);
         }
         let short = data.short;
         let grew = match data.into_inner() {
-            Source::File(mut f) => f.read(&mut [0u8; 1]).map(|n| n > 0).unwrap_or(false),
-            Source::Regions(_) => false, // the size and mtime checks below see it
+            Source::File(mut f) => f.read(&mut [0u8; 1]).is_ok_and(|n| n > 0),
+            Source::Regions(_) => false, // the size and mtime checks see it
         };
-        let touched = file
-            .metadata()
-            .map(|after| {
-                after.len() != before.len()
-                    || after.mtime() != before.mtime()
-                    || after.mtime_nsec() != before.mtime_nsec()
-            })
-            .unwrap_or(false);
-        if short || grew || touched {
-            self.progress.warn(format_args!(
-                "{}: file changed as we read it",
-                path.display()
-            ));
-            self.summary.changed += 1;
-        }
-        Ok(())
+        Ok(Some((short, grew)))
     }
 
     /// With `--sparse`, the data regions of a file that has holes (fewer

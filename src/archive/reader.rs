@@ -330,7 +330,8 @@ impl<R: Read> TarReader<R> {
         }
     }
 
-    /// Build the entry a real header describes, applying what came before.
+    /// Build the entry a real header describes, applying what came before;
+    /// a sparse entry's map is read here too.
     fn entry(
         &mut self,
         block: &[u8; BLOCK],
@@ -338,12 +339,32 @@ impl<R: Read> TarReader<R> {
         mut pending: Pending,
         at: u64,
     ) -> Result<Entry, Error> {
+        let local = std::mem::take(&mut pending.records);
+        let mut entry = self.describe(block, size, &local, &mut pending, at)?;
+        self.begin_data(&entry.name, entry.stored);
+        entry.sparse = self.sparse_map(block, entry.type_flag, &local, &mut pending.used, at)?;
+        entry.stored = self.data_left;
+        if let Some(map) = &entry.sparse {
+            entry.size = map.real_size;
+        }
+        Ok(entry)
+    }
+
+    /// What the header and the PAX records (the member's own over global
+    /// ones) say about the entry; no data is read.
+    fn describe(
+        &self,
+        block: &[u8; BLOCK],
+        size: u64,
+        local: &[Record],
+        pending: &mut Pending,
+        at: u64,
+    ) -> Result<Entry, Error> {
         let header = tar::Header::from_byte_slice(block);
         let flag = block[156];
-        let local = std::mem::take(&mut pending.records);
         // Global records apply to every later member, `path` included (GNU
         // tar names them all after it); the member's own records win.
-        let rec = |key: &str| pax::get(&local, key).or_else(|| pax::get(&self.globals, key));
+        let rec = |key: &str| pax::get(local, key).or_else(|| pax::get(&self.globals, key));
         let name = rec("GNU.sparse.name")
             .or_else(|| rec("path"))
             .map(<[u8]>::to_vec)
@@ -358,36 +379,12 @@ impl<R: Read> TarReader<R> {
             Some(n) => Ok(n),
             None => field(block, range, what, at),
         };
-        let uid = number("uid", 108..116, "uid")?;
-        let gid = number("gid", 116..124, "gid")?;
-        let size = match rec("size").and_then(pax::number) {
-            Some(n) => n,
-            None => size,
-        };
-        let mode = field(block, 100..108, "mode", at)? as u32;
+        let size = rec("size").and_then(pax::number).unwrap_or(size);
         let mtime = match rec("mtime") {
             Some(text) => Mtime::parse_pax(text),
             None => numeric_field(&block[136..148]).map(Mtime::from_secs),
         };
-        let magic = &block[257..263];
-        let has_owner_names = magic == b"ustar\0" || magic == b"ustar ";
-        let text_field = |key: &str, range: std::ops::Range<usize>| match rec(key) {
-            Some(v) => v.to_vec(),
-            None if has_owner_names => trim_nul(&block[range]).to_vec(),
-            None => Vec::new(),
-        };
-        let uname = text_field("uname", 265..297);
-        let gname = text_field("gname", 297..329);
-        let device = if has_owner_names {
-            let dev = |r| {
-                numeric_field(&block[r])
-                    .and_then(|n| u32::try_from(n).ok())
-                    .unwrap_or(0)
-            };
-            (dev(329..337), dev(337..345))
-        } else {
-            (0, 0)
-        };
+        let (uname, gname, device) = ustar_fields(block, &rec);
         let kind = kind_of(flag, &name);
         let stored = match kind {
             Kind::HardLink | Kind::Symlink | Kind::Char | Kind::Block | Kind::Fifo => 0,
@@ -401,25 +398,21 @@ impl<R: Read> TarReader<R> {
             })
             .cloned()
             .collect();
-        self.begin_data(&name, stored);
-        let sparse = self.sparse_map(block, flag, &local, &mut pending.used, at)?;
-
-        let size = sparse.as_ref().map_or(stored, |m| m.real_size);
         Ok(Entry {
             name,
             link,
             kind,
             type_flag: flag,
-            mode,
-            uid,
-            gid,
+            mode: field(block, 100..108, "mode", at)? as u32,
+            uid: number("uid", 108..116, "uid")?,
+            gid: number("gid", 116..124, "gid")?,
             uname,
             gname,
             mtime,
             device,
-            size,
-            stored: self.data_left,
-            sparse,
+            size: stored,
+            stored,
+            sparse: None,
             volume_offset: numeric_field(&block[369..381]).map_or(0, |n| n.max(0) as u64),
             extra_pax,
         })
@@ -521,6 +514,32 @@ fn push_regions(out: &mut Vec<Region>, headers: &[tar::GnuSparseHeader]) -> Resu
         });
     }
     Ok(())
+}
+
+/// User and group names (a PAX record over the header's field) and device
+/// numbers: fields only ustar and GNU headers have.
+fn ustar_fields<'a>(
+    block: &'a [u8; BLOCK],
+    rec: &impl Fn(&str) -> Option<&'a [u8]>,
+) -> (Vec<u8>, Vec<u8>, (u32, u32)) {
+    let magic = &block[257..263];
+    let ustar = magic == b"ustar\0" || magic == b"ustar ";
+    let text = |key: &str, range: std::ops::Range<usize>| match rec(key) {
+        Some(v) => v.to_vec(),
+        None if ustar => trim_nul(&block[range]).to_vec(),
+        None => Vec::new(),
+    };
+    let dev = |range: std::ops::Range<usize>| {
+        numeric_field(&block[range])
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|_| ustar)
+            .unwrap_or(0)
+    };
+    (
+        text("uname", 265..297),
+        text("gname", 297..329),
+        (dev(329..337), dev(337..345)),
+    )
 }
 
 fn kind_of(flag: u8, name: &[u8]) -> Kind {
