@@ -181,8 +181,9 @@ fn zero_padding(mut rest: impl BufRead) -> io::Result<()> {
     }
 }
 
-/// Say what went wrong in words a user of `gzip -t` would recognise.
-fn describe(e: io::Error, format: Format) -> io::Error {
+/// Say what went wrong in words a user of `gzip -t` would recognise: the
+/// one wording for a cut or corrupt stream, for `unpack` and `s3put`.
+pub fn describe(e: io::Error, format: Format) -> io::Error {
     let name = format.name();
     match e.kind() {
         io::ErrorKind::UnexpectedEof => io::Error::new(

@@ -20,7 +20,7 @@ use std::thread::JoinHandle;
 
 use bytes::Bytes;
 
-use super::decode::GzipMembers;
+use super::decode::{GzipMembers, describe};
 use super::detect::{Format, detect, is_tar_header, is_valid_tar_block};
 use crate::archive::reader::TarReader;
 
@@ -166,11 +166,11 @@ fn check(format: Format, rx: Receiver<Bytes>) -> Result<(), CheckError> {
         current: Bytes::new(),
     };
     match format {
-        Format::Gzip => contents(GzipMembers::new(io::BufReader::new(feed)), "gzip"),
+        Format::Gzip => contents(GzipMembers::new(io::BufReader::new(feed)), format),
         Format::Zstd => {
             let dec = zstd::stream::read::Decoder::new(feed)
                 .map_err(|e| CheckError::Start(format!("zstd: {e}")))?;
-            contents(dec, "zstd")
+            contents(dec, format)
         }
         _ => whole_tar(feed),
     }
@@ -178,20 +178,12 @@ fn check(format: Format, rx: Receiver<Bytes>) -> Result<(), CheckError> {
 
 /// A compressed stream's contents: followed to the end of its tar
 /// structure when they are a tar archive, else decoded to the end.
-fn contents(mut decoded: impl Read, name: &'static str) -> Result<(), CheckError> {
-    let named = |e: io::Error| match e.kind() {
-        io::ErrorKind::UnexpectedEof => {
-            CheckError::Truncated(format!("input ended early (truncated {name} stream)"))
-        }
-        _ => CheckError::Corrupt(format!("corrupt {name} stream: {e}")),
-    };
+fn contents(decoded: impl Read, format: Format) -> Result<(), CheckError> {
+    let mut decoded = Described(decoded, format);
     let mut head = Vec::with_capacity(512);
-    (&mut decoded)
-        .take(512)
-        .read_to_end(&mut head)
-        .map_err(named)?;
+    (&mut decoded).take(512).read_to_end(&mut head)?;
     if is_tar_header(&head) || is_valid_tar_block(&head) {
-        return whole_tar(io::Cursor::new(head).chain(Named(decoded, name)));
+        return whole_tar(io::Cursor::new(head).chain(decoded));
     }
     let mut buf = vec![0u8; 256 * 1024];
     loop {
@@ -199,7 +191,7 @@ fn contents(mut decoded: impl Read, name: &'static str) -> Result<(), CheckError
             Ok(0) => return Ok(()),
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(named(e)),
+            Err(e) => return Err(e.into()),
         }
     }
 }
@@ -213,22 +205,24 @@ fn whole_tar(input: impl Read) -> Result<(), CheckError> {
     Ok(())
 }
 
-/// A decoder whose errors carry the stream's name, as `unpack` words them.
-struct Named<R>(R, &'static str);
+/// A decoder whose errors are worded as `unpack` words them.
+struct Described<R>(R, Format);
 
-impl<R: Read> Read for Named<R> {
+impl<R: Read> Read for Described<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.0.read(buf).map_err(|e| match e.kind() {
-            io::ErrorKind::UnexpectedEof => io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("input ended early (truncated {} stream)", self.1),
-            ),
             io::ErrorKind::Interrupted => e,
-            _ => io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("corrupt {} stream: {e}", self.1),
-            ),
+            _ => describe(e, self.1),
         })
+    }
+}
+
+impl From<io::Error> for CheckError {
+    fn from(e: io::Error) -> Self {
+        match e.kind() {
+            io::ErrorKind::UnexpectedEof => CheckError::Truncated(e.to_string()),
+            _ => CheckError::Corrupt(e.to_string()),
+        }
     }
 }
 
