@@ -2,11 +2,13 @@
 //! backup nor a restore needs scratch disk for the archive.
 //!
 //! The library holds everything; each binary in `src/bin/` only parses its
-//! flags and calls in here. Data flows one way, stdin → library → stdout:
-//! [`archive`] turns trees into tar streams and back (safely), [`codec`]
-//! compresses and decompresses them on every core, [`s3`] moves streams in
-//! and out of S3, [`progress`] reports on stderr, and [`cli`]/[`stdio`] hold
-//! what the binaries share.
+//! flags (with [`cli`]) and calls in here. Data flows one way, stdin →
+//! library → stdout: [`archive`] turns trees into tar streams and back
+//! (safely), [`codec`] compresses and decompresses them on every core, [`s3`]
+//! moves streams in and out of S3, [`backups`] says what a complete backup
+//! is and [`retention`] which to keep, [`signals`] and [`progress`] handle
+//! signals and stderr, [`stdio`] the standard streams. docs/ARCHITECTURE.md
+//! is the map.
 //!
 //! ```
 //! use s3pipe::archive::pack::{pack_to, Input, PackOptions};
