@@ -645,3 +645,31 @@ fn dereference_stores_what_links_point_to() {
         .map(|(n, t)| (n.to_string(), t.to_string()))
     );
 }
+
+#[test]
+fn command_lines_pack_cannot_follow_are_one_line_and_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_str().unwrap();
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["--none", "--exclude", "a[", "-C", dir, "."],
+            "pack: bad --exclude pattern \"a[\": unclosed character class; missing ']'\n",
+        ),
+        (
+            &["--none", "--splice", "-", "--splice", "-"],
+            "pack: --splice -: standard input can be spliced only once\n",
+        ),
+        (
+            &["--zstd", "--level", "23", "-C", dir, "."],
+            "pack: zstd level must be 1-22, not 23\n",
+        ),
+    ];
+    let mut empty_tar = tar::Builder::new(Vec::new());
+    empty_tar.finish().unwrap();
+    let stdin = empty_tar.into_inner().unwrap();
+    for (args, message) in cases {
+        let out = run(bin("pack"), args, &stdin);
+        assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
+        assert_eq!(stderr(&out), message, "{args:?}");
+    }
+}

@@ -36,6 +36,11 @@ pub enum Error {
     Corrupt(String),
     #[error("{0}")]
     Truncated(String),
+    /// A command line the archive code cannot follow.
+    #[error("bad --exclude pattern {pattern:?}: {reason}")]
+    Pattern { pattern: String, reason: String },
+    #[error("--splice -: standard input can be spliced only once")]
+    StdinTwice,
 }
 
 impl Error {

@@ -157,18 +157,16 @@ struct Walker<'a> {
 impl<'a> Walker<'a> {
     fn new(opts: &'a PackOptions, progress: &'a Progress) -> Result<Self, Error> {
         let mut set = GlobSetBuilder::new();
+        let refused = |pattern: &str, reason: String| Error::Pattern {
+            pattern: pattern.into(),
+            reason,
+        };
         for pattern in &opts.exclude {
-            let glob = Glob::new(pattern).map_err(|e| {
-                Error::io(
-                    format!("bad --exclude pattern {pattern:?}"),
-                    std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
-                )
-            })?;
-            set.add(glob);
+            set.add(Glob::new(pattern).map_err(|e| refused(pattern, e.kind().to_string()))?);
         }
         let exclude = set
             .build()
-            .map_err(|e| Error::io("building --exclude patterns", std::io::Error::other(e)))?;
+            .map_err(|e| refused(&opts.exclude.join(" "), e.to_string()))?;
         Ok(Walker {
             opts,
             progress,
@@ -198,12 +196,7 @@ impl<'a> Walker<'a> {
                 Input::Splice(path) => {
                     let prefix = self.opts.splice_prefix.as_deref().map(str::as_bytes);
                     let n = if path.as_os_str() == "-" {
-                        let stdin = self.opts.stdin.take().ok_or_else(|| {
-                            Error::io(
-                                "--splice -: standard input is given once",
-                                std::io::Error::from(std::io::ErrorKind::NotFound),
-                            )
-                        })?;
+                        let stdin = self.opts.stdin.take().ok_or(Error::StdinTwice)?;
                         splice::splice(builder, stdin, "standard input", prefix, self.progress)?
                     } else {
                         let fs_path = base.join(path);
