@@ -43,7 +43,7 @@ pub struct Args {
 
 impl Args {
     pub fn options(&self) -> Result<(S3Url, GetOptions), UsageError> {
-        let url = S3Url::object(&self.url).map_err(|e| UsageError(e.to_string()))?;
+        let url = S3Url::object(&self.url)?;
         let opts = GetOptions {
             part_size: self.part_size.max(1),
             concurrency: self.concurrency,

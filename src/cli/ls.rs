@@ -43,10 +43,7 @@ pub struct Args {
 
 impl Args {
     pub fn options(&self) -> Result<(S3Url, LsOptions), UsageError> {
-        let url: S3Url = self
-            .url
-            .parse()
-            .map_err(|e: crate::s3::url::UrlError| UsageError(e.to_string()))?;
+        let url: S3Url = self.url.parse()?;
         let opts = LsOptions {
             recursive: self.recursive,
             human: self.human_readable,

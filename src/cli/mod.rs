@@ -61,6 +61,20 @@ fn exit_code(err: &anyhow::Error) -> Option<u8> {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// A URL or an `--owner`/`--group` value that cannot work is a usage
+/// error, whichever tool reads it.
+impl From<crate::s3::url::UrlError> for UsageError {
+    fn from(e: crate::s3::url::UrlError) -> Self {
+        UsageError(e.to_string())
+    }
+}
+
+impl From<crate::archive::pack::IdError> for UsageError {
+    fn from(e: crate::archive::pack::IdError) -> Self {
+        UsageError(e.to_string())
+    }
+}
+
 /// A [`UsageError`] as an `anyhow::Error`, for `map_err`.
 pub fn usage(message: impl Into<String>) -> anyhow::Error {
     UsageError(message.into()).into()

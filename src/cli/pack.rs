@@ -106,7 +106,7 @@ impl Args {
             spec.as_deref()
                 .map(|s| parse_id(s, group))
                 .transpose()
-                .map_err(|e| UsageError(e.to_string()))
+                .map_err(UsageError::from)
         };
         let opts = PackOptions {
             inputs,

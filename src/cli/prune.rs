@@ -60,10 +60,7 @@ impl Args {
     /// The prefix and the policy; an empty policy is refused (it would
     /// remove every backup).
     pub fn options(&self) -> Result<(S3Url, Policy), UsageError> {
-        let url: S3Url = self
-            .url
-            .parse()
-            .map_err(|e: crate::s3::url::UrlError| UsageError(e.to_string()))?;
+        let url: S3Url = self.url.parse()?;
         let policy = Policy {
             last: self.keep_last,
             daily: self.keep_daily,

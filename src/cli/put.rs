@@ -84,7 +84,7 @@ pub struct Args {
 impl Args {
     /// The destination and the upload's options, validated.
     pub fn options(&self) -> Result<(S3Url, PutOptions), UsageError> {
-        let url = S3Url::object(&self.url).map_err(|e| UsageError(e.to_string()))?;
+        let url = S3Url::object(&self.url)?;
         if self.part_size < MIN_PART {
             return Err(UsageError(
                 "--part-size must be at least 5MiB (S3's minimum)".into(),

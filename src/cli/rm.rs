@@ -46,8 +46,7 @@ impl Args {
                     S3Url::object(u)
                 }
             })
-            .collect::<Result<Vec<S3Url>, _>>()
-            .map_err(|e| UsageError(e.to_string()))?;
+            .collect::<Result<Vec<S3Url>, _>>()?;
         let opts = RmOptions {
             recursive: self.recursive,
             dry_run: self.dry_run,
