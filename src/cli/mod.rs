@@ -118,6 +118,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        for command in [
+            pack::Args::command(),
+            unpack::Args::command(),
+            put::Args::command(),
+            get::Args::command(),
+            ls::Args::command(),
+            rm::Args::command(),
+            prune::Args::command(),
+        ] {
+            command.debug_assert();
+        }
+    }
+
+    #[test]
     fn level_flags() {
         let args = ["pack", "-9", "-C", "x", "-p", "2", "--", "-1"].map(OsString::from);
         let out = expand_level_flags(args);
