@@ -155,9 +155,7 @@ impl<R: Read> TarReader<R> {
                 return Err(Error::Corrupt("no input (empty stream)".into()));
             }
             if n < BLOCK {
-                return Err(Error::Truncated(
-                    "input ended early (truncated tar stream: no end-of-archive marker)".into(),
-                ));
+                return Err(cut_before_the_end());
             }
             if block.iter().all(|&b| b == 0) {
                 self.end(at)?;
@@ -166,11 +164,14 @@ impl<R: Read> TarReader<R> {
             check_sum(&block, at)?;
             let size = field(&block, 124..136, "size", at)?;
             match block[156] {
+                // GNU writes long names NUL-terminated.
                 b'L' => {
-                    pending.name = Some(self.extension(size, &mut pending.used, "long name")?)
+                    let data = self.extension(size, &mut pending.used, "long name")?;
+                    pending.name = Some(trim_nul(&data).to_vec());
                 }
                 b'K' => {
-                    pending.link = Some(self.extension(size, &mut pending.used, "long link")?)
+                    let data = self.extension(size, &mut pending.used, "long link")?;
+                    pending.link = Some(trim_nul(&data).to_vec());
                 }
                 b'x' | b'X' => {
                     let data = self.extension(size, &mut pending.used, "PAX header")?;
@@ -242,9 +243,7 @@ impl<R: Read> TarReader<R> {
             let want = self.pad_left.min(BLOCK as u64) as usize;
             let n = self.read_full(&mut scratch[..want])?;
             if n < want {
-                return Err(Error::Truncated(
-                    "input ended early (truncated tar stream: no end-of-archive marker)".into(),
-                ));
+                return Err(cut_before_the_end());
             }
             self.pad_left -= n as u64;
         }
@@ -286,11 +285,6 @@ impl<R: Read> TarReader<R> {
         self.begin_data(b"(extended header)", size);
         self.read_data_exact(&mut data)?;
         self.skip_data()?;
-        if matches!(what, "long name" | "long link")
-            && let Some(nul) = data.iter().position(|&b| b == 0)
-        {
-            data.truncate(nul);
-        }
         Ok(data)
     }
 
@@ -586,6 +580,11 @@ fn records(data: &[u8], at: u64) -> Result<Vec<Record>, Error> {
         Error::Corrupt(m) => Error::Corrupt(format!("{m} (header at byte {at})")),
         other => other,
     })
+}
+
+/// EOF where a header or a member's padding should be.
+fn cut_before_the_end() -> Error {
+    Error::Truncated("input ended early (truncated tar stream: no end-of-archive marker)".into())
 }
 
 fn trim_nul(field: &[u8]) -> &[u8] {
