@@ -108,6 +108,16 @@ impl Args {
                 .transpose()
                 .map_err(UsageError::from)
         };
+        // Only `--splice -` reads stdin: hand it over only then.
+        let splices_stdin = inputs
+            .iter()
+            .any(|i| matches!(i, Input::Splice(p) if p.as_os_str() == "-"));
+        let stdin = match splices_stdin {
+            true => crate::stdio::stdin()
+                .map(SpliceStdin::new)
+                .unwrap_or_default(),
+            false => SpliceStdin::default(),
+        };
         let opts = PackOptions {
             inputs,
             exclude: self.exclude.clone(),
@@ -119,9 +129,7 @@ impl Args {
             sparse: self.sparse,
             verbose: self.verbose,
             splice_prefix: self.prefix.clone(),
-            stdin: crate::stdio::stdin()
-                .map(SpliceStdin::new)
-                .unwrap_or_default(),
+            stdin,
         };
         Ok((opts, self.compression()?))
     }
