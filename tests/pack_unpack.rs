@@ -650,7 +650,7 @@ fn dereference_stores_what_links_point_to() {
 fn command_lines_pack_cannot_follow_are_one_line_and_exit_2() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_str().unwrap();
-    let cases: [(&[&str], &str); 3] = [
+    let cases: [(&[&str], &str); 4] = [
         (
             &["--none", "--exclude", "a[", "-C", dir, "."],
             "pack: bad --exclude pattern \"a[\": unclosed character class; missing ']'\n",
@@ -663,6 +663,10 @@ fn command_lines_pack_cannot_follow_are_one_line_and_exit_2() {
             &["--zstd", "--level", "23", "-C", dir, "."],
             "pack: zstd level must be 1-22, not 23\n",
         ),
+        (
+            &["--readers", "0", "-C", dir, "."],
+            "pack: --readers and --read-ahead must be at least 1\n",
+        ),
     ];
     let mut empty_tar = tar::Builder::new(Vec::new());
     empty_tar.finish().unwrap();
@@ -672,4 +676,125 @@ fn command_lines_pack_cannot_follow_are_one_line_and_exit_2() {
         assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
         assert_eq!(stderr(&out), message, "{args:?}");
     }
+}
+
+// ---- read-ahead: the archive never depends on it; memory does ----
+
+/// A tree whose files straddle the readers' 512 KiB chunks, with hard
+/// links, a sparse file and the rich tree's every kind of entry.
+fn read_ahead_source() -> (tempfile::TempDir, std::path::PathBuf) {
+    let (tmp, src) = rich_source();
+    let chunk = 512 * 1024;
+    for (i, size) in [1, chunk - 1, chunk, chunk + 1, 3 * chunk + 5].iter().enumerate() {
+        let path = src.join(format!("chunks/f{i}"));
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, random_bytes(*size, i as u64)).unwrap();
+    }
+    fs::hard_link(src.join("chunks/f3"), src.join("chunks/f3-again")).unwrap();
+    let sparse = fs::File::create(src.join("chunks/sparse")).unwrap();
+    std::os::unix::fs::FileExt::write_at(&sparse, b"data", 5 << 20).unwrap();
+    (tmp, src)
+}
+
+#[test]
+fn read_ahead_never_changes_the_archive() {
+    let (tmp, src) = read_ahead_source();
+    let dir = src.to_str().unwrap();
+    let archive = |readers: &str, ahead: &str| {
+        pack(&["--none", "-S", "--readers", readers, "--read-ahead", ahead, "-C", dir, "."])
+    };
+    let one_at_a_time = archive("1", "1K");
+    for (readers, ahead) in [("2", "4K"), ("3", "600K"), ("16", "16M"), ("64", "1M")] {
+        assert!(
+            archive(readers, ahead) == one_at_a_time,
+            "--readers {readers} --read-ahead {ahead} changed the archive"
+        );
+    }
+    // And it is the tree: GNU tar extracts it whole, holes included.
+    let out = tmp.path().join("gnu");
+    fs::create_dir(&out).unwrap();
+    let extracted = run_command(
+        {
+            let mut c = std::process::Command::new("tar");
+            c.args(["-x", "-C", out.to_str().unwrap()]);
+            c
+        },
+        &one_at_a_time,
+    );
+    assert_eq!(code(&extracted), 0, "{}", stderr(&extracted));
+    assert_same_tree(&src, &out);
+}
+
+#[test]
+fn read_ahead_reports_failures_in_archive_order() {
+    let (_tmp, src) = read_ahead_source();
+    let dir = src.to_str().unwrap();
+    std::os::unix::net::UnixListener::bind(src.join("chunks/socket")).unwrap();
+    let absolute = format!("{dir}/empty-dir");
+    let args = |readers, ahead| {
+        let mut args = vec!["--none", "-v", "--ignore-failed-read", "-C", dir];
+        args.extend(["gone-1", "chunks", absolute.as_str(), "gone-2", "dir"]);
+        args.extend(["--readers", readers, "--read-ahead", ahead]);
+        args
+    };
+    let reference = run(bin("pack"), &args("1", "1K"), b"");
+    assert_eq!(code(&reference), 0, "{}", stderr(&reference));
+    let lines: Vec<String> = stderr(&reference).lines().map(String::from).collect();
+    let at = |needle: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle:?} in {lines:#?}"))
+    };
+    assert!(at("gone-1") < at("chunks/f0"));
+    assert!(at("chunks/f4") < at("chunks/socket: socket ignored"));
+    assert!(at("socket ignored") < at("Removing leading"));
+    assert!(at("Removing leading") < at("gone-2"));
+    assert!(at("gone-2") < at("dir/small.txt"));
+    let fast = run(bin("pack"), &args("16", "16M"), b"");
+    assert_eq!(stderr(&fast), stderr(&reference));
+    assert!(fast.stdout == reference.stdout);
+}
+
+#[test]
+fn a_fatal_error_stops_the_readers_without_a_hang() {
+    let tmp = tempfile::tempdir().unwrap();
+    for i in 0..40 {
+        fs::write(tmp.path().join(format!("f{i:02}")), random_bytes(100_000, i)).unwrap();
+    }
+    let dir = tmp.path().to_str().unwrap();
+    // The walk is far ahead, waiting for room, when the writer meets the
+    // missing path and stops; the 40 files behind it are never needed.
+    let mut args = vec!["--none", "--read-ahead", "64K", "-C", dir, "gone"];
+    let names: Vec<String> = (0..40).map(|i| format!("f{i:02}")).collect();
+    args.extend(names.iter().map(String::as_str));
+    let out = run("timeout", &[&["60", bin("pack").to_str().unwrap()][..], &args].concat(), b"");
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!("pack: cannot stat {dir}/gone: No such file or directory (os error 2)\n")
+    );
+}
+
+#[test]
+fn read_ahead_memory_is_bounded_by_the_flag_not_the_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 256 MiB of file (a hole reads as zeros: no disk needed) and 2,000
+    // small files, which the readers would happily buffer without a limit.
+    let big = fs::File::create(tmp.path().join("big")).unwrap();
+    big.set_len(256 << 20).unwrap();
+    fs::create_dir(tmp.path().join("small")).unwrap();
+    for i in 0..2000 {
+        fs::write(tmp.path().join(format!("small/{i}")), random_bytes(20_000, i)).unwrap();
+    }
+    let (default_rss, out) = peak_rss(tmp.path(), "pack -q . > /dev/null");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(default_rss < 64 << 10, "pack -6 at defaults: {default_rss} KiB");
+    let (small_rss, out) =
+        peak_rss(tmp.path(), "pack --none --read-ahead 1M --readers 4 . > /dev/null");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let (large_rss, _) = peak_rss(tmp.path(), "pack --none --read-ahead 48M . > /dev/null");
+    assert!(small_rss < 16 << 10, "--read-ahead 1M: {small_rss} KiB");
+    // The flag is what bounds it: more room, more memory, same files.
+    assert!(large_rss > small_rss + (24 << 10), "{large_rss} vs {small_rss} KiB");
 }

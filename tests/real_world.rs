@@ -674,24 +674,6 @@ fn device_nodes_without_devices_are_skipped_and_the_rest_extracted() {
 
 // ---- 9, 10, 12: bounded memory and output, splice ----
 
-/// Peak RSS in KiB and the output of `script` run under GNU time.
-fn peak_rss(dir: &Path, script: &str) -> (u64, Output) {
-    let out = Command::new("/usr/bin/time")
-        .args(["-f", "RSS=%M", "bash", "-c", script])
-        .current_dir(dir)
-        .env("PATH", path_with_bins())
-        .output()
-        .unwrap();
-    let err = stderr(&out);
-    let rss = err
-        .lines()
-        .find_map(|l| l.strip_prefix("RSS="))
-        .unwrap_or_else(|| panic!("no RSS in {err}"))
-        .parse()
-        .unwrap();
-    (rss, out)
-}
-
 #[test]
 fn huge_extension_headers_are_refused_in_bounded_memory() {
     let tmp = tempfile::tempdir().unwrap();

@@ -11,10 +11,12 @@ pub mod owners;
 pub mod pack;
 pub mod pax;
 pub mod reader;
+pub mod readahead;
 pub mod sparse;
 pub mod splice;
 pub mod time;
 pub mod unpack;
+pub mod walk;
 
 use std::io;
 

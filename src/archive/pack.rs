@@ -1,32 +1,33 @@
-//! `pack`: walk paths (GNU tar's `-C` semantics) into a tar stream.
+//! `pack`: paths (GNU tar's `-C` semantics) → a tar stream, written in
+//! archive order from the [`walk`](super::walk)'s steps while the
+//! [`readahead`](super::readahead) pool reads the next files.
 //!
 //! Why not `tar::Builder::append_dir_all`: it is unsorted, follows symlinks,
 //! stores hard links as copies, fails on sockets and copies a file to EOF
 //! after taking its size from stat, so a growing file corrupts the archive.
-//! This walker sorts each directory (same tree, same archive), keeps a
-//! (dev, inode) table for hard links, and feeds exactly the header's size.
+//! Here each directory is sorted (same tree, same archive), hard links are
+//! stored once, and exactly the header's size of data is written. The
+//! archive does not depend on the number of readers or the read-ahead.
 //!
 //! On any fatal error the end-of-archive blocks are *not* written and the
 //! compressor is abandoned: a failed `pack` never emits a stream that a
 //! reader (or `s3put --verify`) would take for a complete archive.
 
-use std::collections::HashMap;
-use std::ffi::OsString;
-use std::fs::{self, File, Metadata};
+use std::fs::{File, Metadata};
 use std::io::{Read, Write};
 use std::mem::ManuallyDrop;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use globset::{Glob, GlobSet, GlobSetBuilder};
 use tar::{Builder, EntryType};
 
 use super::header::{self, EntryMeta, ExactSize};
 use super::owners::{Kind, Owners, id_of, name_of};
-use super::sparse::{self, RegionReader, SparseMap};
+use super::readahead::{Budget, ChunkReader, ReadAhead, ReadAheadConfig};
+use super::sparse::RegionReader;
 use super::time::Mtime;
+use super::walk::{self, FileData, OpenFile, Step, Walk};
 use super::{Error, show, splice};
 use crate::codec::encode::{Compression, Encoder};
 use crate::progress::Progress;
@@ -68,6 +69,8 @@ pub struct PackOptions {
     /// What `--splice -` reads: the caller passes its standard input in
     /// (the library never reaches for the process's own).
     pub stdin: SpliceStdin,
+    /// How far ahead files are read (`--read-ahead`, `--readers`).
+    pub read_ahead: ReadAheadConfig,
 }
 
 /// A reader handed over once, for `--splice -`.
@@ -125,6 +128,9 @@ pub fn pack_to<W: Write>(
 
 /// Write the tar stream (uncompressed) to `out`. On error nothing more is
 /// written: no end-of-archive blocks.
+///
+/// Three kinds of thread: the walk (stat, open, plan reads), the
+/// [`ReadAhead`] readers, and this one, which writes entries in order.
 pub fn pack<W: Write>(
     opts: &PackOptions,
     out: &mut W,
@@ -133,257 +139,109 @@ pub fn pack<W: Write>(
     // ManuallyDrop: tar's Builder writes the end-of-archive blocks when
     // dropped, which must not happen after a failure.
     let mut builder = ManuallyDrop::new(Builder::new(out));
-    let mut walker = Walker::new(opts, progress)?;
-    walker.run(&mut builder)?;
+    let exclude = walk::exclusions(opts)?;
+    let budget = Budget::new(opts.read_ahead.bytes);
+    let mut writer = Writer {
+        opts,
+        progress,
+        owners: Owners::default(),
+        summary: PackSummary::default(),
+    };
+    std::thread::scope(|scope| {
+        let (steps, queue) = crossbeam_channel::bounded(STEPS_AHEAD);
+        let ahead = ReadAhead::start(scope, &opts.read_ahead, &budget);
+        let walk = scope.spawn(move || Walk::new(opts, exclude, steps, ahead).run());
+        let written = writer.run(&mut builder, queue);
+        // Wake a walk waiting for room, so it sees the writer is gone.
+        budget.close();
+        if let Err(panic) = walk.join() {
+            std::panic::resume_unwind(panic);
+        }
+        written
+    })?;
     ManuallyDrop::into_inner(builder)
         .into_inner()
         .map_err(|e| Error::io("writing the archive", e))?;
-    Ok(walker.summary)
+    Ok(writer.summary)
 }
 
-struct Walker<'a> {
+/// Steps the walk may run ahead of the writer. Each may hold an open file,
+/// so this stays far below the usual 1024-descriptor limit.
+const STEPS_AHEAD: usize = 256;
+
+/// Writes the walk's steps as tar entries, in order.
+struct Writer<'a> {
     opts: &'a PackOptions,
     progress: &'a Progress,
-    exclude: GlobSet,
-    /// (dev, inode) → first member name, for files with several links.
-    links: HashMap<(u64, u64), Vec<u8>>,
     owners: Owners,
-    /// Directories being walked, to stop `--dereference` loops.
-    ancestors: Vec<(u64, u64)>,
-    warned_root: bool,
     summary: PackSummary,
 }
 
-impl<'a> Walker<'a> {
-    fn new(opts: &'a PackOptions, progress: &'a Progress) -> Result<Self, Error> {
-        let mut set = GlobSetBuilder::new();
-        let refused = |pattern: &str, reason: String| Error::Pattern {
-            pattern: pattern.into(),
-            reason,
-        };
-        for pattern in &opts.exclude {
-            set.add(Glob::new(pattern).map_err(|e| refused(pattern, e.kind().to_string()))?);
-        }
-        let exclude = set
-            .build()
-            .map_err(|e| refused(&opts.exclude.join(" "), e.to_string()))?;
-        Ok(Walker {
-            opts,
-            progress,
-            exclude,
-            links: HashMap::new(),
-            owners: Owners::default(),
-            ancestors: Vec::new(),
-            warned_root: false,
-            summary: PackSummary::default(),
-        })
-    }
-
-    fn run<W: Write>(&mut self, builder: &mut Builder<W>) -> Result<(), Error> {
-        let mut base = PathBuf::new();
-        for input in &self.opts.inputs {
-            match input {
-                Input::Chdir(dir) => base = base.join(dir),
-                Input::Path(path) => {
-                    let name = self.member_name(path);
-                    let fs_path = if base.as_os_str().is_empty() {
-                        path.clone()
-                    } else {
-                        base.join(path)
-                    };
-                    self.add(builder, &fs_path, name)?;
+impl Writer<'_> {
+    fn run<W: Write>(
+        &mut self,
+        builder: &mut Builder<W>,
+        steps: crossbeam_channel::Receiver<Step<'_>>,
+    ) -> Result<(), Error> {
+        for step in steps {
+            match step {
+                Step::Warn(message) => self.progress.warn(message),
+                Step::Failed { path, what, error } => self.failed_read(&path, what, error)?,
+                Step::Entry {
+                    md,
+                    name,
+                    kind,
+                    link,
+                    device,
+                } => {
+                    let mut meta = self.meta(&md, name, kind);
+                    meta.link = link;
+                    meta.device = device;
+                    self.write(builder, &meta, std::io::empty())?;
                 }
-                Input::Splice(path) => {
-                    let prefix = self.opts.splice_prefix.as_deref().map(str::as_bytes);
-                    let n = if path.as_os_str() == "-" {
-                        let stdin = self.opts.stdin.take().ok_or(Error::StdinTwice)?;
-                        splice::splice(builder, stdin, "standard input", prefix, self.progress)?
-                    } else {
-                        let fs_path = base.join(path);
-                        let file = File::open(&fs_path)
-                            .map_err(|e| Error::io(format!("opening {}", fs_path.display()), e))?;
-                        splice::splice(
-                            builder,
-                            file,
-                            &fs_path.display().to_string(),
-                            prefix,
-                            self.progress,
-                        )?
-                    };
-                    self.summary.entries += n;
-                }
+                Step::File(file) => self.add_file(builder, file)?,
+                Step::Splice(source) => self.splice(builder, source)?,
             }
         }
         Ok(())
     }
 
-    /// The member name for a command-line path: as given, without a leading
-    /// `/` (GNU tar's warning) or trailing slashes.
-    fn member_name(&mut self, path: &Path) -> Vec<u8> {
-        let bytes = path.as_os_str().as_bytes();
-        let trimmed = bytes.strip_suffix(b"/").map_or(bytes, |b| {
-            let end = b.iter().rposition(|&c| c != b'/').map_or(0, |i| i + 1);
-            &b[..end]
-        });
-        let start = trimmed
-            .iter()
-            .position(|&c| c != b'/')
-            .unwrap_or(trimmed.len());
-        if start > 0 && !self.warned_root {
-            self.warned_root = true;
-            self.progress.warn("Removing leading `/' from member names");
-        }
-        trimmed[start..].to_vec()
-    }
-
-    /// GNU tar's default (unanchored) exclusion: a pattern matches the whole
-    /// name or any part of it that starts after a `/`; `*` matches `/`.
-    fn excluded(&self, name: &[u8]) -> bool {
-        if self.exclude.is_empty() || name.is_empty() {
-            return false;
-        }
-        let name = name.strip_suffix(b"/").unwrap_or(name);
-        let matches = |s: &[u8]| {
-            self.exclude
-                .is_match(Path::new(std::ffi::OsStr::from_bytes(s)))
-        };
-        matches(name)
-            || name
-                .iter()
-                .enumerate()
-                .any(|(i, &c)| c == b'/' && matches(&name[i + 1..]))
-    }
-
-    fn add<W: Write>(
+    fn splice<W: Write>(
         &mut self,
         builder: &mut Builder<W>,
-        path: &Path,
-        name: Vec<u8>,
+        source: Option<PathBuf>,
     ) -> Result<(), Error> {
-        if self.excluded(&name) {
-            return Ok(());
-        }
-        let stat = if self.opts.dereference {
-            fs::metadata(path)
-        } else {
-            fs::symlink_metadata(path)
-        };
-        let md = match stat {
-            Ok(md) => md,
-            Err(e) => return self.failed_read(path, "cannot stat", e),
-        };
-        let ft = md.file_type();
-        if ft.is_dir() {
-            self.add_dir(builder, path, name, &md)
-        } else if ft.is_file() {
-            self.add_file(builder, path, name, &md)
-        } else if ft.is_symlink() {
-            let target = match fs::read_link(path) {
-                Ok(t) => t,
-                Err(e) => return self.failed_read(path, "cannot read link", e),
-            };
-            let mut meta = self.meta(&md, name, EntryType::Symlink);
-            meta.link = Some(target.as_os_str().as_bytes().to_vec());
-            self.write(builder, &meta, std::io::empty())
-        } else if ft.is_fifo() || ft.is_char_device() || ft.is_block_device() {
-            // Stored as what they are; never opened or read.
-            let kind = if ft.is_fifo() {
-                EntryType::Fifo
-            } else if ft.is_char_device() {
-                EntryType::Char
-            } else {
-                EntryType::Block
-            };
-            let mut meta = self.meta(&md, name, kind);
-            if !ft.is_fifo() {
-                let rdev = md.rdev();
-                meta.device = Some((
-                    nix::sys::stat::major(rdev) as u32,
-                    nix::sys::stat::minor(rdev) as u32,
-                ));
+        let prefix = self.opts.splice_prefix.as_deref().map(str::as_bytes);
+        let n = match source {
+            None => {
+                let stdin = self.opts.stdin.take().ok_or(Error::StdinTwice)?;
+                splice::splice(builder, stdin, "standard input", prefix, self.progress)?
             }
-            self.write(builder, &meta, std::io::empty())
-        } else {
-            self.progress
-                .warn(format_args!("{}: socket ignored", path.display()));
-            Ok(())
-        }
-    }
-
-    fn add_dir<W: Write>(
-        &mut self,
-        builder: &mut Builder<W>,
-        path: &Path,
-        name: Vec<u8>,
-        md: &Metadata,
-    ) -> Result<(), Error> {
-        let key = (md.dev(), md.ino());
-        if self.ancestors.contains(&key) {
-            self.progress.warn(format_args!(
-                "{}: directory loop (through a followed symlink), not descended",
-                path.display()
-            ));
-            return Ok(());
-        }
-        let mut children: Vec<OsString> = match fs::read_dir(path) {
-            Ok(rd) => match rd.map(|e| e.map(|e| e.file_name())).collect() {
-                Ok(names) => names,
-                Err(e) => return self.failed_read(path, "cannot read directory", e),
-            },
-            Err(e) => return self.failed_read(path, "cannot open directory", e),
+            Some(path) => {
+                let file = File::open(&path)
+                    .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+                let name = path.display().to_string();
+                splice::splice(builder, file, &name, prefix, self.progress)?
+            }
         };
-        // Byte order, as `LC_ALL=C ls` would: the same tree gives the same
-        // archive on every machine.
-        children.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-        let prefix = if name.is_empty() {
-            Vec::new()
-        } else {
-            let mut dir_name = name;
-            dir_name.push(b'/');
-            let meta = self.meta(md, dir_name.clone(), EntryType::Directory);
-            self.write(builder, &meta, std::io::empty())?;
-            dir_name
-        };
-        self.ancestors.push(key);
-        for child in children {
-            let mut child_name = prefix.clone();
-            child_name.extend_from_slice(child.as_bytes());
-            self.add(builder, &path.join(&child), child_name)?;
-        }
-        self.ancestors.pop();
+        self.summary.entries += n;
         Ok(())
     }
 
-    fn add_file<W: Write>(
-        &mut self,
-        builder: &mut Builder<W>,
-        path: &Path,
-        name: Vec<u8>,
-        md: &Metadata,
-    ) -> Result<(), Error> {
-        if md.nlink() > 1 {
-            let key = (md.dev(), md.ino());
-            if let Some(first) = self.links.get(&key).cloned() {
-                let mut meta = self.meta(md, name, EntryType::Link);
-                meta.link = Some(first);
-                return self.write(builder, &meta, std::io::empty());
-            }
-            self.links.insert(key, name.clone());
-        }
-        let file = match File::open(path) {
-            Ok(f) => f,
-            Err(e) => return self.failed_read(path, "cannot open", e),
-        };
-        // The size and times of what we opened, not of what we stat'ed.
-        let before = file
-            .metadata()
-            .map_err(|e| Error::io(format!("cannot stat {}", path.display()), e))?;
-        let mut meta = self.meta(&before, name, EntryType::Regular);
-        meta.size = before.len();
+    fn add_file<W: Write>(&mut self, builder: &mut Builder<W>, open: OpenFile) -> Result<(), Error> {
+        let OpenFile {
+            path,
+            name,
+            file,
+            md,
+            data,
+        } = open;
+        let mut meta = self.meta(&md, name, EntryType::Regular);
+        meta.size = md.len();
         if self.opts.verbose {
             self.progress.verbose(show(&meta.path));
         }
-        let outcome = self.append_file(builder, &file, &before, &meta, path)?;
+        let outcome = self.append_file(builder, &file, data, &meta, &path)?;
         self.summary.entries += 1;
         self.summary.bytes += meta.size;
         self.progress.add_bytes(meta.size);
@@ -392,9 +250,9 @@ impl<'a> Walker<'a> {
             return Ok(()); // a read error, reported and zero-filled
         };
         let touched = file.metadata().is_ok_and(|after| {
-            after.len() != before.len()
-                || after.mtime() != before.mtime()
-                || after.mtime_nsec() != before.mtime_nsec()
+            after.len() != md.len()
+                || after.mtime() != md.mtime()
+                || after.mtime_nsec() != md.mtime_nsec()
         });
         if short || grew || touched {
             self.progress.warn(format_args!(
@@ -414,28 +272,32 @@ impl<'a> Walker<'a> {
         &mut self,
         builder: &mut Builder<W>,
         file: &File,
-        md: &Metadata,
+        data: FileData,
         meta: &EntryMeta,
         path: &Path,
     ) -> Result<Option<(bool, bool)>, Error> {
-        let map = self.sparse_map(file, md);
-        let regions = map.as_ref().map_or(&[][..], |m| &m.regions[..]);
-        let mut data = match &map {
-            Some(m) => ExactSize::new(
-                Source::Regions(RegionReader::new(file, regions)),
-                m.stored(),
-            ),
-            None => ExactSize::new(Source::File(file), meta.size),
+        // Each branch drops its reader at its end: the walk stops planning
+        // reads of a file the writer is done with.
+        let (written, mut error, short, grew) = match data {
+            FileData::Sparse(map) => {
+                let regions = RegionReader::new(file, &map.regions);
+                let mut source = ExactSize::new(regions, map.stored());
+                let written = header::append_sparse(builder, meta, &map, &mut source);
+                // Growth of a sparse file shows in the size and mtime checks.
+                (written, source.error.take(), source.short, false)
+            }
+            FileData::Chunks(chunks) => {
+                let mut source = ExactSize::new(ChunkReader::new(chunks), meta.size);
+                let written = header::append(builder, meta, &mut source);
+                let grew = file.read_at(&mut [0u8; 1], meta.size).is_ok_and(|n| n > 0);
+                (written, source.error.take(), source.short, grew)
+            }
         };
-        let written = match &map {
-            Some(m) => header::append_sparse(builder, meta, m, &mut data),
-            None => header::append(builder, meta, &mut data),
-        };
-        written.map_err(|e| match data.error.take() {
+        written.map_err(|e| match error.take() {
             Some(read) => Error::io(format!("reading {}", path.display()), read),
             None => Error::io("writing the archive", e),
         })?;
-        if let Some(e) = data.error.take() {
+        if let Some(e) = error {
             // Zero-filled from the failure on; the archive stays valid.
             if !self.opts.ignore_failed_read {
                 return Err(Error::io(format!("reading {}", path.display()), e));
@@ -447,27 +309,7 @@ impl<'a> Walker<'a> {
             self.summary.skipped += 1;
             return Ok(None);
         }
-        let short = data.short;
-        let grew = match data.into_inner() {
-            Source::File(mut f) => f.read(&mut [0u8; 1]).is_ok_and(|n| n > 0),
-            Source::Regions(_) => false, // the size and mtime checks see it
-        };
         Ok(Some((short, grew)))
-    }
-
-    /// With `--sparse`, the data regions of a file that has holes (fewer
-    /// blocks allocated than its size needs, GNU tar's test) and is not
-    /// all data.
-    fn sparse_map(&self, file: &File, md: &Metadata) -> Option<SparseMap> {
-        if !self.opts.sparse || md.blocks() * 512 >= md.len() {
-            return None;
-        }
-        let regions = sparse::data_regions(file, md.len()).ok()?;
-        let map = SparseMap {
-            regions,
-            real_size: md.len(),
-        };
-        (map.stored() < md.len()).then_some(map)
     }
 
     fn write<W: Write>(
@@ -526,22 +368,6 @@ impl<'a> Walker<'a> {
             gname,
             device: None,
             extra_pax: Vec::new(),
-        }
-    }
-}
-
-/// Where a regular file's data comes from: the whole file, or the data
-/// regions of a sparse one.
-enum Source<'a> {
-    File(&'a File),
-    Regions(RegionReader<'a>),
-}
-
-impl Read for Source<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            Source::File(f) => f.read(buf),
-            Source::Regions(r) => r.read(buf),
         }
     }
 }

@@ -7,7 +7,11 @@ use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 
 use super::UsageError;
 use crate::archive::pack::{Input, PackOptions, SpliceStdin, parse_id};
+use crate::archive::readahead::ReadAheadConfig;
 use crate::codec::encode::Compression;
+
+/// `ReadAheadConfig::DEFAULT.bytes` as the help shows it.
+const DEFAULT_READ_AHEAD: &str = "16M";
 
 const AFTER_HELP: &str = "\
 Paths are archived in order; -C DIR applies to the paths after it (GNU tar).
@@ -77,6 +81,12 @@ pub struct Args {
     /// Store files with holes as sparse entries (PAX 1.0; GNU tar and bsdtar restore them)
     #[arg(short = 'S', long)]
     pub sparse: bool,
+    /// Bytes of file data read ahead of the archive writer
+    #[arg(long, value_name = "SIZE", default_value = DEFAULT_READ_AHEAD, value_parser = super::parse_size)]
+    pub read_ahead: u64,
+    /// Threads reading files ahead (reads in flight on a cold disk)
+    #[arg(long, value_name = "N", default_value_t = ReadAheadConfig::DEFAULT.readers)]
+    pub readers: usize,
     /// List entries on stderr as they are added
     #[arg(short, long)]
     pub verbose: bool,
@@ -130,8 +140,21 @@ impl Args {
             verbose: self.verbose,
             splice_prefix: self.prefix.clone(),
             stdin,
+            read_ahead: self.read_ahead()?,
         };
         Ok((opts, self.compression()?))
+    }
+
+    fn read_ahead(&self) -> Result<ReadAheadConfig, UsageError> {
+        if self.readers == 0 || self.read_ahead == 0 {
+            return Err(UsageError(
+                "--readers and --read-ahead must be at least 1".into(),
+            ));
+        }
+        Ok(ReadAheadConfig {
+            bytes: self.read_ahead,
+            readers: self.readers,
+        })
     }
 
     /// The codec and its level (gzip 1-9, default 6; zstd 1-22, default 3).
@@ -185,4 +208,15 @@ fn ordered_inputs(matches: &clap::ArgMatches, args: &Args) -> Vec<Input> {
     );
     ordered.sort_by_key(|(i, _)| *i);
     ordered.into_iter().map(|(_, input)| input).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_help_shows_the_real_read_ahead_default() {
+        let parsed = super::super::parse_size(DEFAULT_READ_AHEAD);
+        assert_eq!(parsed, Ok(ReadAheadConfig::DEFAULT.bytes));
+    }
 }

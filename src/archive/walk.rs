@@ -1,0 +1,344 @@
+//! The walk behind `pack`: paths (GNU tar's `-C` semantics) → [`Step`]s in
+//! archive order, on a thread of its own so that reading directories and
+//! stat'ing entries overlaps with reading and compressing data.
+//!
+//! Each directory is sorted (same tree, same archive); a (dev, inode)
+//! table stores hard links once; regular files are opened here and their
+//! data handed to the [`ReadAhead`] pool. The walk only decides; every
+//! warning and failure travels as a step, so the writer reports them in
+//! archive order, exactly where a one-thread walk would have.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::fs::{self, File, Metadata};
+use std::io;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crossbeam_channel::Sender;
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use tar::EntryType;
+
+use super::Error;
+use super::pack::{Input, PackOptions};
+use super::readahead::{Chunks, ReadAhead};
+use super::sparse::{self, SparseMap};
+
+/// One thing for the writer to do, in archive order.
+pub enum Step<'a> {
+    Warn(String),
+    /// A path that could not be stat'ed, opened or listed: fatal, or a
+    /// warning with `--ignore-failed-read`.
+    Failed {
+        path: PathBuf,
+        what: &'static str,
+        error: io::Error,
+    },
+    /// An entry without data: directory, symlink, hard link, FIFO, device.
+    Entry {
+        md: Metadata,
+        name: Vec<u8>,
+        kind: EntryType,
+        link: Option<Vec<u8>>,
+        device: Option<(u32, u32)>,
+    },
+    File(OpenFile<'a>),
+    /// Copy the entries of this tar stream (None: standard input).
+    Splice(Option<PathBuf>),
+}
+
+/// A regular file, opened: its size and times are those of what was opened.
+pub struct OpenFile<'a> {
+    pub path: PathBuf,
+    pub name: Vec<u8>,
+    pub file: Arc<File>,
+    pub md: Metadata,
+    pub data: FileData<'a>,
+}
+
+pub enum FileData<'a> {
+    /// Read ahead, chunk by chunk.
+    Chunks(Chunks<'a>),
+    /// `--sparse` and the file has holes: the writer reads its data regions.
+    Sparse(SparseMap),
+}
+
+/// The writer has stopped listening.
+pub struct Stopped;
+
+pub struct Walk<'a, 'o> {
+    opts: &'o PackOptions,
+    exclude: GlobSet,
+    /// (dev, inode) → first member name, for files with several links.
+    links: HashMap<(u64, u64), Vec<u8>>,
+    /// Directories being walked, to stop `--dereference` loops.
+    ancestors: Vec<(u64, u64)>,
+    warned_root: bool,
+    steps: Sender<Step<'a>>,
+    ahead: ReadAhead<'a>,
+}
+
+/// The `--exclude` patterns, compiled (before any thread starts, so a bad
+/// pattern is a usage error with nothing written).
+pub fn exclusions(opts: &PackOptions) -> Result<GlobSet, Error> {
+    let mut set = GlobSetBuilder::new();
+    let refused = |pattern: &str, reason: String| Error::Pattern {
+        pattern: pattern.into(),
+        reason,
+    };
+    for pattern in &opts.exclude {
+        set.add(Glob::new(pattern).map_err(|e| refused(pattern, e.kind().to_string()))?);
+    }
+    set.build()
+        .map_err(|e| refused(&opts.exclude.join(" "), e.to_string()))
+}
+
+impl<'a, 'o> Walk<'a, 'o> {
+    pub fn new(
+        opts: &'o PackOptions,
+        exclude: GlobSet,
+        steps: Sender<Step<'a>>,
+        ahead: ReadAhead<'a>,
+    ) -> Self {
+        Walk {
+            opts,
+            exclude,
+            links: HashMap::new(),
+            ancestors: Vec::new(),
+            warned_root: false,
+            steps,
+            ahead,
+        }
+    }
+
+    pub fn run(mut self) -> Result<(), Stopped> {
+        let mut base = PathBuf::new();
+        for input in &self.opts.inputs {
+            match input {
+                Input::Chdir(dir) => base = base.join(dir),
+                Input::Path(path) => {
+                    let name = self.member_name(path)?;
+                    self.add(&base.join(path), name)?;
+                }
+                Input::Splice(path) if path.as_os_str() == "-" => self.send(Step::Splice(None))?,
+                Input::Splice(path) => self.send(Step::Splice(Some(base.join(path))))?,
+            }
+        }
+        Ok(())
+    }
+
+    fn send(&self, step: Step<'a>) -> Result<(), Stopped> {
+        self.steps.send(step).map_err(|_| Stopped)
+    }
+
+    fn warn(&self, message: String) -> Result<(), Stopped> {
+        self.send(Step::Warn(message))
+    }
+
+    fn failed(&self, path: &Path, what: &'static str, error: io::Error) -> Result<(), Stopped> {
+        self.send(Step::Failed {
+            path: path.to_path_buf(),
+            what,
+            error,
+        })
+    }
+
+    /// The member name for a command-line path: as given, without a leading
+    /// `/` (GNU tar's warning) or trailing slashes.
+    fn member_name(&mut self, path: &Path) -> Result<Vec<u8>, Stopped> {
+        let bytes = path.as_os_str().as_bytes();
+        let trimmed = bytes.strip_suffix(b"/").map_or(bytes, |b| {
+            let end = b.iter().rposition(|&c| c != b'/').map_or(0, |i| i + 1);
+            &b[..end]
+        });
+        let start = trimmed
+            .iter()
+            .position(|&c| c != b'/')
+            .unwrap_or(trimmed.len());
+        if start > 0 && !self.warned_root {
+            self.warned_root = true;
+            self.warn("Removing leading `/' from member names".into())?;
+        }
+        Ok(trimmed[start..].to_vec())
+    }
+
+    /// GNU tar's default (unanchored) exclusion: a pattern matches the whole
+    /// name or any part of it that starts after a `/`; `*` matches `/`.
+    fn excluded(&self, name: &[u8]) -> bool {
+        if self.exclude.is_empty() || name.is_empty() {
+            return false;
+        }
+        let name = name.strip_suffix(b"/").unwrap_or(name);
+        let matches = |s: &[u8]| {
+            self.exclude
+                .is_match(Path::new(std::ffi::OsStr::from_bytes(s)))
+        };
+        matches(name)
+            || name
+                .iter()
+                .enumerate()
+                .any(|(i, &c)| c == b'/' && matches(&name[i + 1..]))
+    }
+
+    fn add(&mut self, path: &Path, name: Vec<u8>) -> Result<(), Stopped> {
+        if self.excluded(&name) {
+            return Ok(());
+        }
+        let stat = if self.opts.dereference {
+            fs::metadata(path)
+        } else {
+            fs::symlink_metadata(path)
+        };
+        let md = match stat {
+            Ok(md) => md,
+            Err(e) => return self.failed(path, "cannot stat", e),
+        };
+        let ft = md.file_type();
+        let (kind, link, device) = if ft.is_dir() {
+            return self.add_dir(path, name, md);
+        } else if ft.is_file() {
+            return self.add_file(path, name, md);
+        } else if ft.is_symlink() {
+            match fs::read_link(path) {
+                Ok(t) => (EntryType::Symlink, Some(t.into_os_string().into_vec()), None),
+                Err(e) => return self.failed(path, "cannot read link", e),
+            }
+        } else if ft.is_fifo() {
+            (EntryType::Fifo, None, None)
+        } else if ft.is_char_device() || ft.is_block_device() {
+            // Stored as what they are; never opened or read.
+            let kind = match ft.is_char_device() {
+                true => EntryType::Char,
+                false => EntryType::Block,
+            };
+            let rdev = md.rdev();
+            let numbers = (
+                nix::sys::stat::major(rdev) as u32,
+                nix::sys::stat::minor(rdev) as u32,
+            );
+            (kind, None, Some(numbers))
+        } else {
+            return self.warn(format!("{}: socket ignored", path.display()));
+        };
+        self.send(Step::Entry {
+            md,
+            name,
+            kind,
+            link,
+            device,
+        })
+    }
+
+    fn add_dir(&mut self, path: &Path, name: Vec<u8>, md: Metadata) -> Result<(), Stopped> {
+        let key = (md.dev(), md.ino());
+        if self.ancestors.contains(&key) {
+            return self.warn(format!(
+                "{}: directory loop (through a followed symlink), not descended",
+                path.display()
+            ));
+        }
+        let mut children: Vec<OsString> = match fs::read_dir(path) {
+            Ok(rd) => match rd.map(|e| e.map(|e| e.file_name())).collect() {
+                Ok(names) => names,
+                Err(e) => return self.failed(path, "cannot read directory", e),
+            },
+            Err(e) => return self.failed(path, "cannot open directory", e),
+        };
+        // Byte order, as `LC_ALL=C ls` would: the same tree gives the same
+        // archive on every machine.
+        children.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        let prefix = if name.is_empty() {
+            Vec::new()
+        } else {
+            let mut dir_name = name;
+            dir_name.push(b'/');
+            self.send(Step::Entry {
+                md,
+                name: dir_name.clone(),
+                kind: EntryType::Directory,
+                link: None,
+                device: None,
+            })?;
+            dir_name
+        };
+        self.ancestors.push(key);
+        for child in children {
+            let mut child_name = prefix.clone();
+            child_name.extend_from_slice(child.as_bytes());
+            self.add(&path.join(&child), child_name)?;
+        }
+        self.ancestors.pop();
+        Ok(())
+    }
+
+    fn add_file(&mut self, path: &Path, name: Vec<u8>, md: Metadata) -> Result<(), Stopped> {
+        if md.nlink() > 1 {
+            let key = (md.dev(), md.ino());
+            if let Some(first) = self.links.get(&key).cloned() {
+                let kind = EntryType::Link;
+                let (link, device) = (Some(first), None);
+                return self.send(Step::Entry {
+                    md,
+                    name,
+                    kind,
+                    link,
+                    device,
+                });
+            }
+            self.links.insert(key, name.clone());
+        }
+        let file = match File::open(path) {
+            Ok(f) => Arc::new(f),
+            Err(e) => return self.failed(path, "cannot open", e),
+        };
+        // The size and times of what we opened, not of what we stat'ed.
+        let md = match file.metadata() {
+            Ok(md) => md,
+            Err(e) => return self.failed(path, "cannot stat", e),
+        };
+        let size = md.len();
+        if let Some(map) = self.sparse_map(&file, &md) {
+            let data = FileData::Sparse(map);
+            let path = path.to_path_buf();
+            return self.send(Step::File(OpenFile {
+                path,
+                name,
+                file,
+                md,
+                data,
+            }));
+        }
+        let (slots, chunks) = crossbeam_channel::unbounded();
+        let path = path.to_path_buf();
+        let data = FileData::Chunks(chunks);
+        let open = OpenFile {
+            path,
+            name,
+            file: Arc::clone(&file),
+            md,
+            data,
+        };
+        self.send(Step::File(open))?;
+        match self.ahead.plan(&file, size, &slots) {
+            true => Ok(()),
+            false => Err(Stopped),
+        }
+    }
+
+    /// With `--sparse`, the data regions of a file that has holes (fewer
+    /// blocks allocated than its size needs, GNU tar's test) and is not
+    /// all data.
+    fn sparse_map(&self, file: &File, md: &Metadata) -> Option<SparseMap> {
+        if !self.opts.sparse || md.blocks() * 512 >= md.len() {
+            return None;
+        }
+        let regions = sparse::data_regions(file, md.len()).ok()?;
+        let map = SparseMap {
+            regions,
+            real_size: md.len(),
+        };
+        (map.stored() < md.len()).then_some(map)
+    }
+}
