@@ -13,7 +13,7 @@ export S3PIPE_GARAGE := $(GARAGE)
 export S3PIPE_S3S_FS := $(S3S_FS)
 
 # command:debian-package pairs the tests and benchmarks use.
-DEB_TOOLS := pigz:pigz zstd:zstd bsdtar:libarchive-tools strace:strace /usr/bin/time:time \
+DEB_TOOLS := pigz:pigz zstd:zstd age:age ssh-keygen:openssh-client bsdtar:libarchive-tools strace:strace /usr/bin/time:time \
   shellcheck:shellcheck psql:postgresql runuser:util-linux
 
 .PHONY: all build demo test bench bench-deps lint deps servers clean fuzz

@@ -36,6 +36,7 @@ pub mod archive;
 pub mod backups;
 pub mod cli;
 pub mod codec;
+pub mod encryption;
 pub mod progress;
 pub mod retention;
 pub mod s3;

@@ -685,7 +685,10 @@ fn command_lines_pack_cannot_follow_are_one_line_and_exit_2() {
 fn read_ahead_source() -> (tempfile::TempDir, std::path::PathBuf) {
     let (tmp, src) = rich_source();
     let chunk = 512 * 1024;
-    for (i, size) in [1, chunk - 1, chunk, chunk + 1, 3 * chunk + 5].iter().enumerate() {
+    for (i, size) in [1, chunk - 1, chunk, chunk + 1, 3 * chunk + 5]
+        .iter()
+        .enumerate()
+    {
         let path = src.join(format!("chunks/f{i}"));
         fs::create_dir_all(path.parent().unwrap()).unwrap();
         fs::write(&path, random_bytes(*size, i as u64)).unwrap();
@@ -701,7 +704,17 @@ fn read_ahead_never_changes_the_archive() {
     let (tmp, src) = read_ahead_source();
     let dir = src.to_str().unwrap();
     let archive = |readers: &str, ahead: &str| {
-        pack(&["--none", "-S", "--readers", readers, "--read-ahead", ahead, "-C", dir, "."])
+        pack(&[
+            "--none",
+            "-S",
+            "--readers",
+            readers,
+            "--read-ahead",
+            ahead,
+            "-C",
+            dir,
+            ".",
+        ])
     };
     let one_at_a_time = archive("1", "1K");
     for (readers, ahead) in [("2", "4K"), ("3", "600K"), ("16", "16M"), ("64", "1M")] {
@@ -760,7 +773,11 @@ fn read_ahead_reports_failures_in_archive_order() {
 fn a_fatal_error_stops_the_readers_without_a_hang() {
     let tmp = tempfile::tempdir().unwrap();
     for i in 0..40 {
-        fs::write(tmp.path().join(format!("f{i:02}")), random_bytes(100_000, i)).unwrap();
+        fs::write(
+            tmp.path().join(format!("f{i:02}")),
+            random_bytes(100_000, i),
+        )
+        .unwrap();
     }
     let dir = tmp.path().to_str().unwrap();
     // The walk is far ahead, waiting for room, when the writer meets the
@@ -768,7 +785,11 @@ fn a_fatal_error_stops_the_readers_without_a_hang() {
     let mut args = vec!["--none", "--read-ahead", "64K", "-C", dir, "gone"];
     let names: Vec<String> = (0..40).map(|i| format!("f{i:02}")).collect();
     args.extend(names.iter().map(String::as_str));
-    let out = run("timeout", &[&["60", bin("pack").to_str().unwrap()][..], &args].concat(), b"");
+    let out = run(
+        "timeout",
+        &[&["60", bin("pack").to_str().unwrap()][..], &args].concat(),
+        b"",
+    );
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert_eq!(
         stderr(&out),
@@ -785,16 +806,28 @@ fn read_ahead_memory_is_bounded_by_the_flag_not_the_files() {
     big.set_len(256 << 20).unwrap();
     fs::create_dir(tmp.path().join("small")).unwrap();
     for i in 0..2000 {
-        fs::write(tmp.path().join(format!("small/{i}")), random_bytes(20_000, i)).unwrap();
+        fs::write(
+            tmp.path().join(format!("small/{i}")),
+            random_bytes(20_000, i),
+        )
+        .unwrap();
     }
     let (default_rss, out) = peak_rss(tmp.path(), "pack -q . > /dev/null");
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(default_rss < 64 << 10, "pack -6 at defaults: {default_rss} KiB");
-    let (small_rss, out) =
-        peak_rss(tmp.path(), "pack --none --read-ahead 1M --readers 4 . > /dev/null");
+    assert!(
+        default_rss < 64 << 10,
+        "pack -6 at defaults: {default_rss} KiB"
+    );
+    let (small_rss, out) = peak_rss(
+        tmp.path(),
+        "pack --none --read-ahead 1M --readers 4 . > /dev/null",
+    );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let (large_rss, _) = peak_rss(tmp.path(), "pack --none --read-ahead 48M . > /dev/null");
     assert!(small_rss < 16 << 10, "--read-ahead 1M: {small_rss} KiB");
     // The flag is what bounds it: more room, more memory, same files.
-    assert!(large_rss > small_rss + (24 << 10), "{large_rss} vs {small_rss} KiB");
+    assert!(
+        large_rss > small_rss + (24 << 10),
+        "{large_rss} vs {small_rss} KiB"
+    );
 }

@@ -228,7 +228,11 @@ impl Writer<'_> {
         Ok(())
     }
 
-    fn add_file<W: Write>(&mut self, builder: &mut Builder<W>, open: OpenFile) -> Result<(), Error> {
+    fn add_file<W: Write>(
+        &mut self,
+        builder: &mut Builder<W>,
+        open: OpenFile,
+    ) -> Result<(), Error> {
         let OpenFile {
             path,
             name,

@@ -101,7 +101,11 @@ pub struct Permit<'a> {
 
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
-        self.budget.state.lock().unwrap_or_else(|e| e.into_inner()).0 += self.n;
+        self.budget
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .0 += self.n;
         self.budget.freed.notify_all();
     }
 }

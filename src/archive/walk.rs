@@ -202,7 +202,11 @@ impl<'a, 'o> Walk<'a, 'o> {
             return self.add_file(path, name, md);
         } else if ft.is_symlink() {
             match fs::read_link(path) {
-                Ok(t) => (EntryType::Symlink, Some(t.into_os_string().into_vec()), None),
+                Ok(t) => (
+                    EntryType::Symlink,
+                    Some(t.into_os_string().into_vec()),
+                    None,
+                ),
                 Err(e) => return self.failed(path, "cannot read link", e),
             }
         } else if ft.is_fifo() {

@@ -6,6 +6,7 @@ use clap::Parser;
 
 use super::S3Args;
 use super::UsageError;
+use crate::encryption::Identities;
 use crate::s3::S3Url;
 use crate::s3::download::{GetOptions, GetReport};
 
@@ -31,6 +32,12 @@ pub struct Args {
     /// Resume a body that sent nothing for this long
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = super::parse_duration)]
     pub idle_timeout: u64,
+    /// Decrypt age-encrypted objects with the identities in FILE (repeatable; age or OpenSSH keys)
+    #[arg(long, value_name = "FILE", env = "S3PIPE_IDENTITY_FILE")]
+    pub identity: Vec<std::path::PathBuf>,
+    /// Write an age-encrypted object as stored (ciphertext), e.g. for `age -d`
+    #[arg(long)]
+    pub no_decrypt: bool,
     /// Print {url, size, etag, verified, seconds, content_type, metadata} as JSON on stderr when done
     #[arg(long)]
     pub json: bool,
@@ -51,6 +58,11 @@ impl Args {
             verify: !self.no_verify,
             idle_timeout: Duration::from_secs(self.idle_timeout.max(1)),
             retries: self.s3.retries,
+            identities: match self.no_decrypt {
+                true => Identities::default(),
+                false => Identities::read(&self.identity)?,
+            },
+            no_decrypt: self.no_decrypt,
         };
         Ok((url, opts))
     }

@@ -69,6 +69,14 @@ impl From<crate::s3::url::UrlError> for UsageError {
     }
 }
 
+/// A recipient or identity file that cannot be used, found before any
+/// byte is read or sent.
+impl From<crate::encryption::CryptError> for UsageError {
+    fn from(e: crate::encryption::CryptError) -> Self {
+        UsageError(e.to_string())
+    }
+}
+
 impl From<crate::archive::pack::IdError> for UsageError {
     fn from(e: crate::archive::pack::IdError) -> Self {
         UsageError(e.to_string())

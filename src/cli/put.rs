@@ -5,6 +5,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::{S3Args, UsageError};
 use crate::codec::verify::Verify;
+use crate::encryption;
 use crate::s3::S3Url;
 use crate::s3::client::{Checksum, ObjectSettings};
 use crate::s3::parts::MIN_PART;
@@ -71,7 +72,13 @@ pub struct Args {
     /// Canned ACL, e.g. private, bucket-owner-full-control
     #[arg(long)]
     pub acl: Option<String>,
-    /// Print {url, size, etag, parts, sha256, seconds} as JSON on success
+    /// Encrypt with age to this recipient: age1… or an ssh-ed25519/ssh-rsa public key (repeatable)
+    #[arg(long, value_name = "KEY")]
+    pub recipient: Vec<String>,
+    /// Encrypt with age to the recipients in FILE, one per line, # comments (repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub recipients_file: Vec<std::path::PathBuf>,
+    /// Print {url, size, etag, parts, sha256, seconds; encryption, recipients, input_size} as JSON on success
     #[arg(long)]
     pub json: bool,
     /// Print errors only: no progress bar, warnings or per-item lines
@@ -89,6 +96,13 @@ impl Args {
             return Err(UsageError(
                 "--part-size must be at least 5MiB (S3's minimum)".into(),
             ));
+        }
+        let mut recipients = Vec::new();
+        for key in &self.recipient {
+            recipients.push(encryption::parse_recipient(key)?);
+        }
+        for file in &self.recipients_file {
+            recipients.extend(encryption::read_recipients_file(file)?);
         }
         let opts = PutOptions {
             part_size: self.part_size,
@@ -111,6 +125,7 @@ impl Args {
                 acl: self.acl.clone(),
                 if_none_match: self.if_none_match,
             },
+            recipients,
         };
         Ok((url, opts))
     }
@@ -127,12 +142,17 @@ pub fn report(url: &S3Url, report: &PutReport, json: bool) -> Option<(bool, Stri
         if let Some(sha) = &report.sha256 {
             value["sha256"] = sha.clone().into();
         }
+        if !report.recipients.is_empty() {
+            value["encryption"] = crate::encryption::METADATA_VALUE.into();
+            value["recipients"] = report.recipients.clone().into();
+            value["input_size"] = report.input_size.into();
+        }
         return Some((true, value.to_string()));
     }
     let sha = report.sha256.as_ref()?;
     Some((
         false,
-        format!("s3put: {url}: {} bytes, sha256 {sha}", report.size),
+        format!("s3put: {url}: {} bytes, sha256 {sha}", report.input_size),
     ))
 }
 

@@ -11,7 +11,7 @@
 //! or not at all. A closed stdout stops the fetching at once.
 
 use std::collections::VecDeque;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::sync::Arc;
 use std::sync::mpsc::{SyncSender, sync_channel};
 use std::time::{Duration, Instant};
@@ -21,6 +21,9 @@ use bytes::Bytes;
 use super::client::{ObjectInfo, S3Error, Store, crc32c_base64};
 use super::parts;
 use super::url::S3Url;
+use crate::encryption::{
+    self, CryptError, DecryptFailure, Identities, METADATA_KEY, METADATA_VALUE,
+};
 use crate::progress::Progress;
 
 #[derive(Debug, Clone)]
@@ -34,6 +37,10 @@ pub struct GetOptions {
     pub idle_timeout: Duration,
     /// Resumes per range before giving up.
     pub retries: u32,
+    /// Decrypt age-encrypted objects with these (`--identity`).
+    pub identities: Identities,
+    /// Write age-encrypted objects as they are stored (`--no-decrypt`).
+    pub no_decrypt: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -240,6 +247,12 @@ pub enum DownloadError {
     Task(String),
     #[error("writing output")]
     Output(#[source] io::Error),
+    #[error(
+        "{0} is encrypted with age ({METADATA_KEY}: {METADATA_VALUE}): give --identity FILE, or --no-decrypt for the ciphertext"
+    )]
+    Encrypted(String),
+    #[error(transparent)]
+    Decrypt(#[from] CryptError),
 }
 
 /// Each range's checksum, length and part, in order.
@@ -259,7 +272,8 @@ pub async fn download<W: Write + Send + 'static>(
     let info = discover(store, url, opts).await?;
     let version = opts.version_id.clone().or(info.version_id.clone());
     let check = choose_check(&info, opts.verify, opts.part_size);
-    let (tx, writer) = spawn_writer(out, &check)?;
+    let decrypt = decryption(&info, opts, url)?;
+    let (tx, writer) = spawn_writer(out, &check, decrypt)?;
     let source = Source {
         store,
         url,
@@ -267,11 +281,13 @@ pub async fn download<W: Write + Send + 'static>(
         version: version.as_deref(),
     };
     let fetched = fetch_in_order(&source, &check, info.size, opts, &progress, tx).await;
-    let written = writer
-        .join()
-        .unwrap_or_else(|_| Err(io::Error::other("the writer thread panicked")));
+    let written = writer.join().unwrap_or_else(|_| {
+        Err(DownloadError::Output(io::Error::other(
+            "the writer thread panicked",
+        )))
+    });
     let sums = fetched?;
-    let digest = written.map_err(DownloadError::Output)?;
+    let digest = written?;
     let verified = verify(&check, sums, digest)?;
     Ok(GetReport {
         size: info.size,
@@ -300,33 +316,140 @@ async fn discover(
     }
 }
 
-type Writer = std::thread::JoinHandle<io::Result<Option<String>>>;
+/// How the writer treats the bytes: as they are, or decrypted with these
+/// identities when they are an age file (`marked`: the metadata says so,
+/// and then they must be).
+struct Decrypt {
+    identities: Identities,
+    marked: bool,
+}
+
+/// Decrypt or not: an object marked as age-encrypted needs `--identity`
+/// (or `--no-decrypt`); with identities, age files are decrypted and
+/// anything else passes as it is (one restore identity for a history
+/// that began unencrypted).
+fn decryption(
+    info: &ObjectInfo,
+    opts: &GetOptions,
+    url: &S3Url,
+) -> Result<Option<Decrypt>, DownloadError> {
+    let marked = info
+        .metadata
+        .iter()
+        .any(|(k, v)| k == METADATA_KEY && v == METADATA_VALUE);
+    match (opts.no_decrypt, opts.identities.is_empty()) {
+        (true, _) => Ok(None),
+        (false, true) if marked => Err(DownloadError::Encrypted(url.to_string())),
+        (false, true) => Ok(None),
+        (false, false) => Ok(Some(Decrypt {
+            identities: opts.identities.clone(),
+            marked,
+        })),
+    }
+}
+
+type Writer = std::thread::JoinHandle<Result<Option<String>, DownloadError>>;
 
 /// The writing thread: ranges arrive in order through a rendezvous channel
 /// (memory stays bounded by the ranges in flight); it computes the whole
-/// body's MD5 when that is the check.
+/// body's MD5 when that is the check, and decrypts when asked.
 fn spawn_writer<W: Write + Send + 'static>(
     mut out: W,
     check: &Check,
+    decrypt: Option<Decrypt>,
 ) -> Result<(SyncSender<Vec<Bytes>>, Writer), DownloadError> {
     let (tx, rx) = sync_channel::<Vec<Bytes>>(0);
     let md5_wanted = matches!(check, Check::Md5(_));
     let writer = std::thread::Builder::new()
         .name("s3get-write".into())
-        .spawn(move || -> io::Result<Option<String>> {
+        .spawn(move || {
             use md5::Digest;
             let mut md5 = md5_wanted.then(md5::Md5::new);
-            for chunks in rx {
-                write_chunks(&mut out, &chunks)?;
-                if let Some(h) = md5.as_mut() {
-                    chunks.iter().for_each(|chunk| h.update(chunk));
+            match decrypt {
+                None => {
+                    for chunks in rx {
+                        write_chunks(&mut out, &chunks).map_err(DownloadError::Output)?;
+                        if let Some(h) = md5.as_mut() {
+                            chunks.iter().for_each(|chunk| h.update(chunk));
+                        }
+                    }
+                }
+                Some(decrypt) => {
+                    let ciphertext = InOrder::new(rx, md5.as_mut());
+                    write_decrypted(ciphertext, &decrypt, &mut out)?;
                 }
             }
-            out.flush()?;
+            out.flush().map_err(DownloadError::Output)?;
             Ok(md5.map(|h| format!("{:x}", h.finalize())))
         })
         .map_err(DownloadError::Output)?;
     Ok((tx, writer))
+}
+
+/// Decrypt an age file to `out`; anything else (unless marked as age) is
+/// written as it is.
+fn write_decrypted(
+    mut input: InOrder<'_>,
+    decrypt: &Decrypt,
+    out: &mut impl Write,
+) -> Result<(), DownloadError> {
+    let mut magic = Vec::new();
+    (&mut input)
+        .take(encryption::MAGIC_LEN as u64)
+        .read_to_end(&mut magic)
+        .map_err(DownloadError::Output)?;
+    if !decrypt.marked && !encryption::is_age(&magic) {
+        out.write_all(&magic).map_err(DownloadError::Output)?;
+        io::copy(&mut input, out).map_err(DownloadError::Output)?;
+        return Ok(());
+    }
+    let whole = io::Cursor::new(magic).chain(input);
+    encryption::decrypt(whole, &decrypt.identities, out).map_err(|e| match e {
+        DecryptFailure::Crypt(e) => DownloadError::Decrypt(e),
+        DecryptFailure::Output(e) => DownloadError::Output(e),
+    })
+}
+
+/// The ranges as one byte stream, in order, hashed on the way when the
+/// check is the whole body's MD5.
+struct InOrder<'a> {
+    rx: std::sync::mpsc::Receiver<Vec<Bytes>>,
+    chunks: VecDeque<Bytes>,
+    md5: Option<&'a mut md5::Md5>,
+}
+
+impl<'a> InOrder<'a> {
+    fn new(rx: std::sync::mpsc::Receiver<Vec<Bytes>>, md5: Option<&'a mut md5::Md5>) -> Self {
+        InOrder {
+            rx,
+            chunks: VecDeque::new(),
+            md5,
+        }
+    }
+}
+
+impl io::Read for InOrder<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use md5::Digest;
+        while self.chunks.front().is_none_or(Bytes::is_empty) {
+            if self.chunks.pop_front().is_none() {
+                match self.rx.recv() {
+                    Ok(range) => self.chunks.extend(range),
+                    Err(_) => return Ok(0),
+                }
+            }
+        }
+        let Some(chunk) = self.chunks.front_mut() else {
+            return Ok(0);
+        };
+        let n = chunk.len().min(buf.len());
+        let taken = chunk.split_to(n);
+        buf[..n].copy_from_slice(&taken);
+        if let Some(h) = self.md5.as_mut() {
+            h.update(&taken);
+        }
+        Ok(n)
+    }
 }
 
 /// Where the ranges come from: one version of one object.

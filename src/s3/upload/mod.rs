@@ -26,6 +26,7 @@ use super::client::{Checksum, ObjectSettings, PutBody, S3Error, Store};
 use super::parts::{GROWTH_KEY, MAX_PART, MAX_PARTS, grown_part_size};
 use super::url::S3Url;
 use crate::codec::verify::{CheckError, Verify};
+use crate::encryption::{self, CryptError};
 use crate::progress::Progress;
 use multipart::{Multipart, lock};
 use reader::{Msg, read_parts};
@@ -47,11 +48,18 @@ pub struct PutOptions {
     pub allow_empty: bool,
     pub sha256: bool,
     pub settings: ObjectSettings,
+    /// Encrypt to these age recipients (public keys, checked) on the way.
+    pub recipients: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PutReport {
+    /// Bytes stored (the ciphertext's, when encrypted).
     pub size: u64,
+    /// Bytes read from the input.
+    pub input_size: u64,
+    /// The age recipients the object is encrypted to (public keys).
+    pub recipients: Vec<String>,
     pub etag: String,
     pub parts: u32,
     pub sha256: Option<String>,
@@ -84,6 +92,8 @@ pub enum UploadError {
     S3(#[from] S3Error),
     #[error("reading input: {0}")]
     Input(io::Error),
+    #[error(transparent)]
+    Encryption(#[from] CryptError),
     #[error("interrupted by {name}")]
     Signal { name: &'static str, exit_code: u8 },
     /// The upload failed and so did aborting it: both are said, and the
@@ -127,10 +137,20 @@ impl PutOptions {
         }
     }
 
-    /// The object settings for CreateMultipartUpload: the user's, plus the
-    /// growth record when the part size grows.
-    fn multipart_settings(&self) -> ObjectSettings {
+    /// The user's object settings, plus the encryption record.
+    fn object_settings(&self) -> ObjectSettings {
         let mut settings = self.settings.clone();
+        if !self.recipients.is_empty() {
+            let (key, value) = (encryption::METADATA_KEY, encryption::METADATA_VALUE);
+            settings.metadata.push((key.into(), value.into()));
+        }
+        settings
+    }
+
+    /// The object settings for CreateMultipartUpload, plus the growth
+    /// record when the part size grows.
+    fn multipart_settings(&self) -> ObjectSettings {
+        let mut settings = self.object_settings();
         if self.grows() {
             settings
                 .metadata
@@ -195,7 +215,7 @@ async fn run<R: Read + Send + 'static>(
         .spawn(move || read_parts(input, &reader_opts, &reader_progress, &tx))
         .map_err(UploadError::Input)?;
     let mut single: Option<PutBody> = None;
-    let (size, sha256) = loop {
+    let (size, stored, sha256) = loop {
         let permit = multipart.slot().await?;
         progress.parts_in_flight(multipart.in_flight());
         match rx.recv().await.ok_or(UploadError::ReaderGone)? {
@@ -211,14 +231,19 @@ async fn run<R: Read + Send + 'static>(
             Msg::End {
                 check,
                 size,
+                stored,
                 sha256,
             } => {
                 check?;
-                break (size, sha256);
+                break (size, stored, sha256);
             }
             Msg::Failed(e) => return Err(e),
         }
     };
+    // The input's size: an empty stream encrypted is not empty.
+    if size == 0 && !opts.allow_empty {
+        return Err(UploadError::Empty);
+    }
     if let Some(expected) = opts.expect_size.filter(|&e| e != size) {
         return Err(UploadError::SizeMismatch {
             got: size,
@@ -226,12 +251,14 @@ async fn run<R: Read + Send + 'static>(
         });
     }
     let (etag, parts) = if multipart.started() {
-        multipart.finish(size).await?
+        multipart.finish(stored).await?
     } else {
         (put_single(store, url, opts, single).await?, 1)
     };
     Ok(PutReport {
-        size,
+        size: stored,
+        input_size: size,
+        recipients: opts.recipients.clone(),
         etag,
         parts,
         sha256,
@@ -258,8 +285,7 @@ async fn refuse_if_exists(
     }
 }
 
-/// A stream that fit in one part: one PutObject (never an empty one
-/// unless allowed).
+/// A stream that fit in one part: one PutObject.
 async fn put_single(
     store: &Store,
     url: &S3Url,
@@ -270,11 +296,14 @@ async fn put_single(
         data: Bytes::new(),
         crc32c: None,
     });
-    if body.data.is_empty() && !opts.allow_empty {
-        return Err(UploadError::Empty);
-    }
     Ok(store
-        .put_object(&url.bucket, &url.key, body, &opts.settings, opts.checksum)
+        .put_object(
+            &url.bucket,
+            &url.key,
+            body,
+            &opts.object_settings(),
+            opts.checksum,
+        )
         .await?)
 }
 
@@ -295,6 +324,7 @@ mod tests {
             allow_empty: false,
             sha256: false,
             settings: ObjectSettings::default(),
+            recipients: Vec::new(),
         }
     }
 

@@ -7,8 +7,11 @@ use std::io::{self, Read};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use sha2::Digest;
+
 use super::{PutOptions, UploadError};
 use crate::codec::verify::{CheckError, StreamCheck};
+use crate::encryption::{Encrypting, Observer};
 use crate::progress::Progress;
 use crate::s3::client::{Checksum, PutBody};
 
@@ -18,25 +21,119 @@ pub(super) enum Msg {
         body: PutBody,
         last: bool,
     },
-    /// End of input: the stream check's verdict, total size, SHA-256.
+    /// End of input: the stream check's verdict, the input's size and
+    /// SHA-256 (the plaintext's, when encrypting), the bytes stored.
     End {
         check: Result<(), CheckError>,
         size: u64,
+        stored: u64,
         sha256: Option<String>,
     },
     Failed(UploadError),
 }
 
-/// Reader thread: fill parts, check the stream, report the end.
+/// Reader thread: fill parts (with the age encryption of the input when
+/// there are recipients), check the stream, report the end.
 pub(super) fn read_parts<R: Read>(
-    mut input: R,
+    input: R,
     opts: &PutOptions,
     progress: &Progress,
     tx: &mpsc::Sender<Msg>,
 ) {
-    use sha2::Digest;
-    let mut check = StreamCheck::new(opts.verify);
-    let mut hasher = opts.sha256.then(sha2::Sha256::new);
+    let send = |msg: Msg| tx.blocking_send(msg).is_ok();
+    let mut plain = Plaintext::new(opts);
+    let stored = if opts.recipients.is_empty() {
+        fill_parts(input, Some(&mut plain), opts, progress, tx)
+    } else {
+        match Encrypting::new(input, &opts.recipients, &mut plain) {
+            Ok(encrypting) => fill_parts(encrypting, None, opts, progress, tx),
+            Err(e) => {
+                send(Msg::Failed(UploadError::Encryption(e)));
+                return;
+            }
+        }
+    };
+    if let Some(stored) = stored {
+        send(Msg::End {
+            check: plain.finish(),
+            size: plain.size,
+            stored,
+            sha256: plain.hasher.map(|h| format!("{:x}", h.finalize())),
+        });
+    }
+}
+
+/// What s3put learns about its input as it passes: the stream check, the
+/// size and the SHA-256.
+struct Plaintext {
+    check: Option<StreamCheck>,
+    hasher: Option<sha2::Sha256>,
+    size: u64,
+}
+
+impl Plaintext {
+    fn new(opts: &PutOptions) -> Self {
+        Plaintext {
+            check: Some(StreamCheck::new(opts.verify)),
+            hasher: opts.sha256.then(sha2::Sha256::new),
+            size: 0,
+        }
+    }
+
+    fn observe(&mut self, data: &Bytes) -> Result<(), CheckError> {
+        self.size += data.len() as u64;
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(data);
+        }
+        match self.check.as_mut() {
+            Some(check) if !data.is_empty() => check.feed(data.clone()),
+            _ => Ok(()),
+        }
+    }
+
+    /// The check's verdict; given once (encryption asks before its final
+    /// chunk, and a failure stops everything there).
+    fn finish(&mut self) -> Result<(), CheckError> {
+        self.check.take().map_or(Ok(()), StreamCheck::finish)
+    }
+}
+
+/// Encryption shows the plaintext here; a failed check travels as an
+/// `io::Error` and comes out as [`UploadError::Check`] again.
+impl Observer for &mut Plaintext {
+    fn block(&mut self, plaintext: Bytes) -> io::Result<()> {
+        self.observe(&plaintext).map_err(check_failed)
+    }
+    fn end(&mut self) -> io::Result<()> {
+        self.finish().map_err(check_failed)
+    }
+}
+
+fn check_failed(e: CheckError) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e)
+}
+
+/// An input error, or the stream check's verdict that travelled as one.
+fn input_error(e: io::Error) -> UploadError {
+    if e.get_ref().is_some_and(|inner| inner.is::<CheckError>()) {
+        if let Some(Ok(check)) = e.into_inner().map(|inner| inner.downcast::<CheckError>()) {
+            return UploadError::Check(*check);
+        }
+        unreachable!("checked above");
+    }
+    UploadError::Input(e)
+}
+
+/// Fill and send the parts; `plain` sees each part when the parts are the
+/// input itself. Returns the bytes sent, or None when it failed (and said
+/// so) or the upload went away.
+fn fill_parts(
+    mut input: impl Read,
+    mut plain: Option<&mut Plaintext>,
+    opts: &PutOptions,
+    progress: &Progress,
+    tx: &mpsc::Sender<Msg>,
+) -> Option<u64> {
     // Uploaded parts' buffers come back here to be refilled.
     let (pool_tx, pool) = std::sync::mpsc::channel::<Vec<u8>>();
     let crc = opts.checksum == Checksum::Crc32c;
@@ -45,16 +142,17 @@ pub(super) fn read_parts<R: Read>(
     let mut current = PartBuf::new(Vec::new(), crc);
     let mut eof = false;
     let send = |msg: Msg| tx.blocking_send(msg).is_ok();
+    let fail = |e: io::Error| {
+        send(Msg::Failed(input_error(e)));
+        None
+    };
     loop {
         // Fill the current part (it may already hold the peeked bytes).
         let want = opts.part_size_for(number) as usize;
         if !eof {
             match current.fill(&mut input, want) {
                 Ok(hit_eof) => eof = hit_eof,
-                Err(e) => {
-                    send(Msg::Failed(UploadError::Input(e)));
-                    return;
-                }
+                Err(e) => return fail(e),
             }
         }
         // Peek one read ahead: is there anything after this part? (Into a
@@ -66,37 +164,22 @@ pub(super) fn read_parts<R: Read>(
         if !eof {
             match next.fill(&mut input, 1) {
                 Ok(hit_eof) => eof = hit_eof,
-                Err(e) => {
-                    send(Msg::Failed(UploadError::Input(e)));
-                    return;
-                }
+                Err(e) => return fail(e),
             }
         }
         let last = eof && next.filled == 0;
         let body = std::mem::replace(&mut current, next).into_body(&pool_tx);
-        let data = &body.data;
-        total += data.len() as u64;
-        progress.add_bytes(data.len() as u64);
-        if let Some(h) = hasher.as_mut() {
-            h.update(data);
-        }
-        if !data.is_empty()
-            && let Err(e) = check.feed(data.clone())
-        {
+        total += body.data.len() as u64;
+        progress.add_bytes(body.data.len() as u64);
+        if let Some(Err(e)) = plain.as_mut().map(|p| p.observe(&body.data)) {
             send(Msg::Failed(UploadError::Check(e)));
-            return;
+            return None;
         }
         if !send(Msg::Part { number, body, last }) {
-            return;
+            return None;
         }
         if last {
-            let sha256 = hasher.map(|h| format!("{:x}", h.finalize()));
-            send(Msg::End {
-                check: check.finish(),
-                size: total,
-                sha256,
-            });
-            return;
+            return Some(total);
         }
         number += 1;
     }
