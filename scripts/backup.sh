@@ -14,6 +14,12 @@
 #                 retention applied after a complete run  (optional)
 #   BACKUP_TS     the run's timestamp, YYYY-MM-DD-HH-MM-SS (default: now, UTC)
 #   BACKUP_MODE   split (default) or single
+#   BACKUP_RECIPIENTS       age public keys, one per line (age1… or
+#                           ssh-ed25519/ssh-rsa): every object is encrypted
+#                           to them on the way (optional)
+#   BACKUP_RECIPIENTS_FILE  a file of recipients, age's format (optional)
+#                           The manifest records each object's encryption and
+#                           the recipients' public keys, never a secret.
 #
 # Objects: NAME-TS.db.EXT, NAME-TS.files.tar.gz, NAME-TS.manifest.json.
 # Single-archive mode (BACKUP_MODE=single) writes one NAME-TS.tar.gz that
@@ -28,6 +34,15 @@ die() { log "$*"; exit 1; }
 : "${BACKUP_URL:?set BACKUP_URL=s3://bucket/prefix}"
 : "${BACKUP_NAME:?set BACKUP_NAME, e.g. the host name}"
 [ -n "${BACKUP_PATHS:-}${DB_DUMP_CMD:-}" ] || die "nothing to back up: set BACKUP_PATHS and/or DB_DUMP_CMD"
+
+# Encryption: one --recipient per line of BACKUP_RECIPIENTS.
+encrypt=()
+while IFS= read -r line; do
+  line=${line#"${line%%[![:space:]]*}"}
+  case $line in ''|'#'*) continue ;; esac
+  encrypt+=(--recipient "$line")
+done <<<"${BACKUP_RECIPIENTS:-}"
+[ -z "${BACKUP_RECIPIENTS_FILE:-}" ] || encrypt+=(--recipients-file "$BACKUP_RECIPIENTS_FILE")
 
 ts=${BACKUP_TS:-$(date -u +%Y-%m-%d-%H-%M-%S)}
 base="${BACKUP_URL%/}/${BACKUP_NAME}-${ts}"
@@ -52,7 +67,7 @@ put() {
   shift
   uploaded+=("$url")
   log "streaming $* -> $url"
-  report=$("$@" | s3put -q --sha256 --json "$url") || fail "$url: the producer or the upload failed"
+  report=$("$@" | s3put -q --sha256 --json "${encrypt[@]}" "$url") || fail "$url: the producer or the upload failed"
   objects="${objects:+$objects,}$report"
 }
 

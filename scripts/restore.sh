@@ -8,6 +8,8 @@
 #   DB_RESTORE_CMD           reads the dump on stdin, e.g.
 #                            "mongorestore --archive --gzip --drop" or
 #                            "pg_restore --clean --if-exists -d app" (if it has a dump)
+#   RESTORE_IDENTITY_FILE    age identity file for encrypted backups (a
+#                            Secret mounted as a file; s3get --identity)
 set -euo pipefail
 
 log() { printf '%s restore: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
@@ -16,6 +18,8 @@ die() { log "$*"; exit 1; }
 : "${BACKUP_URL:?set BACKUP_URL=s3://bucket/prefix}"
 : "${BACKUP_NAME:?set BACKUP_NAME}"
 which=${1:-latest}
+# s3get reads its identity file from here.
+[ -z "${RESTORE_IDENTITY_FILE:-}" ] || export S3PIPE_IDENTITY_FILE=$RESTORE_IDENTITY_FILE
 prefix="${BACKUP_URL%/}/${BACKUP_NAME}-"
 
 # Complete backups (those with a manifest), oldest first, one per line:

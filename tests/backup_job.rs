@@ -391,3 +391,119 @@ fn single_archive_mode() {
     assert_same_tree(&dump_dir, &restore_dir.join("dump"));
     assert_same_tree(&tmp.path().join("src/files"), &restore_dir.join("files"));
 }
+
+/// An age key pair from `age-keygen`: (identity file, public key).
+fn age_keygen(path: &Path) -> String {
+    let out = run("age-keygen", &["-o", path.to_str().unwrap()], b"");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stderr(&out);
+    text.trim()
+        .strip_prefix("Public key: ")
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn encrypted_backups_restore_with_the_identity_and_prune_like_any_other() {
+    let s = Server::garage();
+    let pg = Postgres::start();
+    pg.sql("postgres", "create database app");
+    pg.sql(
+        "app",
+        "create table t (id int primary key, name text, data bytea); \
+         insert into t select i, 'row ' || i || repeat(md5(i::text), 10), \
+         decode(repeat(md5((i * 3)::text), 20), 'hex') from generate_series(1, 5000) i",
+    );
+    let before = table_digest(&pg);
+    let tmp = tempfile::tempdir().unwrap();
+    let (ops, ops_pub) = (
+        tmp.path().join("ops.key"),
+        age_keygen(&tmp.path().join("ops.key")),
+    );
+    let spare_pub = age_keygen(&tmp.path().join("spare.key"));
+    fs::create_dir_all(tmp.path().join("src/files")).unwrap();
+    rich_tree(&tmp.path().join("src/files"));
+    let job = |ts: &str| {
+        vec![
+            ("BACKUP_URL", s.url("crypt")),
+            ("BACKUP_NAME", "app".to_string()),
+            ("BACKUP_BASE", tmp.path().join("src").display().to_string()),
+            ("BACKUP_PATHS", "files".to_string()),
+            ("DB_DUMP_CMD", format!("pg_dump -Fc {} app", pg.conn())),
+            ("BACKUP_TS", ts.to_string()),
+            // Only public keys: the backup job never holds a secret.
+            (
+                "BACKUP_RECIPIENTS",
+                format!("# ops\n{ops_pub}\n  {spare_pub}\n"),
+            ),
+        ]
+    };
+    for ts in ["2026-11-23-03-15-00", "2026-11-24-03-15-00"] {
+        let out = script(s, "backup.sh", &job(ts), &[]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let manifest_url = s.url("crypt/app-2026-11-24-03-15-00.manifest.json");
+    let manifest = s.run("s3get", &[&manifest_url], b"");
+    let manifest: serde_json::Value = serde_json::from_slice(&manifest.stdout).unwrap();
+    for object in manifest["objects"].as_array().unwrap() {
+        assert_eq!(object["encryption"], "age", "{object}");
+        assert_eq!(
+            object["recipients"],
+            serde_json::json!([ops_pub, spare_pub])
+        );
+        let raw = s.run(
+            "s3get",
+            &[object["url"].as_str().unwrap(), "--no-decrypt"],
+            b"",
+        );
+        assert!(
+            raw.stdout.starts_with(b"age-encryption.org/v1\n"),
+            "{object}"
+        );
+    }
+    assert!(!manifest.to_string().contains("AGE-SECRET-KEY"));
+
+    // Listed and pruned like any other backup.
+    let listed = s.run("s3ls", &["--backups", &s.url("crypt/app-")], b"");
+    assert_eq!(String::from_utf8_lossy(&listed.stdout).lines().count(), 2);
+    let pruned = s.run("s3prune", &["--keep-last", "1", &s.url("crypt/app-")], b"");
+    assert_eq!(code(&pruned), 0, "{}", stderr(&pruned));
+    assert!(
+        s.keys("crypt/").iter().all(|k| k.contains("2026-11-24")),
+        "{:?}",
+        s.keys("crypt/")
+    );
+
+    // Restore: without the identity it says what is missing; with it,
+    // everything comes back.
+    pg.sql("postgres", "drop database app");
+    let restore = |dir: &str, identity: Option<&Path>| {
+        let mut env = vec![
+            ("BACKUP_URL", s.url("crypt")),
+            ("BACKUP_NAME", "app".to_string()),
+            ("RESTORE_DIR", tmp.path().join(dir).display().to_string()),
+            (
+                "DB_RESTORE_CMD",
+                format!("pg_restore {} --create -d postgres", pg.conn()),
+            ),
+        ];
+        if let Some(identity) = identity {
+            env.push(("RESTORE_IDENTITY_FILE", identity.display().to_string()));
+        }
+        script(s, "restore.sh", &env, &["latest"])
+    };
+    let refused = restore("refused", None);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("is encrypted with age"),
+        "{}",
+        stderr(&refused)
+    );
+    let restored = restore("restored", Some(&ops));
+    assert!(restored.status.success(), "{}", stderr(&restored));
+    assert_eq!(table_digest(&pg), before, "table contents identical");
+    assert_same_tree(
+        &tmp.path().join("src/files"),
+        &tmp.path().join("restored/files"),
+    );
+}
