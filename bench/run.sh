@@ -106,7 +106,28 @@ if [ -w /proc/sys/vm/drop_caches ]; then
         "cold: pack --zstd"           "$BIN/pack --zstd corpus" \
         "cold: tar | zstd -3 -T2"     "$T | zstd -q -3 -T2"
   BEFORE=
-  cat "$CORPUS"/* > /dev/null 2>&1 || true
+
+  # A network volume (NFS, CephFS, a PVC over the network), emulated: a FUSE
+  # passthrough (bench/slowfs.py) that answers each lookup, stat, open and
+  # read after 1 ms, on many threads. 2,000 files of the corpus (24 MB).
+  SLOW_SRC=$WORK/slow-src SLOW=$WORK/slow-mnt
+  rm -rf "$SLOW_SRC" && mkdir -p "$SLOW_SRC/data" "$SLOW"
+  for d in 000 001 002 003; do cp -r "$CORPUS/app/data/$d" "$SLOW_SRC/data/"; done
+  SLOW_BYTES=$(du -sb --apparent-size "$SLOW_SRC" | cut -f1)
+  python3 bench/slowfs.py "$SLOW_SRC" "$SLOW" 1 2> "$WORK/slowfs.log" &
+  SLOWFS_PID=$!
+  for _ in $(seq 1 100); do mountpoint -q "$SLOW" && break; sleep 0.1; done
+  mountpoint -q "$SLOW" || { echo "bench: slowfs did not mount" >&2; exit 1; }
+  BEFORE="sync; echo 3 > /proc/sys/vm/drop_caches"
+  group "1 ms volume: pack --none"      "$BIN/pack --none -C $SLOW ." \
+        "1 ms volume: tar -cf | cat"    "tar -C $SLOW -cf - . | cat" \
+        "1 ms volume: pack -6"          "$BIN/pack -C $SLOW ." \
+        "1 ms volume: tar | pigz -p 2 -6" "tar -C $SLOW -cf - . | pigz -p 2 -6"
+  BEFORE=
+  [ "$("$BIN/pack" --none -C "$SLOW" . | md5sum)" = "$("$BIN/pack" --none -C "$SLOW_SRC" . | md5sum)" ] \
+    || { echo "bench: pack through slowfs differs" >&2; exit 1; }
+  fusermount -u "$SLOW"; wait "$SLOWFS_PID" || true
+  rm -rf "$SLOW_SRC" "$SLOW"
   tar -C "$WORK" -cf - corpus | cat > /dev/null   # warm again for the rest
 fi
 
@@ -176,6 +197,20 @@ rm -rf "$O" && mkdir -p "$O" && "$BIN/s3get" s3://bench/job-s3pipe.tar.gz | "$BI
 diff -r "$CORPUS" "$O/corpus" > /dev/null || { echo "bench: the restored corpus differs" >&2; exit 1; }
 rm -rf "$O"
 
+# --- Encryption (age): the same job with and without, alternately --------
+KEY=$WORK/bench-age.key
+[ -f "$KEY" ] || age-keygen -o "$KEY" 2> /dev/null
+RECIPIENT=$(age-keygen -y "$KEY")
+group "job: pack | s3put"               "$BIN/pack corpus | $BIN/s3put s3://bench/plain.tar.gz" \
+      "job: pack | s3put --recipient"   "$BIN/pack corpus | $BIN/s3put --recipient $RECIPIENT s3://bench/age.tar.gz"
+BEFORE="rm -rf $O && mkdir -p $O"
+group "job: s3get | unpack"             "$BIN/s3get s3://bench/plain.tar.gz | $BIN/unpack -C $O" \
+      "job: s3get --identity | unpack"  "$BIN/s3get --identity $KEY s3://bench/age.tar.gz | $BIN/unpack -C $O"
+BEFORE=
+rm -rf "$O" && mkdir -p "$O" && "$BIN/s3get" --identity "$KEY" s3://bench/age.tar.gz | "$BIN/unpack" -C "$O"
+diff -r "$CORPUS" "$O/corpus" > /dev/null || { echo "bench: the decrypted corpus differs" >&2; exit 1; }
+rm -rf "$O"
+
 # --- The defaults (8MiB x 4): part size x concurrency, both tools ----------
 # Last: its 18 GiB of overwritten uploads leave Garage deleting old blocks.
 SIZES="8MiB 16MiB"
@@ -197,6 +232,13 @@ s3row() {
       -v bw="${WALL[$base]}" -v mb="$S3_MB" 'BEGIN{
     gsub(/\|/, "\\|", n);
     printf "| %s | %.2f | %.0f | %.2f | %d | %.2f | %.2f× |\n", n, w, mb/w, c, r, k, bw/w }'
+}
+# extra NAME BASELINE: what NAME adds to BASELINE: wall %, client CPU-s
+# per GiB of corpus.
+extra() {
+  awk -v n="$1" -v wa="${WALL[$1]}" -v wb="${WALL[$2]}" -v ca="${CPU[$1]}" -v cb="${CPU[$2]}" \
+      -v bytes="$CORPUS_BYTES" 'BEGIN{ gsub(/\|/, "\\|", n);
+    printf "- %s: %+.1f%% wall, %+.2f client CPU-s/GiB\n", n, 100*(wa/wb-1), (ca-cb)/(bytes/1073741824) }'
 }
 s3header() {
   echo "| command | wall s | MB/s | client CPU-s/GiB | peak RSS MiB | server CPU-s | speed vs $1 |"
@@ -246,6 +288,18 @@ s3header() {
     row "cold: pack --zstd" "cold: tar | zstd -3 -T2"
     row "cold: tar | zstd -3 -T2" "cold: tar | zstd -3 -T2"
     echo
+    echo "On an emulated network volume (bench/slowfs.py: FUSE, 1 ms per lookup, stat,"
+    echo "open and read; 2,000 files, 24 MB; caches dropped):"
+    echo; header "tar, same volume"
+    (
+      CORPUS_BYTES=$SLOW_BYTES
+      CORPUS_MB=$(awk -v b="$SLOW_BYTES" 'BEGIN{printf "%.0f", b/1e6}')
+      row "1 ms volume: pack --none" "1 ms volume: tar -cf | cat"
+      row "1 ms volume: tar -cf | cat" "1 ms volume: tar -cf | cat"
+      row "1 ms volume: pack -6" "1 ms volume: tar | pigz -p 2 -6"
+      row "1 ms volume: tar | pigz -p 2 -6" "1 ms volume: tar | pigz -p 2 -6"
+    )
+    echo
     echo "Cold vs warm: pack -6 $(awk -v c="${WALL[cold: pack -6]}" -v w="${WALL[pack (gzip -6, 2 threads)]}" 'BEGIN{printf "%.2f s vs %.2f s (+%.0f%%)", c, w, 100*(c/w-1)}');" \
       "pack --zstd $(awk -v c="${WALL[cold: pack --zstd]}" -v w="${WALL[pack --zstd (-3, 2 threads)]}" 'BEGIN{printf "%.2f s vs %.2f s (+%.0f%%)", c, w, 100*(c/w-1)}')."
     echo
@@ -293,6 +347,18 @@ s3header() {
   echo; header "aws | tar -xz"
   row "s3get | unpack" "aws s3 cp - | tar -xz"
   row "aws s3 cp - | tar -xz" "aws s3 cp - | tar -xz"
+  echo
+  echo "## Encryption (age, one recipient): the job with and without, median of $REPEAT"
+  echo
+  echo "Extra client CPU is per GiB of corpus (the bytes backed up)."
+  echo; header "unencrypted"
+  row "job: pack | s3put --recipient" "job: pack | s3put"
+  row "job: pack | s3put" "job: pack | s3put"
+  row "job: s3get --identity | unpack" "job: s3get | unpack"
+  row "job: s3get | unpack" "job: s3get | unpack"
+  echo
+  extra "job: pack | s3put --recipient" "job: pack | s3put"
+  extra "job: s3get --identity | unpack" "job: s3get | unpack"
 } > "$OUT"
 echo "bench: wrote $OUT" >&2
 cat "$OUT"

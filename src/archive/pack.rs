@@ -14,18 +14,19 @@
 //! reader (or `s3put --verify`) would take for a complete archive.
 
 use std::fs::{File, Metadata};
-use std::io::{Read, Write};
+use std::io::{self, Read, Write};
 use std::mem::ManuallyDrop;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use crossbeam_channel::Receiver;
 use tar::{Builder, EntryType};
 
 use super::header::{self, EntryMeta, ExactSize};
 use super::owners::{Kind, Owners, id_of, name_of};
-use super::readahead::{Budget, ChunkReader, ReadAhead, ReadAheadConfig};
-use super::sparse::RegionReader;
+use super::readahead::{Budget, ChunkReader, ReadAhead, ReadAheadConfig, Whole, changed_since};
+use super::sparse::{RegionReader, SparseMap};
 use super::time::Mtime;
 use super::walk::{self, FileData, OpenFile, Step, Walk};
 use super::{Error, show, splice};
@@ -200,6 +201,7 @@ impl Writer<'_> {
                     self.write(builder, &meta, std::io::empty())?;
                 }
                 Step::File(file) => self.add_file(builder, file)?,
+                Step::Small { path, name, whole } => self.add_small(builder, path, name, whole)?,
                 Step::Splice(source) => self.splice(builder, source)?,
             }
         }
@@ -228,6 +230,8 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// A file the walk opened: read through the chunk readers, or its data
+    /// regions with `--sparse`.
     fn add_file<W: Write>(
         &mut self,
         builder: &mut Builder<W>,
@@ -240,25 +244,111 @@ impl Writer<'_> {
             md,
             data,
         } = open;
-        let mut meta = self.meta(&md, name, EntryType::Regular);
+        let changed = || changed_since(&file, &md);
+        match &data {
+            FileData::Sparse(map) => {
+                let regions = Data::Sparse(RegionReader::new(&file, &map.regions), map);
+                // Growth of a sparse file shows in the size and mtime checks.
+                self.add_regular(builder, &path, name, &md, regions, changed)
+            }
+            FileData::Chunks(chunks) => {
+                let chunks = Data::Chunks(ChunkReader::new(chunks.clone()));
+                let grew_or_changed = || grew(&file, md.len()) || changed();
+                self.add_regular(builder, &path, name, &md, chunks, grew_or_changed)
+            }
+        }
+    }
+
+    /// A small file a reader opened and read (or began to) on its own.
+    fn add_small<W: Write>(
+        &mut self,
+        builder: &mut Builder<W>,
+        path: PathBuf,
+        name: Vec<u8>,
+        whole: Receiver<Whole>,
+    ) -> Result<(), Error> {
+        let lost = || {
+            Error::io(
+                format!("reading {}", path.display()),
+                io::Error::other("a reader thread stopped"),
+            )
+        };
+        match whole.recv().map_err(|_| lost())? {
+            Whole::Failed(e) => self.failed_read(&path, "cannot open", e),
+            Whole::Read {
+                md,
+                data,
+                error,
+                changed,
+                ..
+            } => {
+                let data = Data::Read(io::Cursor::new(data), error);
+                self.add_regular(builder, &path, name, &md, data, || changed)
+            }
+            Whole::Partial { md, file, data, .. } => {
+                let from = data.len() as u64;
+                let rest = io::Cursor::new(data).chain(FileFrom {
+                    file: &file,
+                    offset: from,
+                });
+                let changed = || grew(&file, md.len()) || changed_since(&file, &md);
+                self.add_regular(builder, &path, name, &md, Data::Rest(rest), changed)
+            }
+        }
+    }
+
+    /// Write a regular file's entry with exactly its header's size of data
+    /// (dense, or its data regions), then warn if it changed as it was read
+    /// (`changed` is asked only when the data came whole). A read error is
+    /// fatal, or with `--ignore-failed-read` the rest is zero-filled with a
+    /// warning.
+    fn add_regular<W: Write>(
+        &mut self,
+        builder: &mut Builder<W>,
+        path: &Path,
+        name: Vec<u8>,
+        md: &Metadata,
+        data: Data,
+        changed: impl FnOnce() -> bool,
+    ) -> Result<(), Error> {
+        let mut meta = self.meta(md, name, EntryType::Regular);
         meta.size = md.len();
         if self.opts.verbose {
             self.progress.verbose(show(&meta.path));
         }
-        let outcome = self.append_file(builder, &file, data, &meta, &path)?;
+        let map = match &data {
+            Data::Sparse(_, map) => Some(*map),
+            _ => None,
+        };
+        let mut source = ExactSize::new(data, map.map_or(meta.size, |m| m.stored()));
+        let written = match map {
+            Some(map) => header::append_sparse(builder, &meta, map, &mut source),
+            None => header::append(builder, &meta, &mut source),
+        };
+        let (short, mut error) = (source.short, source.error.take());
+        drop(source); // the walk stops planning reads nobody will take
+        written.map_err(|e| match error.take() {
+            Some(read) => Error::io(format!("reading {}", path.display()), read),
+            None => Error::io("writing the archive", e),
+        })?;
+        let error = match error {
+            Some(e) if !self.opts.ignore_failed_read => {
+                return Err(Error::io(format!("reading {}", path.display()), e));
+            }
+            error => error,
+        };
         self.summary.entries += 1;
         self.summary.bytes += meta.size;
         self.progress.add_bytes(meta.size);
         self.progress.add_file();
-        let Some((short, grew)) = outcome else {
-            return Ok(()); // a read error, reported and zero-filled
-        };
-        let touched = file.metadata().is_ok_and(|after| {
-            after.len() != md.len()
-                || after.mtime() != md.mtime()
-                || after.mtime_nsec() != md.mtime_nsec()
-        });
-        if short || grew || touched {
+        if let Some(e) = error {
+            // Zero-filled from the failure on; the archive stays valid.
+            self.progress.warn(format_args!(
+                "{}: read error, rest zero-filled: {e}",
+                path.display()
+            ));
+            self.summary.skipped += 1;
+        } else if short || changed() {
             self.progress.warn(format_args!(
                 "{}: file changed as we read it",
                 path.display()
@@ -266,54 +356,6 @@ impl Writer<'_> {
             self.summary.changed += 1;
         }
         Ok(())
-    }
-
-    /// The file's entry with exactly the header's size of data (dense, or
-    /// its data regions with `--sparse`); returns whether it came up short
-    /// and whether it had grown. A read error is fatal, or with
-    /// `--ignore-failed-read` the rest is zero-filled with a warning (None).
-    fn append_file<W: Write>(
-        &mut self,
-        builder: &mut Builder<W>,
-        file: &File,
-        data: FileData,
-        meta: &EntryMeta,
-        path: &Path,
-    ) -> Result<Option<(bool, bool)>, Error> {
-        // Each branch drops its reader at its end: the walk stops planning
-        // reads of a file the writer is done with.
-        let (written, mut error, short, grew) = match data {
-            FileData::Sparse(map) => {
-                let regions = RegionReader::new(file, &map.regions);
-                let mut source = ExactSize::new(regions, map.stored());
-                let written = header::append_sparse(builder, meta, &map, &mut source);
-                // Growth of a sparse file shows in the size and mtime checks.
-                (written, source.error.take(), source.short, false)
-            }
-            FileData::Chunks(chunks) => {
-                let mut source = ExactSize::new(ChunkReader::new(chunks), meta.size);
-                let written = header::append(builder, meta, &mut source);
-                let grew = file.read_at(&mut [0u8; 1], meta.size).is_ok_and(|n| n > 0);
-                (written, source.error.take(), source.short, grew)
-            }
-        };
-        written.map_err(|e| match error.take() {
-            Some(read) => Error::io(format!("reading {}", path.display()), read),
-            None => Error::io("writing the archive", e),
-        })?;
-        if let Some(e) = error {
-            // Zero-filled from the failure on; the archive stays valid.
-            if !self.opts.ignore_failed_read {
-                return Err(Error::io(format!("reading {}", path.display()), e));
-            }
-            self.progress.warn(format_args!(
-                "{}: read error, rest zero-filled: {e}",
-                path.display()
-            ));
-            self.summary.skipped += 1;
-            return Ok(None);
-        }
-        Ok(Some((short, grew)))
     }
 
     fn write<W: Write>(
@@ -374,6 +416,51 @@ impl Writer<'_> {
             extra_pax: Vec::new(),
         }
     }
+}
+
+/// Where a regular file's data comes from.
+enum Data<'f, 'a> {
+    /// Chunks the readers fetched.
+    Chunks(ChunkReader<'a>),
+    /// The data regions of a sparse file, and its map.
+    Sparse(RegionReader<'f>, &'f SparseMap),
+    /// A small file read whole, and the error that stopped it, if any.
+    Read(io::Cursor<Vec<u8>>, Option<io::Error>),
+    /// What a reader read, then the rest straight from the file.
+    Rest(io::Chain<io::Cursor<Vec<u8>>, FileFrom<'f>>),
+}
+
+impl Read for Data<'_, '_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Data::Chunks(c) => c.read(buf),
+            Data::Sparse(r, _) => r.read(buf),
+            Data::Read(bytes, error) => match bytes.read(buf)? {
+                0 => error.take().map_or(Ok(0), Err),
+                n => Ok(n),
+            },
+            Data::Rest(r) => r.read(buf),
+        }
+    }
+}
+
+/// A file read from `offset` on, without touching its file position.
+struct FileFrom<'f> {
+    file: &'f File,
+    offset: u64,
+}
+
+impl Read for FileFrom<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read_at(buf, self.offset)?;
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+/// Whether `file` has bytes past `size` (it grew as it was read).
+fn grew(file: &File, size: u64) -> bool {
+    file.read_at(&mut [0u8; 1], size).is_ok_and(|n| n > 0)
 }
 
 /// Why an `--owner`/`--group` value was refused.

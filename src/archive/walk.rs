@@ -17,13 +17,13 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crossbeam_channel::Sender;
+use crossbeam_channel::{Receiver, Sender};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use tar::EntryType;
 
 use super::Error;
 use super::pack::{Input, PackOptions};
-use super::readahead::{Chunks, ReadAhead};
+use super::readahead::{Chunks, ReadAhead, Whole};
 use super::sparse::{self, SparseMap};
 
 /// One thing for the writer to do, in archive order.
@@ -44,7 +44,14 @@ pub enum Step<'a> {
         link: Option<Vec<u8>>,
         device: Option<(u32, u32)>,
     },
+    /// A file the walk opened: large, or sparse.
     File(OpenFile<'a>),
+    /// A small file a reader opens and reads whole.
+    Small {
+        path: PathBuf,
+        name: Vec<u8>,
+        whole: Receiver<Whole<'a>>,
+    },
     /// Copy the entries of this tar stream (None: standard input).
     Splice(Option<PathBuf>),
 }
@@ -64,6 +71,10 @@ pub enum FileData<'a> {
     /// `--sparse` and the file has holes: the writer reads its data regions.
     Sparse(SparseMap),
 }
+
+/// Children stat'ed at once: enough to keep every reader busy on a
+/// network volume, few enough that a huge directory costs little memory.
+const STAT_WINDOW: usize = 256;
 
 /// The writer has stopped listening.
 pub struct Stopped;
@@ -191,6 +202,15 @@ impl<'a, 'o> Walk<'a, 'o> {
         } else {
             fs::symlink_metadata(path)
         };
+        self.add_stat(path, name, stat)
+    }
+
+    fn add_stat(
+        &mut self,
+        path: &Path,
+        name: Vec<u8>,
+        stat: io::Result<Metadata>,
+    ) -> Result<(), Stopped> {
         let md = match stat {
             Ok(md) => md,
             Err(e) => return self.failed(path, "cannot stat", e),
@@ -268,10 +288,27 @@ impl<'a, 'o> Walk<'a, 'o> {
             dir_name
         };
         self.ancestors.push(key);
-        for child in children {
-            let mut child_name = prefix.clone();
-            child_name.extend_from_slice(child.as_bytes());
-            self.add(&path.join(&child), child_name)?;
+        // Stat'ed in parallel, a window at a time: on a network volume each
+        // stat is a round trip, and a directory of small files would
+        // otherwise wait on them one by one.
+        for window in children.chunks(STAT_WINDOW) {
+            let named: Vec<(PathBuf, Vec<u8>)> = window
+                .iter()
+                .map(|child| {
+                    let mut child_name = prefix.clone();
+                    child_name.extend_from_slice(child.as_bytes());
+                    (path.join(child), child_name)
+                })
+                .filter(|(_, name)| !self.excluded(name))
+                .collect();
+            let paths = named.iter().map(|(p, _)| p.clone());
+            let stats = self.ahead.stat_all(paths, self.opts.dereference);
+            for ((child, child_name), stat) in named.into_iter().zip(stats) {
+                let stat = stat
+                    .recv()
+                    .unwrap_or_else(|_| Err(io::Error::other("stat lost")));
+                self.add_stat(&child, child_name, stat)?;
+            }
         }
         self.ancestors.pop();
         Ok(())
@@ -293,6 +330,20 @@ impl<'a, 'o> Walk<'a, 'o> {
             }
             self.links.insert(key, name.clone());
         }
+        let may_be_sparse = self.opts.sparse && md.blocks() * 512 < md.len();
+        if md.len() <= self.ahead.small() && !may_be_sparse {
+            let Some(whole) = self.ahead.whole(path.to_path_buf(), md.len()) else {
+                return Err(Stopped);
+            };
+            let path = path.to_path_buf();
+            return self.send(Step::Small { path, name, whole });
+        }
+        self.open_file(path, name)
+    }
+
+    /// A large or sparse file: opened here, its reads planned chunk by
+    /// chunk (or its data regions left to the writer).
+    fn open_file(&mut self, path: &Path, name: Vec<u8>) -> Result<(), Stopped> {
         let file = match File::open(path) {
             Ok(f) => Arc::new(f),
             Err(e) => return self.failed(path, "cannot open", e),
