@@ -38,10 +38,9 @@ fn table_digest(pg: &Postgres) -> String {
     format!("{:x}", sha2::Sha256::digest(rows))
 }
 
-#[test]
-fn postgres_and_files_round_trip_and_a_dying_dump_leaves_nothing() {
-    let s = Server::garage();
-    let pg = Postgres::start();
+/// Database `app` with a table of a few MB (bytea and unicode text); its
+/// digest.
+fn app_database(pg: &Postgres) -> String {
     pg.sql("postgres", "create database app");
     pg.sql(
         "app",
@@ -49,7 +48,14 @@ fn postgres_and_files_round_trip_and_a_dying_dump_leaves_nothing() {
          insert into t select i, 'ünïcødé ✓ ' || i || ' ' || repeat(md5(i::text), 10), \
          decode(repeat(md5((i * 7)::text), 20), 'hex') from generate_series(1, 5000) i",
     );
-    let before = table_digest(&pg);
+    table_digest(pg)
+}
+
+#[test]
+fn postgres_and_files_round_trip_and_a_dying_dump_leaves_nothing() {
+    let s = Server::garage();
+    let pg = Postgres::start();
+    let before = app_database(&pg);
     let tmp = tempfile::tempdir().unwrap();
     fs::create_dir_all(tmp.path().join("src/files")).unwrap();
     rich_tree(&tmp.path().join("src/files"));
@@ -407,14 +413,7 @@ fn age_keygen(path: &Path) -> String {
 fn encrypted_backups_restore_with_the_identity_and_prune_like_any_other() {
     let s = Server::garage();
     let pg = Postgres::start();
-    pg.sql("postgres", "create database app");
-    pg.sql(
-        "app",
-        "create table t (id int primary key, name text, data bytea); \
-         insert into t select i, 'row ' || i || repeat(md5(i::text), 10), \
-         decode(repeat(md5((i * 3)::text), 20), 'hex') from generate_series(1, 5000) i",
-    );
-    let before = table_digest(&pg);
+    let before = app_database(&pg);
     let tmp = tempfile::tempdir().unwrap();
     let (ops, ops_pub) = (
         tmp.path().join("ops.key"),

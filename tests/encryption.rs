@@ -5,9 +5,7 @@
 
 mod support;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use support::s3::Server;
 use support::*;
@@ -41,12 +39,6 @@ fn get(s: &Server, key: &str, extra: &[&str]) -> std::process::Output {
     let mut args = vec![url.as_str(), "--part-size", "5MiB"];
     args.extend_from_slice(extra);
     s.run("s3get", &args, b"")
-}
-
-fn uploads(s: &Server, prefix: &str) -> usize {
-    let out = s.run("s3ls", &["--uploads", &s.url(prefix)], b"");
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    String::from_utf8_lossy(&out.stdout).lines().count()
 }
 
 #[test]
@@ -194,7 +186,7 @@ fn a_truncated_plaintext_never_becomes_an_object() {
         assert_eq!(code(&out), 1, "{format}: {}", stderr(&out));
         assert!(stderr(&out).contains(message), "{format}: {}", stderr(&out));
         assert!(s.keys(&key).is_empty(), "{format}: an object was stored");
-        assert_eq!(uploads(s, &key), 0, "{format}: an upload was left");
+        assert_eq!(s.uploads(&key), 0, "{format}: an upload was left");
     }
 }
 
@@ -369,35 +361,11 @@ fn sigterm_during_an_encrypted_upload_leaves_nothing() {
     let s = Server::garage();
     let tmp = tempfile::tempdir().unwrap();
     let (_, public) = keygen(tmp.path(), "key.txt");
-    let mut cmd = s.cmd("s3put");
-    cmd.args([
-        &s.url("sig/x"),
-        "--part-size",
-        "5MiB",
-        "--recipient",
-        &public,
-    ])
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(&random_bytes(11 * MIB, 3)).unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while uploads(s, "sig/x") == 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the upload never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-    let out = child.wait_with_output().unwrap();
-    drop(stdin);
+    let signal = nix::sys::signal::Signal::SIGTERM;
+    let out = s.interrupted_upload("sig/x", &["--recipient", &public], signal);
     assert_eq!(code(&out), 143, "{}", stderr(&out));
     assert!(s.keys("sig/").is_empty());
-    assert_eq!(uploads(s, "sig/"), 0);
+    assert_eq!(s.uploads("sig/"), 0);
 }
 
 #[test]

@@ -43,12 +43,6 @@ fn listed(s: &Server, prefix: &str) -> Vec<(String, u64)> {
         .collect()
 }
 
-fn uploads(s: &Server, prefix: &str) -> usize {
-    let out = s.run("s3ls", &["--uploads", &s.url(prefix)], b"");
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    String::from_utf8_lossy(&out.stdout).lines().count()
-}
-
 fn round_trips(s: &Server, prefix: &str) {
     for (i, size) in [1, 5 * MIB - 1, 5 * MIB, 5 * MIB + 1, 7 * MIB / 2 * 5]
         .into_iter()
@@ -71,7 +65,7 @@ fn round_trips(s: &Server, prefix: &str) {
     }
     // s3s-fs has no ListMultipartUploads.
     if s.name == "garage" {
-        assert_eq!(uploads(s, prefix), 0);
+        assert_eq!(s.uploads(prefix), 0);
     }
 }
 
@@ -270,7 +264,7 @@ fn truncated_streams(s: &Server) {
         "no object from a truncated stream"
     );
     if s.name == "garage" {
-        assert_eq!(uploads(s, "truncated/"), 0, "no multipart upload left");
+        assert_eq!(s.uploads("truncated/"), 0, "no multipart upload left");
     }
     assert_eq!(listed(s, "whole/").len(), 3);
 }
@@ -372,39 +366,10 @@ fn clear_errors_for_bad_url_secret_bucket_key_endpoint() {
     }
 }
 
-/// Start s3put on a stream it cannot finish, wait until its multipart
-/// upload exists on the server, then signal it.
-fn interrupted_upload(
-    s: &Server,
-    key: &str,
-    signal: nix::sys::signal::Signal,
-) -> std::process::Output {
-    let mut cmd = s.cmd("s3put");
-    cmd.args([&s.url(key), "--part-size", "5MiB"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(&random_bytes(11 * MIB, 3)).unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while uploads(s, key) == 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the upload never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
-    let out = child.wait_with_output().unwrap();
-    drop(stdin);
-    out
-}
-
 #[test]
 fn sigterm_aborts_the_upload_and_exits_143() {
     let s = Server::garage();
-    let out = interrupted_upload(s, "sigterm/x", nix::sys::signal::Signal::SIGTERM);
+    let out = s.interrupted_upload("sigterm/x", &[], nix::sys::signal::Signal::SIGTERM);
     assert_eq!(code(&out), 143, "{}", stderr(&out));
     assert!(
         stderr(&out).contains("aborted: interrupted by SIGTERM"),
@@ -412,32 +377,32 @@ fn sigterm_aborts_the_upload_and_exits_143() {
         stderr(&out)
     );
     assert!(listed(s, "sigterm/").is_empty());
-    assert_eq!(uploads(s, "sigterm/"), 0);
+    assert_eq!(s.uploads("sigterm/"), 0);
 }
 
 #[test]
 fn sigkill_leaves_an_upload_that_s3rm_uploads_removes() {
     let s = Server::garage();
-    let out = interrupted_upload(s, "sigkill/x", nix::sys::signal::Signal::SIGKILL);
+    let out = s.interrupted_upload("sigkill/x", &[], nix::sys::signal::Signal::SIGKILL);
     assert_eq!(out.status.code(), None, "killed");
-    assert_eq!(uploads(s, "sigkill/"), 1, "SIGKILL cannot clean up");
+    assert_eq!(s.uploads("sigkill/"), 1, "SIGKILL cannot clean up");
     let dry = s.run("s3rm", &["--uploads", "--dry-run", &s.url("sigkill/")], b"");
     assert!(
         String::from_utf8_lossy(&dry.stdout).contains("(dry run) aborted s3://"),
         "{}",
         String::from_utf8_lossy(&dry.stdout)
     );
-    assert_eq!(uploads(s, "sigkill/"), 1);
+    assert_eq!(s.uploads("sigkill/"), 1);
     let young = s.run(
         "s3rm",
         &["--uploads", "--older-than", "1d", &s.url("sigkill/")],
         b"",
     );
     assert_eq!(code(&young), 0);
-    assert_eq!(uploads(s, "sigkill/"), 1, "younger than a day: kept");
+    assert_eq!(s.uploads("sigkill/"), 1, "younger than a day: kept");
     let out = s.run("s3rm", &["--uploads", &s.url("sigkill/")], b"");
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert_eq!(uploads(s, "sigkill/"), 0);
+    assert_eq!(s.uploads("sigkill/"), 0);
     assert!(listed(s, "sigkill/").is_empty());
 }
 
@@ -626,7 +591,7 @@ fn expect_size_refuses_a_short_stream() {
         stderr(&out)
     );
     assert!(listed(s, "expect/").is_empty());
-    assert_eq!(uploads(s, "expect/"), 0);
+    assert_eq!(s.uploads("expect/"), 0);
     let exact = (7 * MIB).to_string();
     assert_eq!(
         code(&put(s, "expect/exact", &data, &["--expect-size", &exact])),

@@ -25,7 +25,9 @@ use tar::{Builder, EntryType};
 
 use super::header::{self, EntryMeta, ExactSize};
 use super::owners::{Kind, Owners, id_of, name_of};
-use super::readahead::{Budget, ChunkReader, ReadAhead, ReadAheadConfig, Whole, changed_since};
+use super::readahead::{
+    Budget, ChunkReader, Loan, ReadAhead, ReadAheadConfig, Whole, changed_since,
+};
 use super::sparse::{RegionReader, SparseMap};
 use super::time::Mtime;
 use super::walk::{self, FileData, OpenFile, Step, Walk};
@@ -286,7 +288,7 @@ impl Writer<'_> {
                 self.add_regular(builder, &path, name, &md, data, || changed)
             }
             Whole::Partial { md, file, data, .. } => {
-                let from = data.len() as u64;
+                let from = data.as_ref().len() as u64;
                 let rest = io::Cursor::new(data).chain(FileFrom {
                     file: &file,
                     offset: from,
@@ -425,9 +427,9 @@ enum Data<'f, 'a> {
     /// The data regions of a sparse file, and its map.
     Sparse(RegionReader<'f>, &'f SparseMap),
     /// A small file read whole, and the error that stopped it, if any.
-    Read(io::Cursor<Vec<u8>>, Option<io::Error>),
+    Read(io::Cursor<Loan<'a>>, Option<io::Error>),
     /// What a reader read, then the rest straight from the file.
-    Rest(io::Chain<io::Cursor<Vec<u8>>, FileFrom<'f>>),
+    Rest(io::Chain<io::Cursor<Loan<'a>>, FileFrom<'f>>),
 }
 
 impl Read for Data<'_, '_> {

@@ -5,7 +5,7 @@
 //! in parallel), reads each small file whole — open, fstat, read, the
 //! growth and change checks, close: every round trip off the writer's path
 //! — and reads large files in chunks with `pread`, while the writer is
-//! still busy with earlier entries. Every buffer holds a [`Permit`] for its
+//! still busy with earlier entries. Every buffer is a [`Loan`] of its
 //! bytes from one [`Budget`], taken in archive order before it is read and
 //! given back when the writer has copied it (or when it is dropped unread),
 //! so memory stays under `--read-ahead` whatever the tree holds and the
@@ -59,31 +59,64 @@ impl Default for ReadAheadConfig {
     }
 }
 
-/// Bytes that may be buffered; closed when the writer stops, so nothing
-/// waits for room that will never come.
+/// Bytes that may be buffered, and the buffers themselves: closed when the
+/// writer stops, so nothing waits for room that will never come.
 pub struct Budget {
-    state: Mutex<(u64, bool)>,
+    state: Mutex<State>,
     freed: Condvar,
+    limit: u64,
+}
+
+struct State {
+    available: u64,
+    closed: bool,
+    /// Buffers given back, kept (up to `limit` bytes of them) to be lent
+    /// again: a fresh zeroed buffer per file cost pack 0.6 CPU-s more than
+    /// reading the files itself on the warm bench corpus.
+    pool: Vec<Vec<u8>>,
+    pooled: u64,
 }
 
 impl Budget {
     pub fn new(bytes: u64) -> Budget {
         Budget {
-            state: Mutex::new((bytes, false)),
+            state: Mutex::new(State {
+                available: bytes,
+                closed: false,
+                pool: Vec::new(),
+                pooled: 0,
+            }),
             freed: Condvar::new(),
+            limit: bytes,
         }
     }
 
-    /// Wait for `n` bytes of room; None once closed.
-    fn acquire(&self, n: u64) -> Option<Permit<'_>> {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Wait for `n` bytes of room and lend a buffer of `n` bytes; None once
+    /// closed. Called by the walk: one thread's malloc arena holds every
+    /// buffer (allocated on 16 reader threads, 16 MiB of read-ahead cost
+    /// 34 MB of peak RSS; on the walk's, 25 MB).
+    fn lend(&self, n: u64) -> Option<Loan<'_>> {
+        let mut state = self.lock();
         loop {
-            if state.1 {
+            if state.closed {
                 return None;
             }
-            if state.0 >= n {
-                state.0 -= n;
-                return Some(Permit { budget: self, n });
+            if state.available >= n {
+                state.available -= n;
+                let mut data = state.pool.pop().unwrap_or_default();
+                state.pooled -= data.capacity() as u64;
+                drop(state);
+                // Bytes from an earlier loan stay: only growth is zeroed.
+                data.resize(n as usize, 0);
+                return Some(Loan {
+                    budget: self,
+                    n,
+                    data,
+                });
             }
             state = self.freed.wait(state).unwrap_or_else(|e| e.into_inner());
         }
@@ -91,38 +124,49 @@ impl Budget {
 
     /// The writer has stopped: wake and refuse every waiter.
     pub fn close(&self) {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).1 = true;
+        self.lock().closed = true;
         self.freed.notify_all();
     }
 
     fn closed(&self) -> bool {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).1
+        self.lock().closed
     }
 }
 
-/// Room for one chunk's bytes, given back when dropped.
-pub struct Permit<'a> {
+/// Room for `n` bytes and the buffer that fills it, both given back to the
+/// budget when dropped.
+pub struct Loan<'a> {
     budget: &'a Budget,
     n: u64,
+    data: Vec<u8>,
 }
 
-impl Drop for Permit<'_> {
+impl AsRef<[u8]> for Loan<'_> {
+    fn as_ref(&self) -> &[u8] {
+        &self.data
+    }
+}
+
+impl Drop for Loan<'_> {
     fn drop(&mut self) {
-        self.budget
-            .state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .0 += self.n;
+        let data = std::mem::take(&mut self.data);
+        let mut state = self.budget.lock();
+        state.available += self.n;
+        let size = data.capacity() as u64;
+        if size > 0 && state.pooled + size <= self.budget.limit {
+            state.pooled += size;
+            state.pool.push(data);
+        }
+        drop(state);
         self.budget.freed.notify_all();
     }
 }
 
 /// One chunk as read: fewer bytes than asked means the file ended there.
 pub struct Chunk<'a> {
-    data: Vec<u8>,
+    loan: Loan<'a>,
     asked: usize,
     error: Option<io::Error>,
-    _permit: Permit<'a>,
 }
 
 /// A small file read whole by a reader: opened, stat'ed, read, checked for
@@ -135,20 +179,18 @@ pub enum Whole<'a> {
         /// The size and times of what was opened.
         md: Metadata,
         /// At most `md.len()` bytes; fewer if it shrank or a read failed.
-        data: Vec<u8>,
+        data: Loan<'a>,
         error: Option<io::Error>,
         /// It had more than `md.len()` bytes, or its size or mtime
         /// changed while it was read.
         changed: bool,
-        _permit: Permit<'a>,
     },
     /// It grew past its read-ahead room between the walk's stat and the
     /// open: the writer reads the rest from `file` after `data`.
     Partial {
         md: Metadata,
         file: File,
-        data: Vec<u8>,
-        _permit: Permit<'a>,
+        data: Loan<'a>,
     },
 }
 
@@ -158,22 +200,21 @@ enum Job<'a> {
         follow: bool,
         reply: Sender<io::Result<Metadata>>,
     },
-    Chunk {
-        file: Arc<File>,
-        offset: u64,
-        permit: Permit<'a>,
-        /// Allocated by the walk, not the reader: one thread's malloc
-        /// arena holds every buffer. Allocated on 16 reader threads, 16
-        /// MiB of read-ahead cost 34 MB of peak RSS; on the walk's, 25 MB.
-        data: Vec<u8>,
-        reply: Sender<Chunk<'a>>,
-    },
-    Whole {
-        path: PathBuf,
-        permit: Permit<'a>,
-        data: Vec<u8>,
-        reply: Sender<Whole<'a>>,
-    },
+    Chunk(ChunkJob<'a>),
+    Whole(WholeJob<'a>),
+}
+
+struct ChunkJob<'a> {
+    file: Arc<File>,
+    offset: u64,
+    loan: Loan<'a>,
+    reply: Sender<Chunk<'a>>,
+}
+
+struct WholeJob<'a> {
+    path: PathBuf,
+    loan: Loan<'a>,
+    reply: Sender<Whole<'a>>,
 }
 
 /// The reader pool's front: the walk stats, opens and plans reads here.
@@ -215,8 +256,8 @@ impl<'a> ReadAhead<'a> {
                             };
                             let _ = reply.send(md);
                         }
-                        Job::Chunk { .. } => read_chunk(job),
-                        Job::Whole { .. } => read_whole(job),
+                        Job::Chunk(job) => read_chunk(job),
+                        Job::Whole(job) => read_whole(job),
                     }
                 }
             });
@@ -256,16 +297,9 @@ impl<'a> ReadAhead<'a> {
     /// Read the small file at `path` (`size` by the walk's stat) whole, on
     /// a reader, once the budget has room. None once the writer stopped.
     pub fn whole(&self, path: PathBuf, size: u64) -> Option<Receiver<Whole<'a>>> {
-        let room = size.min(self.chunk);
-        let permit = self.budget.acquire(room)?;
+        let loan = self.budget.lend(size.min(self.chunk))?;
         let (reply, answer) = crossbeam_channel::bounded(1);
-        let data = vec![0; room as usize];
-        let job = Job::Whole {
-            path,
-            permit,
-            data,
-            reply,
-        };
+        let job = Job::Whole(WholeJob { path, loan, reply });
         self.jobs.send(job).ok()?;
         Some(answer)
     }
@@ -277,7 +311,7 @@ impl<'a> ReadAhead<'a> {
         let mut offset = 0;
         while offset < size {
             let asked = self.chunk.min(size - offset);
-            let Some(permit) = self.budget.acquire(asked) else {
+            let Some(loan) = self.budget.lend(asked) else {
                 return false;
             };
             let (reply, slot) = crossbeam_channel::bounded(1);
@@ -285,13 +319,12 @@ impl<'a> ReadAhead<'a> {
                 // The writer gave up on this file (an error it reported).
                 return !self.budget.closed();
             }
-            let job = Job::Chunk {
+            let job = Job::Chunk(ChunkJob {
                 file: Arc::clone(file),
                 offset,
-                permit,
-                data: vec![0; asked as usize],
+                loan,
                 reply,
-            };
+            });
             if self.jobs.send(job).is_err() {
                 return false;
             }
@@ -316,43 +349,30 @@ fn read_at_most(file: &File, data: &mut [u8], offset: u64) -> (usize, Option<io:
     (filled, None)
 }
 
-fn read_chunk(job: Job<'_>) {
-    let Job::Chunk {
+fn read_chunk(job: ChunkJob<'_>) {
+    let ChunkJob {
         file,
         offset,
-        permit,
-        mut data,
+        mut loan,
         reply,
-    } = job
-    else {
-        return;
-    };
-    let asked = data.len();
-    let (filled, error) = match permit.budget.closed() {
+    } = job;
+    let asked = loan.data.len();
+    let (filled, error) = match loan.budget.closed() {
         true => (0, None),
-        false => read_at_most(&file, &mut data, offset),
+        false => read_at_most(&file, &mut loan.data, offset),
     };
-    data.truncate(filled);
-    let chunk = Chunk {
-        data,
-        asked,
-        error,
-        _permit: permit,
-    };
-    let _ = reply.send(chunk); // nobody waiting: the permit goes back
+    loan.data.truncate(filled);
+    let chunk = Chunk { loan, asked, error };
+    let _ = reply.send(chunk); // nobody waiting: the loan goes back
 }
 
-fn read_whole(job: Job<'_>) {
-    let Job::Whole {
+fn read_whole(job: WholeJob<'_>) {
+    let WholeJob {
         path,
-        permit,
-        mut data,
+        mut loan,
         reply,
-    } = job
-    else {
-        return;
-    };
-    if permit.budget.closed() {
+    } = job;
+    if loan.budget.closed() {
         return;
     }
     let opened = File::open(&path).and_then(|file| Ok((file.metadata()?, file)));
@@ -363,28 +383,26 @@ fn read_whole(job: Job<'_>) {
             return;
         }
     };
-    if md.len() > data.len() as u64 {
-        let (filled, _) = read_at_most(&file, &mut data, 0);
-        data.truncate(filled);
+    if md.len() > loan.data.len() as u64 {
+        let (filled, _) = read_at_most(&file, &mut loan.data, 0);
+        loan.data.truncate(filled);
         let _ = reply.send(Whole::Partial {
             md,
             file,
-            data,
-            _permit: permit,
+            data: loan,
         });
         return;
     }
-    data.truncate(md.len() as usize);
-    let (filled, error) = read_at_most(&file, &mut data, 0);
-    data.truncate(filled);
+    loan.data.truncate(md.len() as usize);
+    let (filled, error) = read_at_most(&file, &mut loan.data, 0);
+    loan.data.truncate(filled);
     let grew = error.is_none() && file.read_at(&mut [0u8; 1], md.len()).is_ok_and(|n| n > 0);
     let changed = grew || error.is_none() && changed_since(&file, &md);
     let _ = reply.send(Whole::Read {
         md,
-        data,
+        data: loan,
         error,
         changed,
-        _permit: permit,
     });
 }
 
@@ -422,7 +440,7 @@ impl Read for ChunkReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             if let Some(chunk) = &self.current {
-                let left = &chunk.data[self.pos..];
+                let left = &chunk.loan.data[self.pos..];
                 if !left.is_empty() {
                     let n = left.len().min(buf.len());
                     buf[..n].copy_from_slice(&left[..n]);
@@ -432,7 +450,7 @@ impl Read for ChunkReader<'_> {
             }
             // The chunk is spent: its error or shortness ends the file.
             if let Some(chunk) = self.current.take() {
-                self.done |= chunk.data.len() < chunk.asked;
+                self.done |= chunk.loan.data.len() < chunk.asked;
                 if let Some(e) = chunk.error {
                     self.done = true;
                     return Err(e);
@@ -474,7 +492,7 @@ mod tests {
             let Whole::Partial { md, file, data, .. } = whole else {
                 panic!("expected a partial read");
             };
-            assert_eq!((md.len(), &data[..]), (10, &b"0123"[..]));
+            assert_eq!((md.len(), data.as_ref()), (10, &b"0123"[..]));
             let mut rest = [0u8; 6];
             assert_eq!(file.read_at(&mut rest, 4).unwrap(), 6);
             // A file read whole reports no change; a missing one its error.
@@ -485,7 +503,7 @@ mod tests {
                     error,
                     ..
                 } => {
-                    assert_eq!(data, b"0123456789");
+                    assert_eq!(data.as_ref(), b"0123456789");
                     assert!(!changed && error.is_none());
                 }
                 _ => panic!("expected a whole read"),
@@ -502,19 +520,19 @@ mod tests {
     #[test]
     fn the_budget_bounds_what_is_buffered_and_closing_it_frees_the_walk() {
         let budget = Budget::new(10);
-        let available = || budget.state.lock().unwrap().0;
-        let first = budget.acquire(6).unwrap();
+        let available = || budget.lock().available;
+        let first = budget.lend(6).unwrap();
         assert_eq!(available(), 4);
         std::thread::scope(|scope| {
             // 6 more fit only once `first` is given back.
-            let waiter = scope.spawn(|| budget.acquire(6).map(|p| p.n));
+            let waiter = scope.spawn(|| budget.lend(6).map(|loan| loan.data.len()));
             drop(first);
             assert_eq!(waiter.join().unwrap(), Some(6));
         });
-        assert_eq!(available(), 10, "every permit came back");
-        let held = budget.acquire(10).unwrap();
+        assert_eq!(available(), 10, "every loan came back");
+        let held = budget.lend(10).unwrap();
         std::thread::scope(|scope| {
-            let waiter = scope.spawn(|| budget.acquire(1).is_none());
+            let waiter = scope.spawn(|| budget.lend(1).is_none());
             budget.close();
             assert!(waiter.join().unwrap(), "a closed budget refuses");
         });

@@ -208,4 +208,44 @@ impl Server {
         cmd.args(args);
         super::run_command(cmd, stdin)
     }
+
+    /// In-progress multipart uploads under `prefix` (s3ls --uploads).
+    pub fn uploads(&self, prefix: &str) -> usize {
+        let out = self.run("s3ls", &["--uploads", &self.url(prefix)], b"");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    }
+
+    /// Start `s3put URL --part-size 5MiB EXTRA…` on a stream it cannot
+    /// finish, wait until its multipart upload exists here, then signal it.
+    pub fn interrupted_upload(
+        &self,
+        key: &str,
+        extra: &[&str],
+        signal: nix::sys::signal::Signal,
+    ) -> Output {
+        use std::io::Write;
+        let mut cmd = self.cmd("s3put");
+        cmd.args([&self.url(key), "--part-size", "5MiB"])
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(&super::random_bytes(11 << 20, 3)).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.uploads(key) == 0 {
+            assert!(Instant::now() < deadline, "the upload never started");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
+        let out = child.wait_with_output().unwrap();
+        drop(stdin);
+        out
+    }
 }
