@@ -67,7 +67,7 @@ group() {
 row() {
   local n=$1 base=$2
   awk -v n="$n" -v w="${WALL[$n]}" -v c="${CPU[$n]}" -v r="${RSS[$n]}" -v z="${SIZE[$n]}" \
-      -v bw="${WALL[$base]}" -v mb="$CORPUS_MB" -v cb="$CORPUS_BYTES" 'BEGIN{
+      -v bw="${WALL[$base]}" -v mb="${ROW_MB:-$CORPUS_MB}" -v cb="${ROW_BYTES:-$CORPUS_BYTES}" 'BEGIN{
     size = (z > 0) ? sprintf("%.1f MB (%.3f)", z/1e6, cb/z) : "-";
     gsub(/\|/, "\\|", n);
     printf "| %s | %.2f | %.0f | %.0f%% | %d | %s | %.2f× |\n", n, w, mb/w, 100*c/w, r, size, bw/w }'
@@ -291,14 +291,15 @@ s3header() {
     echo "On an emulated network volume (bench/slowfs.py: FUSE, 1 ms per lookup, stat,"
     echo "open and read; 2,000 files, 24 MB; caches dropped):"
     echo; header "tar, same volume"
-    (
-      CORPUS_BYTES=$SLOW_BYTES
-      CORPUS_MB=$(awk -v b="$SLOW_BYTES" 'BEGIN{printf "%.0f", b/1e6}')
-      row "1 ms volume: pack --none" "1 ms volume: tar -cf | cat"
-      row "1 ms volume: tar -cf | cat" "1 ms volume: tar -cf | cat"
-      row "1 ms volume: pack -6" "1 ms volume: tar | pigz -p 2 -6"
-      row "1 ms volume: tar | pigz -p 2 -6" "1 ms volume: tar | pigz -p 2 -6"
-    )
+    # Rows measure the volume's bytes, not the corpus's.
+    export ROW_BYTES=$SLOW_BYTES
+    ROW_MB=$(awk -v b="$SLOW_BYTES" 'BEGIN{printf "%.0f", b/1e6}')
+    export ROW_MB
+    row "1 ms volume: pack --none" "1 ms volume: tar -cf | cat"
+    row "1 ms volume: tar -cf | cat" "1 ms volume: tar -cf | cat"
+    row "1 ms volume: pack -6" "1 ms volume: tar | pigz -p 2 -6"
+    row "1 ms volume: tar | pigz -p 2 -6" "1 ms volume: tar | pigz -p 2 -6"
+    unset ROW_BYTES ROW_MB
     echo
     echo "Cold vs warm: pack -6 $(awk -v c="${WALL[cold: pack -6]}" -v w="${WALL[pack (gzip -6, 2 threads)]}" 'BEGIN{printf "%.2f s vs %.2f s (+%.0f%%)", c, w, 100*(c/w-1)}');" \
       "pack --zstd $(awk -v c="${WALL[cold: pack --zstd]}" -v w="${WALL[pack --zstd (-3, 2 threads)]}" 'BEGIN{printf "%.2f s vs %.2f s (+%.0f%%)", c, w, 100*(c/w-1)}')."
