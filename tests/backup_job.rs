@@ -398,17 +398,6 @@ fn single_archive_mode() {
     assert_same_tree(&tmp.path().join("src/files"), &restore_dir.join("files"));
 }
 
-/// An age key pair from `age-keygen`: (identity file, public key).
-fn age_keygen(path: &Path) -> String {
-    let out = run("age-keygen", &["-o", path.to_str().unwrap()], b"");
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let text = stderr(&out);
-    text.trim()
-        .strip_prefix("Public key: ")
-        .unwrap()
-        .to_string()
-}
-
 #[test]
 fn encrypted_backups_restore_with_the_identity_and_prune_like_any_other() {
     let s = Server::garage();

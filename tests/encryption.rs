@@ -14,16 +14,10 @@ const MIB: usize = 1 << 20;
 /// age's plaintext chunk.
 const CHUNK: usize = 64 * 1024;
 
-/// An age key pair made by `age-keygen`: (identity file, public key).
+/// An age key pair in `dir`: (identity file, public key).
 fn keygen(dir: &Path, name: &str) -> (PathBuf, String) {
     let path = dir.join(name);
-    let out = run("age-keygen", &["-o", path.to_str().unwrap()], b"");
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let public = stderr(&out)
-        .trim()
-        .strip_prefix("Public key: ")
-        .unwrap_or_else(|| panic!("age-keygen said {}", stderr(&out)))
-        .to_string();
+    let public = age_keygen(&path);
     (path, public)
 }
 

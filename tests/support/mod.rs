@@ -346,3 +346,14 @@ pub fn peak_rss(dir: &Path, script: &str) -> (u64, Output) {
         .unwrap();
     (rss, out)
 }
+
+/// An age key pair made by `age-keygen -o path`; returns the public key.
+pub fn age_keygen(path: &Path) -> String {
+    let out = run("age-keygen", &["-o", path.to_str().unwrap()], b"");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let said = stderr(&out);
+    said.trim()
+        .strip_prefix("Public key: ")
+        .unwrap_or_else(|| panic!("age-keygen said {said}"))
+        .to_string()
+}
