@@ -13,7 +13,7 @@ use crate::s3::download::{GetOptions, GetReport};
 /// Download an S3 object to stdout: parallel ranged GETs, written in order,
 /// pinned to one version, resumed on error.
 #[derive(Parser)]
-#[command(name = "s3get", version, after_help = super::S3_EXIT_CODES)]
+#[command(name = "s3get", version = super::VERSION, after_help = super::S3_EXIT_CODES)]
 pub struct Args {
     /// Source, s3://bucket/key
     pub url: String,

@@ -9,7 +9,7 @@ use crate::s3::list::LsOptions;
 /// List objects under an S3 prefix (like `aws s3 ls`), the latest one, the
 /// complete backups, or in-progress multipart uploads.
 #[derive(Parser)]
-#[command(name = "s3ls", version, disable_help_flag = true, after_help = super::S3_EXIT_CODES)]
+#[command(name = "s3ls", version = super::VERSION, disable_help_flag = true, after_help = super::S3_EXIT_CODES)]
 pub struct Args {
     /// s3://bucket/prefix
     pub url: String,

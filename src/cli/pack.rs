@@ -28,7 +28,7 @@ Examples:
 
 /// Write a tar archive of PATHs to stdout: gzip on every core by default.
 #[derive(Parser)]
-#[command(name = "pack", version, after_help = AFTER_HELP)]
+#[command(name = "pack", version = super::VERSION, after_help = AFTER_HELP)]
 pub struct Args {
     /// Paths to archive, named as given; @FILE splices tar stream FILE
     #[arg(value_name = "PATH")]

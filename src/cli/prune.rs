@@ -21,7 +21,7 @@ Exit status: 0 success; 1 failure, or some deletions failed; 2 usage error
 
 /// Apply a retention policy to the backups under an S3 prefix.
 #[derive(Parser)]
-#[command(name = "s3prune", version, after_help = AFTER_HELP)]
+#[command(name = "s3prune", version = super::VERSION, after_help = AFTER_HELP)]
 pub struct Args {
     /// s3://bucket/prefix
     pub url: String,

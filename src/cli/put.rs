@@ -14,7 +14,7 @@ use crate::s3::upload::{PutOptions, PutReport};
 /// Upload stdin to S3 as one object: multipart, concurrent, bounded memory.
 /// A truncated gzip, zstd or tar stream never becomes an object.
 #[derive(Parser)]
-#[command(name = "s3put", version, after_help = super::S3_EXIT_CODES)]
+#[command(name = "s3put", version = super::VERSION, after_help = super::S3_EXIT_CODES)]
 pub struct Args {
     /// Destination, s3://bucket/key
     pub url: String,

@@ -9,7 +9,7 @@ use crate::s3::delete::RmOptions;
 /// Delete S3 objects, or abort multipart uploads left behind by a killed
 /// upload (--uploads).
 #[derive(Parser)]
-#[command(name = "s3rm", version, after_help = super::S3_EXIT_CODES)]
+#[command(name = "s3rm", version = super::VERSION, after_help = super::S3_EXIT_CODES)]
 pub struct Args {
     /// s3://bucket/key (or a prefix with --recursive or --uploads)
     #[arg(required = true)]

@@ -30,7 +30,7 @@ Examples:
 
 /// Unpack a tar stream from stdin into a directory, safely.
 #[derive(Parser)]
-#[command(name = "unpack", version, after_help = AFTER_HELP)]
+#[command(name = "unpack", version = super::VERSION, after_help = AFTER_HELP)]
 pub struct Args {
     /// Directory to unpack into
     #[arg(
