@@ -13,10 +13,15 @@ export S3PIPE_GARAGE := $(GARAGE)
 export S3PIPE_S3S_FS := $(S3S_FS)
 
 # command:debian-package pairs the tests and benchmarks use.
-DEB_TOOLS := pigz:pigz zstd:zstd age:age ssh-keygen:openssh-client bsdtar:libarchive-tools strace:strace /usr/bin/time:time \
+DEB_TOOLS := pigz:pigz zstd:zstd age:age ssh-keygen:openssh-client man:man-db bsdtar:libarchive-tools strace:strace /usr/bin/time:time \
   shellcheck:shellcheck psql:postgresql runuser:util-linux
 
-.PHONY: all build demo test bench bench-deps lint deps servers clean fuzz
+.PHONY: all build demo test bench bench-deps lint deps servers clean fuzz install
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the tools, the job's scripts,
+# man pages and bash/zsh/fish completions (made from the clap definitions).
+PREFIX ?= /usr/local
+BINS := pack unpack s3put s3get s3ls s3rm s3prune
 
 all: build
 
@@ -70,6 +75,24 @@ lint: deps
 	cargo clippy --all-targets -- -D warnings
 	cargo check --quiet --manifest-path fuzz/Cargo.toml --bins
 	shellcheck scripts/*.sh bench/run.sh .ci/run
+
+install:
+	cargo build --release --bins --example gen_docs
+	rm -rf target/docs && target/release/examples/gen_docs target/docs
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions \
+	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d \
+	  $(DESTDIR)$(PREFIX)/share/s3pipe/scripts
+	for t in $(BINS); do \
+	  install -m 755 target/release/$$t $(DESTDIR)$(PREFIX)/bin/$$t; \
+	  install -m 644 target/docs/man/man1/$$t.1 $(DESTDIR)$(PREFIX)/share/man/man1/$$t.1; \
+	  install -m 644 target/docs/completions/bash/$$t.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t; \
+	  install -m 644 target/docs/completions/zsh/_$$t $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$t; \
+	  install -m 644 target/docs/completions/fish/$$t.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$t.fish; \
+	done
+	install -m 755 scripts/backup.sh scripts/restore.sh scripts/entrypoint.sh scripts/keep-args.sh \
+	  $(DESTDIR)$(PREFIX)/share/s3pipe/scripts/
 
 clean:
 	cargo clean

@@ -3,6 +3,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -65,4 +66,54 @@ fn the_architecture_document_matches_the_tree() {
             "{rel} is not on the map in docs/ARCHITECTURE.md"
         );
     }
+}
+
+/// Man pages and completions come from the clap definitions: every tool
+/// gets them, `man` renders them, and bash completes a flag added this
+/// round.
+#[test]
+fn man_pages_and_completions_are_generated_for_every_tool() {
+    let gen_docs = PathBuf::from(env!("CARGO_BIN_EXE_pack")).with_file_name("examples/gen_docs");
+    let out = tempfile::tempdir().unwrap();
+    let made = Command::new(&gen_docs).arg(out.path()).output().unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    for tool in [
+        "pack", "unpack", "s3put", "s3get", "s3ls", "s3rm", "s3prune",
+    ] {
+        let page = out.path().join(format!("man/man1/{tool}.1"));
+        let shown = Command::new("man")
+            .arg("-l")
+            .arg(&page)
+            .env("MANWIDTH", "100")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&shown.stdout);
+        assert!(
+            shown.status.success() && text.contains("--help"),
+            "{tool}.1: {text}"
+        );
+        let completions = [
+            (format!("bash/{tool}.bash"), "--version"),
+            (format!("zsh/_{tool}"), "--version"),
+            (format!("fish/{tool}.fish"), "-l version"),
+        ];
+        for (file, flag) in completions {
+            let path = out.path().join("completions").join(&file);
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(text.contains(flag), "{file}");
+        }
+    }
+    let script = format!(
+        "source {}; COMP_WORDS=(pack --read-); COMP_CWORD=1; _pack pack --read- pack; echo \"${{COMPREPLY[@]}}\"",
+        out.path().join("completions/bash/pack.bash").display()
+    );
+    let completed = Command::new("bash").args(["-c", &script]).output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&completed.stdout).trim(),
+        "--read-ahead"
+    );
 }
