@@ -18,6 +18,12 @@ fn main() -> std::io::Result<()> {
         eprintln!("usage: gen_docs OUTDIR");
         std::process::exit(2);
     };
+    write_all(&out)
+}
+
+/// Write every tool's man page and completions under `out` (tests/docs.rs
+/// calls this too).
+pub fn write_all(out: &std::path::Path) -> std::io::Result<()> {
     let commands = [
         cli::pack::Args::command(),
         cli::unpack::Args::command(),
