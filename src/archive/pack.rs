@@ -26,7 +26,7 @@ use tar::{Builder, EntryType};
 use super::header::{self, EntryMeta, ExactSize};
 use super::owners::{Kind, Owners, id_of, name_of};
 use super::readahead::{
-    Budget, ChunkReader, Loan, ReadAhead, ReadAheadConfig, Whole, changed_since,
+    Budget, ChunkReader, Loan, ReadAhead, ReadAheadConfig, Whole, changed_since, grew,
 };
 use super::sparse::{RegionReader, SparseMap};
 use super::time::Mtime;
@@ -458,11 +458,6 @@ impl Read for FileFrom<'_> {
         self.offset += n as u64;
         Ok(n)
     }
-}
-
-/// Whether `file` has bytes past `size` (it grew as it was read).
-fn grew(file: &File, size: u64) -> bool {
-    file.read_at(&mut [0u8; 1], size).is_ok_and(|n| n > 0)
 }
 
 /// Why an `--owner`/`--group` value was refused.

@@ -398,7 +398,7 @@ fn read_whole(job: WholeJob<'_>) {
     loan.data.truncate(md.len() as usize);
     let (filled, error) = read_at_most(&file, &mut loan.data, 0);
     loan.data.truncate(filled);
-    let grew = error.is_none() && file.read_at(&mut [0u8; 1], md.len()).is_ok_and(|n| n > 0);
+    let grew = error.is_none() && grew(&file, md.len());
     let changed = grew || error.is_none() && changed_since(&file, &md);
     let _ = reply.send(Whole::Read {
         md,
@@ -406,6 +406,11 @@ fn read_whole(job: WholeJob<'_>) {
         error,
         changed,
     });
+}
+
+/// Whether `file` has bytes past `size` (it grew as it was read).
+pub fn grew(file: &File, size: u64) -> bool {
+    file.read_at(&mut [0u8; 1], size).is_ok_and(|n| n > 0)
 }
 
 /// Whether `file`'s size or mtime differs from `md` (it changed while read).
