@@ -12,6 +12,7 @@ pub mod prune;
 pub mod put;
 pub mod rm;
 pub mod s3;
+pub mod tools;
 pub mod unpack;
 pub mod values;
 

@@ -98,9 +98,10 @@ pub struct Args {
 impl Args {
     /// Parse the process's arguments (pigz-style `-6` included), keeping
     /// the positions that order `-C`, PATH and `--splice`.
-    pub fn parse_with_order() -> Result<(Args, Vec<Input>), clap::Error> {
-        let matches =
-            Args::command().get_matches_from(super::expand_level_flags(std::env::args_os()));
+    pub fn parse_with_order(
+        argv: Vec<std::ffi::OsString>,
+    ) -> Result<(Args, Vec<Input>), clap::Error> {
+        let matches = Args::command().get_matches_from(super::expand_level_flags(argv));
         let args = Args::from_arg_matches(&matches)?;
         let inputs = ordered_inputs(&matches, &args);
         Ok((args, inputs))
