@@ -14,14 +14,14 @@ export S3PIPE_S3S_FS := $(S3S_FS)
 
 # command:debian-package pairs the tests and benchmarks use.
 DEB_TOOLS := pigz:pigz zstd:zstd age:age ssh-keygen:openssh-client man:man-db bsdtar:libarchive-tools strace:strace /usr/bin/time:time \
-  shellcheck:shellcheck psql:postgresql runuser:util-linux
+  shellcheck:shellcheck psql:postgresql runuser:util-linux \
+  podman:podman mmdebstrap:mmdebstrap yamllint:yamllint
 
-.PHONY: all build demo test bench bench-deps lint deps servers clean fuzz install
+.PHONY: all build demo test bench bench-deps lint deps servers clean fuzz install image image-base k8s-deps
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the tools, the job's scripts,
 # man pages and bash/zsh/fish completions (made from the clap definitions).
 PREFIX ?= /usr/local
-BINS := pack unpack s3put s3get s3ls s3rm s3prune
 
 all: build
 
@@ -52,7 +52,7 @@ $(S3S_FS):
 demo: build servers
 	scripts/demo.sh target/release
 
-test: deps servers
+test: deps servers image-base k8s-deps
 	cargo test --all-targets
 	cargo test --doc
 
@@ -77,22 +77,37 @@ lint: deps
 	shellcheck scripts/*.sh bench/run.sh .ci/run
 
 install:
-	cargo build --release --bins --example gen_docs
+	cargo build --release --bin s3pipe --example gen_docs
 	rm -rf target/docs && target/release/examples/gen_docs target/docs
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
-	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
-	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions \
-	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d \
-	  $(DESTDIR)$(PREFIX)/share/s3pipe/scripts
-	for t in $(BINS); do \
-	  install -m 755 target/release/$$t $(DESTDIR)$(PREFIX)/bin/$$t; \
-	  install -m 644 target/docs/man/man1/$$t.1 $(DESTDIR)$(PREFIX)/share/man/man1/$$t.1; \
-	  install -m 644 target/docs/completions/bash/$$t.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t; \
-	  install -m 644 target/docs/completions/zsh/_$$t $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$t; \
-	  install -m 644 target/docs/completions/fish/$$t.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$t.fish; \
-	done
-	install -m 755 scripts/backup.sh scripts/restore.sh scripts/entrypoint.sh scripts/keep-args.sh \
-	  $(DESTDIR)$(PREFIX)/share/s3pipe/scripts/
+	scripts/install.sh $(DESTDIR)$(PREFIX) target/release/s3pipe target/docs
+
+# The container image (Dockerfile): its runtime stage, fed by a local
+# release build instead of the rust:…-slim build stage (no registry here).
+IMAGE ?= s3pipe:latest
+BASE_IMAGE := docker.io/library/debian:bookworm-slim
+PODMAN_BUILD_FLAGS ?= --isolation chroot --network host
+image: image-base
+	cargo build --release --bin s3pipe --example gen_docs
+	rm -rf target/docs target/image && target/release/examples/gen_docs target/docs
+	scripts/install.sh target/image/out/usr/local target/release/s3pipe target/docs
+	podman build $(PODMAN_BUILD_FLAGS) --pull=missing --build-context build=target/image \
+	  --build-arg S3PIPE_COMMIT=$$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown) \
+	  --build-arg SOURCE=$$(git remote get-url origin 2>/dev/null || true) -t $(IMAGE) .
+	@echo "make: $(IMAGE): the tools add $$(du -sb target/image/out | cut -f1) bytes to $(BASE_IMAGE)"
+
+# No registry is reachable from the test machines: when the base image is
+# missing, make it from Debian's packages (mmdebstrap, ~20 s) and tag it
+# with the name the Dockerfile's FROM uses, so no pull is needed.
+image-base: deps
+	@podman image exists $(BASE_IMAGE) || { \
+	  echo "make: building $(BASE_IMAGE) from Debian packages (mmdebstrap)"; \
+	  mkdir -p $(TOOLS)/images; \
+	  mmdebstrap --quiet --variant=minbase bookworm $(TOOLS)/images/bookworm-minbase.tar; \
+	  podman import --quiet $(TOOLS)/images/bookworm-minbase.tar $(BASE_IMAGE); }
+
+# Offline validators for deploy/kubernetes (tests/kubernetes.rs).
+k8s-deps:
+	@command -v kubernetes-validate >/dev/null 2>&1 || pip install -q kubernetes-validate
 
 clean:
 	cargo clean
