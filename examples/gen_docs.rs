@@ -21,10 +21,9 @@ fn main() -> std::io::Result<()> {
     write_all(&out)
 }
 
-/// Write every tool's man page and completions under `out` (tests/docs.rs
-/// calls this too).
-pub fn write_all(out: &std::path::Path) -> std::io::Result<()> {
-    let commands = [
+/// Every tool's clap definition, in `cli::tools::TOOLS` order.
+pub fn commands() -> [clap::Command; 7] {
+    [
         cli::pack::Args::command(),
         cli::unpack::Args::command(),
         cli::put::Args::command(),
@@ -32,10 +31,15 @@ pub fn write_all(out: &std::path::Path) -> std::io::Result<()> {
         cli::ls::Args::command(),
         cli::rm::Args::command(),
         cli::prune::Args::command(),
-    ];
+    ]
+}
+
+/// Write every tool's man page and completions under `out` (tests/docs.rs
+/// calls this too).
+pub fn write_all(out: &std::path::Path) -> std::io::Result<()> {
     let man = out.join("man/man1");
     fs::create_dir_all(&man)?;
-    for mut command in commands {
+    for mut command in commands() {
         let name = command.get_name().to_string();
         let mut page = Vec::new();
         clap_mangen::Man::new(command.clone()).render(&mut page)?;

@@ -116,3 +116,22 @@ fn man_pages_and_completions_are_generated_for_every_tool() {
         "--read-ahead"
     );
 }
+
+/// Every flag and argument of every tool says what it is for in `--help`.
+#[test]
+fn every_argument_has_a_help_line() {
+    for command in gen_docs::commands() {
+        for arg in command.get_arguments() {
+            let id = arg.get_id().as_str();
+            if id == "help" || id == "version" {
+                continue;
+            }
+            let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+            assert!(
+                !help.trim().is_empty(),
+                "{} {id} has no help line",
+                command.get_name()
+            );
+        }
+    }
+}
