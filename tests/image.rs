@@ -175,6 +175,24 @@ fn the_image_backs_up_lists_and_restores_as_uid_10001_read_only() {
     );
 
     let image = Mounted::new();
+    // The tools are links to one binary; man pages and completions ship.
+    let local = image.0.join("usr/local");
+    for tool in [
+        "pack", "unpack", "s3put", "s3get", "s3ls", "s3rm", "s3prune",
+    ] {
+        assert_eq!(
+            fs::read_link(local.join("bin").join(tool)).unwrap(),
+            Path::new("s3pipe")
+        );
+        for file in [
+            format!("share/man/man1/{tool}.1"),
+            format!("share/bash-completion/completions/{tool}"),
+            format!("share/zsh/site-functions/_{tool}"),
+            format!("share/fish/vendor_completions.d/{tool}.fish"),
+        ] {
+            assert!(local.join(&file).is_file(), "{file} is not in the image");
+        }
+    }
     let prefix = format!("image-{}", std::process::id());
     let env = [
         ("AWS_ENDPOINT_URL", s.endpoint.clone()),
