@@ -18,6 +18,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use support::postgres::Postgres;
 use support::s3::{ACCESS_KEY, SECRET_KEY, Server};
 use support::*;
 
@@ -66,43 +67,52 @@ fn build_image(stage: &Path) {
     ]);
 }
 
-/// The image's root, mounted for as long as the value lives.
-struct Mounted(PathBuf);
+/// An image's root, mounted for as long as the value lives.
+struct Mounted(PathBuf, &'static str);
 
 impl Mounted {
-    fn new() -> Mounted {
-        let out = podman(&["image", "mount", TAG]);
-        Mounted(PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()))
+    fn new(tag: &'static str) -> Mounted {
+        let out = podman(&["image", "mount", tag]);
+        Mounted(
+            PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()),
+            tag,
+        )
     }
 }
 
 impl Drop for Mounted {
     fn drop(&mut self) {
         let _ = Command::new("podman")
-            .args(["image", "unmount", TAG])
+            .args(["image", "unmount", self.1])
             .output();
     }
 }
 
-/// Run `args` inside the image as uid 10001 with its root read-only, the
-/// data to back up at /srv (read-only) and `mnt` (writable) at /mnt, in a
-/// private mount namespace that vanishes with the command.
+/// Run `args` inside the mounted image `root` as uid 10001 with its root
+/// read-only and `binds` (host dir, dir in the image, writable) mounted, in
+/// a private mount namespace that vanishes with the command.
 fn in_image(
-    image: &Path,
+    root: &Path,
     view: &Path,
-    srv: &Path,
-    mnt: &Path,
+    binds: &[(&Path, &str, bool)],
     env: &[(&str, String)],
     args: &[&str],
 ) -> Output {
-    let script = r#"set -eu
-root=$1 view=$2 srv=$3 mnt=$4; shift 4
-mount --bind "$root" "$view"
-mount --rbind /dev "$view/dev"
-mount --bind /proc "$view/proc"
-mount --bind "$srv" "$view/srv" && mount -o remount,bind,ro "$view/srv"
-mount --bind "$mnt" "$view/mnt"
-mount -o remount,bind,ro "$view"
+    let mut script = String::from(
+        r#"set -eu
+mount --bind "$1" "$2"
+mount --rbind /dev "$2/dev"
+mount --bind /proc "$2/proc"
+"#,
+    );
+    for (host, guest, writable) in binds {
+        script += &format!("mount --bind '{}' \"$2{guest}\"\n", host.display());
+        if !writable {
+            script += &format!("mount -o remount,bind,ro \"$2{guest}\"\n");
+        }
+    }
+    script += r#"mount -o remount,bind,ro "$2"
+view=$2; shift 2
 exec /usr/sbin/chroot --userspec=10001:10001 "$view" "$@""#;
     let mut cmd = Command::new("unshare");
     cmd.args([
@@ -111,10 +121,10 @@ exec /usr/sbin/chroot --userspec=10001:10001 "$view" "$@""#;
         "private",
         "bash",
         "-c",
-        script,
+        &script,
         "bash",
     ])
-    .args([image, view, srv, mnt])
+    .args([root, view])
     .args(args)
     .env_clear()
     .env("PATH", "/usr/local/bin:/usr/bin:/bin")
@@ -174,7 +184,7 @@ fn the_image_backs_up_lists_and_restores_as_uid_10001_read_only() {
         r#"10001:10001 ["/usr/local/share/s3pipe/scripts/entrypoint.sh"] test MIT OR Apache-2.0"#
     );
 
-    let image = Mounted::new();
+    let image = Mounted::new(TAG);
     // The tools are links to one binary; man pages and completions ship.
     let local = image.0.join("usr/local");
     for tool in [
@@ -202,7 +212,11 @@ fn the_image_backs_up_lists_and_restores_as_uid_10001_read_only() {
         ("BACKUP_PATHS", "data".to_string()),
         ("RESTORE_DIR", "/mnt/restore".to_string()),
     ];
-    let run = |args: &[&str]| in_image(&image.0, &view, &srv, &mnt, &env, args);
+    let binds = [
+        (srv.as_path(), "/srv", false),
+        (mnt.as_path(), "/mnt", true),
+    ];
+    let run = |args: &[&str]| in_image(&image.0, &view, &binds, &env, args);
 
     // The root really is read-only for what follows, and the tools are links.
     let write = run(&["bash", "-c", "touch /tmp/x"]);
@@ -230,4 +244,93 @@ fn the_image_backs_up_lists_and_restores_as_uid_10001_read_only() {
     let restore = run(&[entrypoint, "restore", "latest"]);
     assert_eq!(code(&restore), 0, "{}", stderr(&restore));
     assert_same_tree(&srv.join("data"), &mnt.join("restore/data"));
+    drop(image);
+
+    // README's way to extend the image, with PostgreSQL's client: the
+    // dump and its restore run inside the extended image too.
+    extended_with_postgres(s, tmp.path(), &srv, &prefix);
+}
+
+const PG_TAG: &str = "localhost/s3pipe-pg-test:latest";
+
+/// Build README's ```dockerfile example on top of the test image.
+fn build_extension(dir: &Path) {
+    let readme = fs::read_to_string(root().join("README.md")).unwrap();
+    let example = readme
+        .split("```dockerfile\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("README has a ```dockerfile example");
+    let dockerfile: String = example
+        .lines()
+        .map(|l| l.trim_start())
+        .map(|l| match l.strip_prefix("FROM ") {
+            Some(_) => format!("FROM {TAG}\n"),
+            None => format!("{l}\n"),
+        })
+        .collect();
+    assert!(dockerfile.contains("postgresql-client"), "{dockerfile}");
+    fs::create_dir_all(dir).unwrap();
+    fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
+    podman(&[
+        "build",
+        "--quiet",
+        "--isolation",
+        "chroot",
+        "--network",
+        "host",
+        "--pull=never",
+        "-t",
+        PG_TAG,
+        dir.to_str().unwrap(),
+    ]);
+}
+
+fn extended_with_postgres(s: &Server, tmp: &Path, srv: &Path, prefix: &str) {
+    build_extension(&tmp.join("extension"));
+    let pg = Postgres::start();
+    pg.sql("postgres", "create database app");
+    pg.sql(
+        "app",
+        "create table t as select i, md5(i::text) as v from generate_series(1, 20000) i",
+    );
+    let rows = || {
+        pg.sql(
+            "app",
+            "select count(*), md5(string_agg(v, ',' order by i)) from t",
+        )
+    };
+    let before = rows();
+    // uid 10001 reaches the server's socket (trust authentication).
+    fs::set_permissions(&pg.socket_dir, fs::Permissions::from_mode(0o755)).unwrap();
+    let conn = format!("-h /opt -p {} -U postgres", pg.port);
+    let env = [
+        ("AWS_ENDPOINT_URL", s.endpoint.clone()),
+        ("BACKUP_URL", s.url(&format!("{prefix}-pg"))),
+        ("BACKUP_NAME", "db".to_string()),
+        ("DB_DUMP_CMD", format!("pg_dump -Fc {conn} app")),
+        (
+            "DB_RESTORE_CMD",
+            format!("pg_restore --clean --if-exists {conn} -d app"),
+        ),
+    ];
+    let image = Mounted::new(PG_TAG);
+    let binds = [
+        (srv, "/srv", false),
+        (pg.socket_dir.as_path(), "/opt", true),
+    ];
+    let view = tmp.join("view");
+    let entrypoint = "/usr/local/share/s3pipe/scripts/entrypoint.sh";
+    let backup = in_image(&image.0, &view, &binds, &env, &[entrypoint, "backup"]);
+    assert_eq!(code(&backup), 0, "{}", stderr(&backup));
+    pg.sql("app", "drop table t");
+    let restore = in_image(
+        &image.0,
+        &view,
+        &binds,
+        &env,
+        &[entrypoint, "restore", "latest"],
+    );
+    assert_eq!(code(&restore), 0, "{}", stderr(&restore));
+    assert_eq!(rows(), before);
 }
