@@ -10,7 +10,8 @@
 #   DB_DUMP_CMD   a command writing a dump to stdout      (optional), e.g.
 #                 "mongodump --archive --gzip --db=app" or "pg_dump -Fc app"
 #   DB_DUMP_EXT   the dump object's extension              (default dump)
-#   KEEP_LAST, KEEP_DAILY, KEEP_WEEKLY, KEEP_MONTHLY, KEEP_YEARLY
+#   KEEP_LAST, KEEP_DAILY, KEEP_WEEKLY, KEEP_MONTHLY, KEEP_MONTHLY_FIRST,
+#   KEEP_YEARLY, KEEP_WITHIN, KEEP_SERIES (scripts/keep-args.sh)
 #                 retention applied after a complete run  (optional)
 #   BACKUP_TS     the run's timestamp, YYYY-MM-DD-HH-MM-SS (default: now, UTC)
 #   BACKUP_MODE   split (default) or single
@@ -108,7 +109,7 @@ log "complete: $base.manifest.json"
 # shellcheck source=scripts/keep-args.sh
 . "$(dirname "$0")/keep-args.sh"
 keep_args
-if [ ${#keep[@]} -gt 0 ]; then
+if [ "$policy" -gt 0 ]; then
   log "pruning ${BACKUP_URL%/}/${BACKUP_NAME}- (${keep[*]})"
   s3prune -q "${keep[@]}" "${BACKUP_URL%/}/${BACKUP_NAME}-" || die "pruning failed"
 fi

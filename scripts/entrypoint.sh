@@ -39,7 +39,7 @@ case "$command" in
     # shellcheck source=scripts/keep-args.sh
     . "$here/keep-args.sh"
     keep_args
-    [ ${#keep[@]} -gt 0 ] || { log "prune: set at least one of KEEP_LAST, KEEP_DAILY, …"; exit 2; }
+    [ "$policy" -gt 0 ] || { log "prune: set at least one of KEEP_LAST, KEEP_DAILY, KEEP_WITHIN, …"; exit 2; }
     log "pruning ${BACKUP_URL%/}/${BACKUP_NAME}- (${keep[*]})"
     exec s3prune "${keep[@]}" "$@" "${BACKUP_URL%/}/${BACKUP_NAME}-"
     ;;

@@ -77,10 +77,18 @@ pub fn manifested<'a>(
         .collect()
 }
 
-/// The series a stamped key at `time` belongs to.
-pub fn series(s: &Stamp, time: i64, manifested: &BTreeSet<(String, i64)>) -> String {
-    if manifested.contains(&(s.prefix.clone(), time)) {
-        format!("{}*{MANIFEST_SUFFIX}", s.prefix)
+/// The series a stamped key belongs to: every key of a name that has
+/// complete backups (`NAME*`: their objects, archives an older tool made
+/// under the same name, failed runs' leftovers), else the name and suffix
+/// (`NAME*SUFFIX`), so unrelated streams under one name (a dump and an
+/// archive uploaded by separate jobs) are pruned independently.
+pub fn series(s: &Stamp, manifested: &BTreeSet<(String, i64)>) -> String {
+    let has_complete = manifested
+        .range((s.prefix.clone(), i64::MIN)..)
+        .next()
+        .is_some_and(|(prefix, _)| *prefix == s.prefix);
+    if has_complete {
+        format!("{}*", s.prefix)
     } else {
         format!("{}*{}", s.prefix, s.suffix)
     }
@@ -209,7 +217,13 @@ mod tests {
         let f = stamp("b/h-2026-11-23-03-15-00.files.tar.gz").unwrap();
         let old = stamp("b/h-2026-11-20-03-15-00.tar.gz").unwrap();
         let done = manifested([(&m, None), (&f, None), (&old, None)]);
-        assert_eq!(series(&f, f.time, &done), "b/h-*.manifest.json");
-        assert_eq!(series(&old, old.time, &done), "b/h-*.tar.gz");
+        assert_eq!(series(&f, &done), "b/h-*");
+        assert_eq!(
+            series(&old, &done),
+            "b/h-*",
+            "an older tool's archive of the same name"
+        );
+        let other = stamp("b/db-2026-11-20-03-15-00.dump").unwrap();
+        assert_eq!(series(&other, &done), "b/db-*.dump");
     }
 }

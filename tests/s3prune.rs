@@ -109,3 +109,98 @@ fn durations_that_would_wrap_are_usage_errors() {
         );
     }
 }
+
+/// The Combine's migration, through the real tool: their archives (no
+/// manifest) and s3pipe's (a manifest) of one host are one series; their
+/// policy (--keep-within 7d from the newest, --keep-monthly-first 3) keeps
+/// exactly what theirs keeps although the backups stopped long ago; the
+/// doomed manifests go in a DeleteObjects call of their own, first.
+#[test]
+fn their_history_is_one_series_and_manifests_are_deleted_first() {
+    let s = Server::garage();
+    let put = |key: &str| {
+        let out = s.run(
+            "s3put",
+            &[&s.url(&format!("combine/{key}"))],
+            key.as_bytes(),
+        );
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+    };
+    for day in [
+        "2025-08-01",
+        "2025-08-15",
+        "2025-09-01",
+        "2025-09-02",
+        "2025-09-20",
+    ] {
+        put(&format!("thecombine-app-{day}-03-15-07.tar.gz"));
+    }
+    for day in [
+        "2025-10-01",
+        "2025-10-04",
+        "2025-10-05",
+        "2025-10-10",
+        "2025-10-11",
+    ] {
+        put(&format!("thecombine-app-{day}-03-15-07.tar.gz"));
+        put(&format!("thecombine-app-{day}-03-15-07.manifest.json"));
+    }
+    let rec = support::wire::Recorder::start(&s.endpoint);
+    let mut cmd = s.cmd("s3prune");
+    cmd.env("AWS_ENDPOINT_URL", &rec.endpoint).args([
+        "--keep-within",
+        "7d",
+        "--keep-monthly-first",
+        "3",
+        &s.url("combine/"),
+    ]);
+    let out = run_command(cmd, b"");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("keep    combine/thecombine-app-2025-10-01-03-15-07.tar.gz  (monthly-first)"),
+        "{text}"
+    );
+    let mut want: Vec<String> = [
+        // the first backup of each of the 3 newest months
+        "2025-08-01-03-15-07.tar.gz",
+        "2025-09-01-03-15-07.tar.gz",
+        "2025-10-01-03-15-07.manifest.json",
+        "2025-10-01-03-15-07.tar.gz",
+        // within 7 days of the newest (Oct 11), not of today
+        "2025-10-04-03-15-07.manifest.json",
+        "2025-10-04-03-15-07.tar.gz",
+        "2025-10-05-03-15-07.manifest.json",
+        "2025-10-05-03-15-07.tar.gz",
+        "2025-10-10-03-15-07.manifest.json",
+        "2025-10-10-03-15-07.tar.gz",
+        "2025-10-11-03-15-07.manifest.json",
+        "2025-10-11-03-15-07.tar.gz",
+    ]
+    .iter()
+    .map(|k| format!("combine/thecombine-app-{k}"))
+    .collect();
+    want.sort();
+    assert_eq!(s.keys("combine/"), want);
+    let deletes = rec
+        .heads()
+        .iter()
+        .filter(|h| h.starts_with("POST ") && h.contains("?delete"))
+        .count();
+    assert_eq!(deletes, 1, "no manifest among the doomed: one call");
+
+    // Drop to one month: the manifests of Oct 1-5 go first, then their
+    // archives and the older tool's ones, in a second call.
+    let mut cmd = s.cmd("s3prune");
+    cmd.env("AWS_ENDPOINT_URL", &rec.endpoint)
+        .args(["--keep-last", "2", "-q", &s.url("combine/")]);
+    let out = run_command(cmd, b"");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(s.keys("combine/").len(), 4);
+    let deletes = rec
+        .heads()
+        .iter()
+        .filter(|h| h.starts_with("POST ") && h.contains("?delete"))
+        .count();
+    assert_eq!(deletes, 1 + 2, "manifests, then the rest");
+}

@@ -3,18 +3,27 @@
 use clap::Parser;
 
 use super::{S3Args, UsageError};
+use regex::Regex;
+
 use crate::retention::Policy;
 use crate::s3::S3Url;
+use crate::s3::prune::PruneOptions;
 
 const AFTER_HELP: &str = "\
 Semantics of restic forget: for each policy, backups are walked newest first
 and the newest backup of each of the N most recent days (weeks, months,
-years) that have one is kept; the union of all policies is kept. A backup's
+years) that have one is kept; --keep-within counts back from the newest
+backup; the union of all policies is kept, and the newest complete backup
+of a series is always kept. A backup's
 time is read from its key (YYYY-MM-DD-HH-MM-SS, YYYY-MM-DDTHH:MM:SSZ or
 YYYYMMDDTHHMMSSZ) or, with --by-mtime, its LastModified; a key without one
 is never removed. Keys are grouped into series by their name without the
-timestamp; objects sharing a backup's NAME-TS.manifest.json share its
-verdict. All dates are UTC.
+timestamp; a name with complete backups (NAME-TS.manifest.json) gathers
+all its keys: archives an older tool made before the first complete backup
+are full members, keys without a manifest newer than the newest complete
+backup are runs in progress (kept), those in between failed runs (removed).
+Objects of one backup share its verdict; manifests are deleted first. All
+dates are UTC.
 
 Exit status: 0 success; 1 failure, or some deletions failed; 2 usage error
 (including no keep policy at all).";
@@ -40,9 +49,18 @@ pub struct Args {
     /// … of each of the N most recent years
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub keep_yearly: usize,
-    /// Keep every backup younger than this (e.g. 14d, 36h)
+    /// Keep the first (oldest) backup of each of the N most recent months:
+    /// the one made on the 1st, or the next one when that failed
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub keep_monthly_first: usize,
+    /// Keep every backup within this of the newest one (e.g. 14d, 36h),
+    /// as restic counts: from the newest backup, not from now
     #[arg(long, value_name = "DURATION", value_parser = super::parse_duration)]
     pub keep_within: Option<u64>,
+    /// Treat every key matching REGEX (on the whole key) as one series,
+    /// e.g. '^backups/(thecombine|combine)-app-' when a host was renamed
+    #[arg(long, value_name = "REGEX", value_parser = parse_regex)]
+    pub series: Option<Regex>,
     /// Use LastModified instead of the time in the key
     #[arg(long)]
     pub by_mtime: bool,
@@ -59,13 +77,14 @@ pub struct Args {
 impl Args {
     /// The prefix and the policy; an empty policy is refused (it would
     /// remove every backup).
-    pub fn options(&self) -> Result<(S3Url, Policy), UsageError> {
+    pub fn options(&self) -> Result<(S3Url, PruneOptions), UsageError> {
         let url: S3Url = self.url.parse()?;
         let policy = Policy {
             last: self.keep_last,
             daily: self.keep_daily,
             weekly: self.keep_weekly,
             monthly: self.keep_monthly,
+            monthly_first: self.keep_monthly_first,
             yearly: self.keep_yearly,
             // parse_duration keeps it within i64.
             within: self.keep_within.and_then(|s| i64::try_from(s).ok()),
@@ -75,6 +94,16 @@ impl Args {
                 "no keep policy given: refusing to remove every backup (use --keep-last, --keep-daily, …)".into(),
             ));
         }
-        Ok((url, policy))
+        let opts = PruneOptions {
+            policy,
+            series: self.series.clone(),
+            by_mtime: self.by_mtime,
+            dry_run: self.dry_run,
+        };
+        Ok((url, opts))
     }
+}
+
+fn parse_regex(text: &str) -> Result<Regex, String> {
+    Regex::new(text).map_err(|e| format!("not a regular expression: {e}"))
 }

@@ -183,11 +183,10 @@ pub fn s3rm(argv: Vec<OsString>) -> ExitCode {
 pub fn s3prune(argv: Vec<OsString>) -> ExitCode {
     cli::run("s3prune", 1, || {
         let args = cli::prune::Args::parse_from(argv);
-        let (url, policy) = args.options()?;
-        let now = chrono::Utc::now().timestamp();
+        let (url, opts) = args.options()?;
         let report = cli::block_on(async {
             let store = Store::connect(&args.s3.connection()).await;
-            prune(&store, &url, &policy, args.by_mtime, args.dry_run, now).await
+            prune(&store, &url, &opts).await
         })??;
         if !args.quiet {
             let prefix = if args.dry_run { "(dry run) " } else { "" };

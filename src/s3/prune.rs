@@ -1,9 +1,12 @@
 //! `s3prune`: list a prefix, let [`crate::retention`] decide (a pure
-//! function), then delete what it did not keep, in batches.
+//! function), then delete what it did not keep, in batches, manifests
+//! first.
 
 use super::client::{S3Error, Store};
 use super::url::S3Url;
 use crate::backups;
+use regex::Regex;
+
 use crate::retention::{self, Item, Policy, Verdict};
 
 /// What `s3prune` decided and did.
@@ -15,15 +18,23 @@ pub struct PruneReport {
     pub failed: Vec<(String, String)>,
 }
 
-/// Apply `policy` to every object under `url` (a prefix): list, decide
-/// (a pure function), then delete in batches unless `dry_run`.
+/// What to prune and how.
+#[derive(Debug, Default)]
+pub struct PruneOptions {
+    pub policy: Policy,
+    /// Every key this matches is one series (`--series`).
+    pub series: Option<Regex>,
+    /// LastModified instead of the time in the key.
+    pub by_mtime: bool,
+    pub dry_run: bool,
+}
+
+/// Apply the policy to every object under `url` (a prefix): list, decide
+/// (a pure function), then delete unless `dry_run`.
 pub async fn prune(
     store: &Store,
     url: &S3Url,
-    policy: &Policy,
-    by_mtime: bool,
-    dry_run: bool,
-    now: i64,
+    opts: &PruneOptions,
 ) -> Result<PruneReport, S3Error> {
     let listing = store.list(&url.bucket, &url.key, None).await?;
     let items: Vec<Item> = listing
@@ -31,14 +42,14 @@ pub async fn prune(
         .iter()
         .map(|o| Item {
             key: o.key.clone(),
-            time: if by_mtime {
+            time: if opts.by_mtime {
                 Some(o.last_modified)
             } else {
                 backups::stamp(&o.key).map(|s| s.time)
             },
         })
         .collect();
-    let verdicts = retention::decide(&items, policy, now);
+    let verdicts = retention::decide(&items, &opts.policy, opts.series.as_ref());
     let mut report = PruneReport::default();
     let mut doomed = Vec::new();
     for (item, verdict) in items.iter().zip(&verdicts) {
@@ -55,9 +66,40 @@ pub async fn prune(
         };
         report.lines.push(line);
     }
-    if !dry_run && !doomed.is_empty() {
-        report.failed = store.delete(&url.bucket, &doomed).await?;
+    if !opts.dry_run && !doomed.is_empty() {
+        report.failed = delete_manifests_first(store, &url.bucket, doomed.clone()).await?;
     }
     report.removed = doomed.len() - report.failed.len();
     Ok(report)
+}
+
+/// Delete the manifests of doomed backups first, so that a run cut short
+/// leaves backups that are no longer "complete" rather than a manifest
+/// naming objects that are gone; the objects of a backup whose manifest
+/// could not be deleted stay (reported as failed too).
+async fn delete_manifests_first(
+    store: &Store,
+    bucket: &str,
+    doomed: Vec<String>,
+) -> Result<Vec<(String, String)>, S3Error> {
+    let (manifests, rest): (Vec<String>, Vec<String>) = doomed
+        .into_iter()
+        .partition(|k| k.ends_with(backups::MANIFEST_SUFFIX));
+    let mut failed = store.delete(bucket, &manifests).await?;
+    let still_complete: Vec<String> = failed
+        .iter()
+        .map(|(k, _)| k.trim_end_matches(backups::MANIFEST_SUFFIX).to_string())
+        .collect();
+    let (kept, rest): (Vec<String>, Vec<String>) = rest.into_iter().partition(|k| {
+        still_complete
+            .iter()
+            .any(|base| k.starts_with(base.as_str()))
+    });
+    for key in kept {
+        failed.push((key, "its manifest could not be deleted".to_string()));
+    }
+    if !rest.is_empty() {
+        failed.extend(store.delete(bucket, &rest).await?);
+    }
+    Ok(failed)
 }
