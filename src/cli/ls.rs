@@ -31,6 +31,11 @@ pub struct Args {
     /// One line per complete backup (with a manifest), oldest first: STAMP, URL, suffixes, tab-separated (for scripts); with --json its objects too
     #[arg(long, conflicts_with_all = ["uploads", "by_mtime"])]
     pub backups: bool,
+    /// With --latest: exit 1 when the newest (complete) backup is older than
+    /// this, e.g. 26h, for an alert or a liveness probe; its time is the one
+    /// in its key, else LastModified
+    #[arg(long, value_name = "DURATION", requires = "latest", value_parser = super::parse_duration)]
+    pub max_age: Option<u64>,
     /// List in-progress multipart uploads instead
     #[arg(long)]
     pub uploads: bool,
@@ -51,6 +56,9 @@ impl Args {
             latest: self.latest,
             by_mtime: self.by_mtime,
             backups: self.backups,
+            // parse_duration keeps it within i64.
+            max_age: self.max_age.and_then(|s| i64::try_from(s).ok()),
+            now: chrono::Utc::now().timestamp(),
         };
         Ok((url, opts))
     }

@@ -20,6 +20,10 @@ pub struct LsOptions {
     pub by_mtime: bool,
     /// One line per complete backup instead of one per object.
     pub backups: bool,
+    /// With `latest`: fail when the newest is older than this many seconds
+    /// (its time from its key, else LastModified), measured at `now`.
+    pub max_age: Option<i64>,
+    pub now: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +36,24 @@ pub enum ListError {
     Empty(String),
     #[error("no complete backup (one with a manifest) under {0}")]
     NoBackup(String),
+    #[error("the newest backup, {key}, is {} old: more than --max-age {}", hours(*.age), hours(*.max))]
+    TooOld { key: String, age: i64, max: i64 },
+}
+
+fn hours(seconds: i64) -> String {
+    format!("{:.1}h", seconds as f64 / 3600.0)
+}
+
+/// `--max-age`: the newest backup must be younger than `max_age`.
+fn check_age(key: &str, time: i64, opts: &LsOptions) -> Result<(), ListError> {
+    match opts.max_age {
+        Some(max) if opts.now - time > max => Err(ListError::TooOld {
+            key: key.to_string(),
+            age: opts.now - time,
+            max,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Print the listing of `url` (a prefix) to `out`.
@@ -52,7 +74,13 @@ pub async fn ls<W: Write>(
     if opts.latest {
         let newest = latest_object(&listing.objects, opts.by_mtime)
             .ok_or_else(|| ListError::Empty(url.to_string()))?;
-        return print_object(newest, opts, out).map_err(w);
+        print_object(newest, opts, out).map_err(w)?;
+        out.flush().map_err(w)?;
+        let time = match backups::stamp(&newest.key) {
+            Some(s) if !opts.by_mtime => s.time,
+            _ => newest.last_modified,
+        };
+        return check_age(&format!("s3://{}/{}", url.bucket, newest.key), time, opts);
     }
     for prefix in &listing.prefixes {
         if opts.json {
@@ -115,7 +143,15 @@ fn print_backups<W: Write>(
     for b in &sets {
         writeln!(out, "{}", backup_line(&url.bucket, b, opts.json)).map_err(w)?;
     }
-    out.flush().map_err(w)
+    out.flush().map_err(w)?;
+    match sets.last() {
+        Some(newest) if opts.latest => check_age(
+            &format!("s3://{}/{}", url.bucket, newest.base),
+            newest.time,
+            opts,
+        ),
+        _ => Ok(()),
+    }
 }
 
 fn backup_line(bucket: &str, b: &Backup, json: bool) -> String {
