@@ -446,6 +446,89 @@ fn splice_merges_tar_streams_exactly() {
     assert_same_tree(&a, &dst.join("old"));
 }
 
+/// `--prefix` is positional, like `-C`: each applies to the splices after
+/// it, `''` clears it; `--splice-exec` splices what a command writes (the
+/// shape of The Combine's archive: a dump and a files tree from two pods).
+#[test]
+fn prefixes_apply_to_the_splices_after_them_and_commands_are_spliced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path().display();
+    let (db, files) = (tmp.path().join("db"), tmp.path().join("files"));
+    fs::create_dir_all(db.join("CombineDatabase")).unwrap();
+    fs::write(
+        db.join("CombineDatabase/Words.bson.gz"),
+        random_bytes(200_000, 3),
+    )
+    .unwrap();
+    rich_tree(&files);
+    sh(&format!("tar -C {t}/files -cf {t}/files.tar ."));
+    let out = run(
+        bin("pack"),
+        &[
+            "--prefix",
+            "dump",
+            "--splice-exec",
+            &format!("tar -C {t}/db -cf - ."),
+            "--prefix",
+            ".CombineFiles/",
+            "--splice",
+            &format!("{t}/files.tar"),
+            "--prefix",
+            "",
+            "--splice",
+            &format!("{t}/files.tar"),
+        ],
+        b"",
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let dst = tmp.path().join("out");
+    fs::create_dir(&dst).unwrap();
+    unpack_into(&dst, &out.stdout, &[]);
+    assert_same_tree(&db, &dst.join("dump"));
+    let combine_files = dst.join(".CombineFiles");
+    assert_same_tree(&files, &combine_files);
+    // The unprefixed copy landed beside them.
+    fs::remove_dir_all(dst.join("dump")).unwrap();
+    fs::remove_dir_all(&combine_files).unwrap();
+    assert_same_tree(&files, &dst);
+}
+
+/// A producer that exits non-zero after a complete-looking stream, or is
+/// killed, fails the pack, whose output then reads as incomplete.
+#[test]
+fn a_spliced_command_that_fails_after_its_stream_fails_the_pack() {
+    let tmp = tempfile::tempdir().unwrap();
+    rich_tree(tmp.path());
+    let dir = tmp.path().display();
+    for (tail, why) in [
+        ("exit 1", "exited with status 1"),
+        ("kill -9 $$", "was killed by signal 9"),
+    ] {
+        let line = format!("tar -C {dir} -cf - .; {tail}");
+        let out = run(bin("pack"), &["--splice-exec", &line], b"");
+        assert_eq!(code(&out), 2, "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!("`{line}` {why}")),
+            "{}",
+            stderr(&out)
+        );
+        assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+        let check = run(bin("unpack"), &["-t"], &out.stdout);
+        assert_ne!(code(&check), 0, "the output must not read as whole");
+    }
+    let missing = run(
+        bin("pack"),
+        &["--splice-exec", "no-such-command-s3pipe"],
+        b"",
+    );
+    assert_eq!(code(&missing), 2);
+    assert!(
+        stderr(&missing).contains("exited with status 127"),
+        "{}",
+        stderr(&missing)
+    );
+}
+
 #[test]
 fn a_truncated_spliced_stream_fails_the_pack() {
     let tmp = tempfile::tempdir().unwrap();

@@ -951,3 +951,50 @@ fn max_age_says_when_the_newest_backup_is_too_old() {
     let usage = s.run("s3ls", &["--max-age", "26h", &s.url("maxage/")], b"");
     assert_eq!(code(&usage), 2, "--max-age needs --latest");
 }
+
+/// `s3put --exec URL -- CMD ARGS…`: what the producer writes becomes the
+/// object only if it exits 0. One that fails or is killed after writing a
+/// whole stream (one part or several) leaves no object and no upload.
+#[test]
+fn exec_completes_the_object_only_if_the_producer_exits_0() {
+    let s = Server::garage();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = random_bytes(20 << 20, 21);
+    let file = tmp.path().join("dump");
+    std::fs::write(&file, &data).unwrap();
+    let f = file.to_str().unwrap();
+    let ok = s.run("s3put", &["--exec", &s.url("exec/ok"), "--", "cat", f], b"");
+    assert_eq!(code(&ok), 0, "{}", stderr(&ok));
+    assert_eq!(s.run("s3get", &[&s.url("exec/ok")], b"").stdout, data);
+    for (key, script, why) in [
+        (
+            "exec/multi",
+            format!("cat {f}; exit 1"),
+            "exited with status 1",
+        ),
+        (
+            "exec/one",
+            "printf small; exit 2".to_string(),
+            "exited with status 2",
+        ),
+        (
+            "exec/killed",
+            format!("cat {f}; kill -9 $$"),
+            "was killed by signal 9",
+        ),
+    ] {
+        let out = s.run(
+            "s3put",
+            &["--exec", &s.url(key), "--", "sh", "-c", &script],
+            b"",
+        );
+        assert_eq!(code(&out), 1, "{key}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!("reading input: `sh -c {script}` {why}")),
+            "{key}: {}",
+            stderr(&out)
+        );
+        assert!(listed(s, key).is_empty(), "{key}: no object");
+        assert_eq!(s.uploads(key), 0, "{key}: no upload left");
+    }
+}

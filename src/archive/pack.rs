@@ -33,6 +33,7 @@ use super::time::Mtime;
 use super::walk::{self, FileData, OpenFile, Step, Walk};
 use super::{Error, show, splice};
 use crate::codec::encode::{Compression, Encoder};
+use crate::producer::Producer;
 use crate::progress::Progress;
 
 /// One positional step of a pack command line, in order.
@@ -43,9 +44,24 @@ pub enum Input {
     Chdir(PathBuf),
     /// A path to archive, named in the archive as given.
     Path(PathBuf),
-    /// `--splice FILE` / `@FILE`: copy the entries of a tar stream (`-` is
-    /// stdin).
-    Splice(PathBuf),
+    /// `--splice FILE`, `@FILE`, `--splice-exec CMD`: copy the entries of
+    /// a tar stream, under the `--prefix` in force (positional, like `-C`).
+    Splice {
+        from: SpliceFrom,
+        prefix: Option<String>,
+    },
+}
+
+/// Where a spliced tar stream comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpliceFrom {
+    /// `--splice -`
+    Stdin,
+    /// `--splice FILE`, `@FILE` (relative to the `-C` in force).
+    File(PathBuf),
+    /// `--splice-exec CMD`: a shell command line whose stdout is the stream
+    /// and whose exit status counts ([`crate::producer`]).
+    Command(String),
 }
 
 /// A user or group override: `--owner NAME[:ID]`.
@@ -68,7 +84,6 @@ pub struct PackOptions {
     pub sparse: bool,
     pub verbose: bool,
     /// Put spliced entries under this directory.
-    pub splice_prefix: Option<String>,
     /// What `--splice -` reads: the caller passes its standard input in
     /// (the library never reaches for the process's own).
     pub stdin: SpliceStdin,
@@ -204,7 +219,7 @@ impl Writer<'_> {
                 }
                 Step::File(file) => self.add_file(builder, file)?,
                 Step::Small { path, name, whole } => self.add_small(builder, path, name, whole)?,
-                Step::Splice(source) => self.splice(builder, source)?,
+                Step::Splice(from, prefix) => self.splice(builder, from, prefix)?,
             }
         }
         Ok(())
@@ -213,19 +228,32 @@ impl Writer<'_> {
     fn splice<W: Write>(
         &mut self,
         builder: &mut Builder<W>,
-        source: Option<PathBuf>,
+        from: SpliceFrom,
+        prefix: Option<String>,
     ) -> Result<(), Error> {
-        let prefix = self.opts.splice_prefix.as_deref().map(str::as_bytes);
-        let n = match source {
-            None => {
+        let prefix = prefix.as_deref().map(str::as_bytes);
+        let n = match from {
+            SpliceFrom::Stdin => {
                 let stdin = self.opts.stdin.take().ok_or(Error::StdinTwice)?;
                 splice::splice(builder, stdin, "standard input", prefix, self.progress)?
             }
-            Some(path) => {
+            SpliceFrom::File(path) => {
                 let file = File::open(&path)
                     .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
                 let name = path.display().to_string();
                 splice::splice(builder, file, &name, prefix, self.progress)?
+            }
+            SpliceFrom::Command(line) => {
+                // Its exit status is checked when the stream's end is read.
+                let producer = Producer::shell(&line)
+                    .map_err(|e| Error::io(format!("--splice-exec {line}"), io::Error::other(e)))?;
+                splice::splice(
+                    builder,
+                    producer,
+                    &format!("`{line}`"),
+                    prefix,
+                    self.progress,
+                )?
             }
         };
         self.summary.entries += n;

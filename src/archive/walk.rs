@@ -22,7 +22,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use tar::EntryType;
 
 use super::Error;
-use super::pack::{Input, PackOptions};
+use super::pack::{Input, PackOptions, SpliceFrom};
 use super::readahead::{Chunks, ReadAhead, Whole};
 use super::sparse::{self, SparseMap};
 
@@ -52,8 +52,8 @@ pub enum Step<'a> {
         name: Vec<u8>,
         whole: Receiver<Whole<'a>>,
     },
-    /// Copy the entries of this tar stream (None: standard input).
-    Splice(Option<PathBuf>),
+    /// Copy the entries of this tar stream, under this prefix.
+    Splice(SpliceFrom, Option<String>),
 }
 
 /// A regular file, opened: its size and times are those of what was opened.
@@ -133,8 +133,13 @@ impl<'a, 'o> Walk<'a, 'o> {
                     let name = self.member_name(path)?;
                     self.add(&base.join(path), name)?;
                 }
-                Input::Splice(path) if path.as_os_str() == "-" => self.send(Step::Splice(None))?,
-                Input::Splice(path) => self.send(Step::Splice(Some(base.join(path))))?,
+                Input::Splice { from, prefix } => {
+                    let from = match from {
+                        SpliceFrom::File(path) => SpliceFrom::File(base.join(path)),
+                        other => other.clone(),
+                    };
+                    self.send(Step::Splice(from, prefix.clone()))?
+                }
             }
         }
         Ok(())

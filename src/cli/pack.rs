@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 
 use super::UsageError;
-use crate::archive::pack::{Input, PackOptions, SpliceStdin, parse_id};
+use crate::archive::pack::{Input, PackOptions, SpliceFrom, SpliceStdin, parse_id};
 use crate::archive::readahead::ReadAheadConfig;
 use crate::codec::encode::Compression;
 
@@ -16,7 +16,9 @@ const DEFAULT_READ_AHEAD: &str = "16M";
 const AFTER_HELP: &str = "\
 Paths are archived in order; -C DIR applies to the paths after it (GNU tar).
 @FILE or --splice FILE copies the entries of another tar stream (plain, gzip
-or zstd; - is stdin) into the archive, like bsdtar's @archive.
+or zstd; - is stdin) into the archive, like bsdtar's @archive; --splice-exec
+CMD copies the stream a shell command writes, and fails unless it exits 0.
+--prefix DIR puts the entries of the splices after it under DIR/.
 
 Exit status: 0 success; 1 some files changed while being read (archive still
 valid); 2 fatal error (the output is left truncated so no reader takes it
@@ -24,7 +26,9 @@ for a complete archive); 141 stdout was closed.
 
 Examples:
   pack -C /data . | s3put s3://bucket/backups/host-2026-11-24-03-15-00.tar.gz
-  kubectl exec db -- tar cf - dump | pack --prefix dump --splice - -C /app files";
+  kubectl exec db -- tar cf - -C /dump . | pack --prefix dump --splice - -C /app files
+  pack --prefix dump --splice-exec 'kubectl exec deploy/db -- tar cf - -C /dump .' \\
+       --prefix .CombineFiles --splice-exec 'kubectl exec deploy/backend -- tar cf - -C /home/app/.CombineFiles .'";
 
 /// Write a tar archive of PATHs to stdout: gzip on every core by default.
 #[derive(Parser)]
@@ -39,9 +43,14 @@ pub struct Args {
     /// Copy every entry of the tar stream FILE (- for stdin) into the output
     #[arg(long, value_name = "FILE", action = ArgAction::Append)]
     pub splice: Vec<PathBuf>,
-    /// Put spliced entries under DIR/ (names and hard-link targets)
-    #[arg(long, value_name = "DIR")]
-    pub prefix: Option<String>,
+    /// Run the shell command CMD and copy the entries of the tar stream it
+    /// writes; pack fails unless CMD exits 0 (repeatable)
+    #[arg(long, value_name = "CMD", action = ArgAction::Append)]
+    pub splice_exec: Vec<String>,
+    /// Put the entries of the splices that follow under DIR/ (names and
+    /// hard-link targets; positional like -C; '' for none)
+    #[arg(long, value_name = "DIR", action = ArgAction::Append)]
+    pub prefix: Vec<String>,
     /// gzip output (the default): parallel blocks, readable by any gzip
     #[arg(long, conflicts_with_all = ["zstd", "none"])]
     pub gzip: bool,
@@ -120,9 +129,15 @@ impl Args {
                 .map_err(UsageError::from)
         };
         // Only `--splice -` reads stdin: hand it over only then.
-        let splices_stdin = inputs
-            .iter()
-            .any(|i| matches!(i, Input::Splice(p) if p.as_os_str() == "-"));
+        let splices_stdin = inputs.iter().any(|i| {
+            matches!(
+                i,
+                Input::Splice {
+                    from: SpliceFrom::Stdin,
+                    ..
+                }
+            )
+        });
         let stdin = match splices_stdin {
             true => crate::stdio::stdin()
                 .map(SpliceStdin::new)
@@ -139,7 +154,6 @@ impl Args {
             ignore_failed_read: self.ignore_failed_read,
             sparse: self.sparse,
             verbose: self.verbose,
-            splice_prefix: self.prefix.clone(),
             stdin,
             read_ahead: self.read_ahead()?,
         };
@@ -189,26 +203,57 @@ impl Args {
     }
 }
 
-/// -C, PATH, --splice and @FILE in command-line order (GNU tar semantics).
+/// One positional argument, before the `--prefix`es are applied.
+enum Positional {
+    Input(Input),
+    Prefix(Option<String>),
+    Splice(SpliceFrom),
+}
+
+/// -C, PATH, --splice, --splice-exec, @FILE and --prefix in command-line
+/// order (GNU tar semantics: each applies to what follows it).
 fn ordered_inputs(matches: &clap::ArgMatches, args: &Args) -> Vec<Input> {
-    let mut ordered: Vec<(usize, Input)> = Vec::new();
-    let mut add = |id: &str, values: &[PathBuf], make: &dyn Fn(&PathBuf) -> Input| {
+    let mut ordered: Vec<(usize, Positional)> = Vec::new();
+    let mut add = |id: &str, n: usize, make: &dyn Fn(usize) -> Positional| {
         if let Some(indices) = matches.indices_of(id) {
-            ordered.extend(indices.zip(values).map(|(i, v)| (i, make(v))));
+            ordered.extend(indices.zip(0..n).map(|(i, k)| (i, make(k))));
         }
     };
-    add("directory", &args.directory, &|d| Input::Chdir(d.clone()));
-    add("splice", &args.splice, &|f| Input::Splice(f.clone()));
-    add(
-        "paths",
-        &args.paths,
-        &|p| match p.to_str().and_then(|s| s.strip_prefix('@')) {
-            Some(file) => Input::Splice(PathBuf::from(file)),
-            None => Input::Path(p.clone()),
-        },
-    );
+    add("directory", args.directory.len(), &|k| {
+        Positional::Input(Input::Chdir(args.directory[k].clone()))
+    });
+    add("splice", args.splice.len(), &|k| match &args.splice[k] {
+        p if p.as_os_str() == "-" => Positional::Splice(SpliceFrom::Stdin),
+        p => Positional::Splice(SpliceFrom::File(p.clone())),
+    });
+    add("splice_exec", args.splice_exec.len(), &|k| {
+        Positional::Splice(SpliceFrom::Command(args.splice_exec[k].clone()))
+    });
+    add("prefix", args.prefix.len(), &|k| {
+        let dir = args.prefix[k].trim_end_matches('/');
+        Positional::Prefix((!dir.is_empty()).then(|| dir.to_string()))
+    });
+    add("paths", args.paths.len(), &|k| {
+        let p = &args.paths[k];
+        match p.to_str().and_then(|s| s.strip_prefix('@')) {
+            Some(file) => Positional::Splice(SpliceFrom::File(PathBuf::from(file))),
+            None => Positional::Input(Input::Path(p.clone())),
+        }
+    });
     ordered.sort_by_key(|(i, _)| *i);
-    ordered.into_iter().map(|(_, input)| input).collect()
+    let mut prefix = None;
+    let mut inputs = Vec::new();
+    for (_, positional) in ordered {
+        match positional {
+            Positional::Input(input) => inputs.push(input),
+            Positional::Prefix(p) => prefix = p,
+            Positional::Splice(from) => inputs.push(Input::Splice {
+                from,
+                prefix: prefix.clone(),
+            }),
+        }
+    }
+    inputs
 }
 
 #[cfg(test)]

@@ -18,6 +18,14 @@ use crate::s3::upload::{PutOptions, PutReport};
 pub struct Args {
     /// Destination, s3://bucket/key
     pub url: String,
+    /// Upload what the command after `--` writes instead of stdin, and
+    /// complete the object only if it exits 0 (e.g. s3put --exec URL --
+    /// pg_dump -Fc app)
+    #[arg(long, requires = "command")]
+    pub exec: bool,
+    /// The producer for --exec: CMD ARGS…, run without a shell
+    #[arg(last = true, value_name = "CMD", requires = "exec")]
+    pub command: Vec<String>,
     /// Size of each part (5MiB minimum)
     #[arg(long, value_name = "SIZE", default_value = super::DEFAULT_PART_SIZE, value_parser = super::parse_size)]
     pub part_size: u64,

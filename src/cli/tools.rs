@@ -14,6 +14,7 @@ use clap::Parser;
 use crate::archive::list::list;
 use crate::archive::pack::pack_to;
 use crate::cli;
+use crate::producer::Producer;
 use crate::progress::Progress;
 use crate::s3::Store;
 use crate::s3::delete::rm;
@@ -100,7 +101,11 @@ pub fn s3put(argv: Vec<OsString>) -> ExitCode {
         let args = cli::put::Args::parse_from(argv);
         let (url, opts) = args.options()?;
         let progress = Arc::new(Progress::new("s3put", args.quiet));
-        let input = stdio::stdin().context("opening stdin")?;
+        // With --exec the producer's exit status ends the stream.
+        let input: Box<dyn std::io::Read + Send> = match args.exec {
+            true => Box::new(Producer::spawn(&args.command)?),
+            false => Box::new(stdio::stdin().context("opening stdin")?),
+        };
         let result = cli::block_on(async {
             let store = Store::connect(&args.s3.connection()).await;
             upload(&store, &url, input, &opts, progress.clone()).await

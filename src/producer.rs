@@ -1,0 +1,166 @@
+//! A command whose output is a tool's input, with its exit status part of
+//! the stream: `s3put --exec -- CMD ARGS…` and `pack --splice-exec CMD`.
+//!
+//! A producer that writes a complete-looking stream and then exits
+//! non-zero (a dump that failed at the end, `kubectl exec` losing its
+//! connection after tar's end blocks) must fail the backup. Neither a
+//! shell's `pipefail` nor process substitution lets the consumer see that
+//! status before it completes its own output, so the tools run the
+//! producer themselves (restic's `--stdin-from-command` answered the same
+//! request): reading its stdout to the end waits for it, and end-of-input
+//! is reported only when it exited 0.
+
+use std::io::{self, Read};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+
+/// Why a producer failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProducerError {
+    #[error("starting `{command}`: {source}")]
+    Start {
+        command: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("`{command}` {status}")]
+    Failed { command: String, status: String },
+    #[error("waiting for `{command}`: {source}")]
+    Wait {
+        command: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// A running producer: read its stdout; at its end, [`Read`] returns an
+/// error unless the command exited 0.
+pub struct Producer {
+    command: String,
+    child: Child,
+    stdout: ChildStdout,
+    done: bool,
+}
+
+impl Producer {
+    /// Run `argv` (no shell), its stdin closed, its stderr the tool's.
+    pub fn spawn(argv: &[String]) -> Result<Producer, ProducerError> {
+        let (program, args) = argv.split_first().expect("clap requires a command");
+        Producer::start(argv.join(" "), Command::new(program).args(args))
+    }
+
+    /// Run a shell command line (`sh -c`).
+    pub fn shell(line: &str) -> Result<Producer, ProducerError> {
+        Producer::start(line.to_string(), Command::new("sh").args(["-c", line]))
+    }
+
+    fn start(command: String, cmd: &mut Command) -> Result<Producer, ProducerError> {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|source| ProducerError::Start {
+                command: command.clone(),
+                source,
+            })?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        Ok(Producer {
+            command,
+            child,
+            stdout,
+            done: false,
+        })
+    }
+
+    fn wait(&mut self) -> Result<(), ProducerError> {
+        let status = self.child.wait().map_err(|source| ProducerError::Wait {
+            command: self.command.clone(),
+            source,
+        })?;
+        self.verdict(status)
+    }
+
+    fn verdict(&self, status: ExitStatus) -> Result<(), ProducerError> {
+        use std::os::unix::process::ExitStatusExt;
+        let status = match (status.code(), status.signal()) {
+            (Some(0), _) => return Ok(()),
+            (Some(code), _) => format!("exited with status {code}"),
+            (None, Some(signal)) => format!("was killed by signal {signal}"),
+            (None, None) => format!("ended: {status}"),
+        };
+        Err(ProducerError::Failed {
+            command: self.command.clone(),
+            status,
+        })
+    }
+}
+
+impl Read for Producer {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.done {
+            return Ok(0);
+        }
+        let n = self.stdout.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            self.done = true;
+            self.wait().map_err(io::Error::other)?;
+        }
+        Ok(n)
+    }
+}
+
+impl Drop for Producer {
+    /// Never leave a zombie or an orphan writing into a closed pipe.
+    fn drop(&mut self) {
+        if !self.done && matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(mut p: Producer) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        p.read_to_end(&mut out).map(|_| out)
+    }
+
+    #[test]
+    fn a_clean_exit_ends_the_stream() {
+        let p = Producer::shell("printf hello").unwrap();
+        assert_eq!(read_all(p).unwrap(), b"hello");
+    }
+
+    #[test]
+    fn a_failure_after_the_whole_output_is_an_error_at_its_end() {
+        let p = Producer::shell("printf hello; exit 3").unwrap();
+        let err = read_all(p).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`printf hello; exit 3` exited with status 3"
+        );
+        let p = Producer::shell("printf x; kill -9 $$").unwrap();
+        assert!(
+            read_all(p)
+                .unwrap_err()
+                .to_string()
+                .ends_with("was killed by signal 9")
+        );
+    }
+
+    #[test]
+    fn a_command_that_cannot_start_is_named() {
+        let missing = Producer::spawn(&["no-such-command-s3pipe".to_string()]);
+        assert!(matches!(missing, Err(ProducerError::Start { .. })));
+    }
+
+    #[test]
+    fn dropping_it_early_stops_the_command() {
+        let mut p = Producer::shell("yes").unwrap();
+        let mut buf = [0u8; 10];
+        p.read_exact(&mut buf).unwrap();
+        drop(p); // kills `yes` and reaps it instead of hanging or leaking it
+    }
+}
