@@ -80,17 +80,24 @@ impl Producer {
     }
 
     fn verdict(&self, status: ExitStatus) -> Result<(), ProducerError> {
-        use std::os::unix::process::ExitStatusExt;
-        let status = match (status.code(), status.signal()) {
-            (Some(0), _) => return Ok(()),
-            (Some(code), _) => format!("exited with status {code}"),
-            (None, Some(signal)) => format!("was killed by signal {signal}"),
-            (None, None) => format!("ended: {status}"),
-        };
-        Err(ProducerError::Failed {
-            command: self.command.clone(),
-            status,
-        })
+        match status.success() {
+            true => Ok(()),
+            false => Err(ProducerError::Failed {
+                command: self.command.clone(),
+                status: describe(status),
+            }),
+        }
+    }
+}
+
+/// How a command ended, for a message: "exited with status 3", "was
+/// killed by signal 9".
+pub fn describe(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with status {code}"),
+        (None, Some(signal)) => format!("was killed by signal {signal}"),
+        _ => format!("ended: {status}"),
     }
 }
 

@@ -12,6 +12,7 @@ pub mod pack;
 pub mod pax;
 pub mod readahead;
 pub mod reader;
+pub mod route;
 pub mod sparse;
 pub mod splice;
 pub mod time;

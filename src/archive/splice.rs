@@ -36,7 +36,8 @@ pub fn splice<W: Write>(
         for warning in tar.take_warnings() {
             progress.warn(format_args!("{source}: {warning}"));
         }
-        let Some(meta) = entry_meta(&entry, prefix).map_err(named)? else {
+        let rename = |n: &[u8]| with_prefix(prefix, n);
+        let Some(meta) = entry_meta(&entry, &rename).map_err(named)? else {
             continue;
         };
         copy_entry(builder, &mut tar, &entry, &meta).map_err(named)?;
@@ -50,7 +51,7 @@ pub fn splice<W: Write>(
 /// Write one entry: its data streams straight from the input, and a cut
 /// in it stops the copy where it is found (never padded to the size the
 /// header claims). Sparse entries stay sparse.
-fn copy_entry<W: Write, R: Read>(
+pub(super) fn copy_entry<W: Write, R: Read>(
     builder: &mut Builder<W>,
     tar: &mut TarReader<R>,
     entry: &Entry,
@@ -86,9 +87,13 @@ impl<R: Read> Read for EntryData<'_, R> {
     }
 }
 
-/// What the entry says about itself, PAX overrides included; `None` for
-/// what is not copied (a volume label).
-fn entry_meta(entry: &Entry, prefix: Option<&[u8]>) -> Result<Option<EntryMeta>, Error> {
+/// What the entry says about itself, PAX overrides included, with its name
+/// (and a hard link's target) renamed; `None` for what is not copied (a
+/// volume label).
+pub(super) fn entry_meta(
+    entry: &Entry,
+    rename: &dyn Fn(&[u8]) -> Vec<u8>,
+) -> Result<Option<EntryMeta>, Error> {
     let name = show(&entry.name);
     let kind = match entry.kind {
         Kind::VolumeLabel => return Ok(None),
@@ -110,11 +115,11 @@ fn entry_meta(entry: &Entry, prefix: Option<&[u8]>) -> Result<Option<EntryMeta>,
         .mtime
         .ok_or_else(|| Error::Corrupt(format!("{name}: time stamp out of range")))?;
     Ok(Some(EntryMeta {
-        path: with_prefix(prefix, &entry.name),
+        path: rename(&entry.name),
         kind,
         link: entry.link.as_ref().map(|l| {
             if kind == EntryType::Link {
-                with_prefix(prefix, l)
+                rename(l)
             } else {
                 l.clone()
             }

@@ -18,6 +18,7 @@ use nix::sys::stat::{Mode, SFlag};
 use super::guard::{self, CleanPath, Guard, GuardError};
 use super::owners::{self, Owners};
 use super::reader::{self, Entry, Kind, TarReader};
+use super::route::{Route, Routes};
 use super::time::Mtime;
 use super::{Error, show};
 use crate::codec::detect::Format;
@@ -41,6 +42,10 @@ pub struct UnpackOptions {
     pub format: Option<Format>,
     /// Where temporary files are registered, for removal on a signal.
     pub temp_files: TempFiles,
+    /// `--route PREFIX=CMD`: entries under PREFIX go to CMD's stdin.
+    pub routes: Vec<Route>,
+    /// Entries outside every route are not extracted.
+    pub routes_only: bool,
 }
 
 impl UnpackOptions {
@@ -55,6 +60,8 @@ impl UnpackOptions {
             verbose: false,
             format: None,
             temp_files: TempFiles::default(),
+            routes: Vec::new(),
+            routes_only: false,
         }
     }
 }
@@ -90,12 +97,22 @@ pub fn unpack<R: Read + Send + 'static>(
         warned_root: false,
         summary: UnpackSummary::default(),
     };
+    let mut routes = Routes::new(opts.routes.clone());
     while let Some(entry) = tar.next_entry()? {
         warn_all(progress, &mut tar);
-        unpacker.entry(&entry, &mut tar)?;
+        if routes.take(&entry, &mut tar)? {
+            unpacker.routed(&entry);
+        } else if !opts.routes_only {
+            unpacker.entry(&entry, &mut tar)?;
+        }
     }
     warn_all(progress, &mut tar);
     unpacker.finish_dirs()?;
+    for prefix in routes.finish()? {
+        progress.warn(format_args!(
+            "--route {prefix}: no entry of the archive is under it"
+        ));
+    }
     Ok(unpacker.summary)
 }
 
@@ -148,6 +165,16 @@ struct Unpacker<'a> {
 }
 
 impl Unpacker<'_> {
+    /// An entry sent to a `--route` command.
+    fn routed(&mut self, entry: &Entry) {
+        if self.opts.verbose {
+            self.progress.verbose(show(&entry.name));
+        }
+        self.summary.entries += 1;
+        self.summary.bytes += entry.stored;
+        self.progress.add_file();
+    }
+
     /// Plan one entry, then hand it to the step for its kind.
     fn entry<R: Read>(&mut self, entry: &Entry, tar: &mut TarReader<R>) -> Result<(), Error> {
         let name = show(&entry.name);

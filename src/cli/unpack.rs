@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::Parser;
 
 use crate::archive::list::ListFormat;
+use crate::archive::route::Route;
 use crate::archive::unpack::UnpackOptions;
 use crate::codec::detect::Format;
 use crate::signals::TempFiles;
@@ -19,14 +20,19 @@ links to outside are refused; device nodes are skipped (exit 2) unless
 --devices as root. Files are written under a temporary name and renamed when
 complete; the whole stream, trailers included, is verified. Archives from GNU
 tar (sparse, incremental, labels), bsdtar, pzstd and Python extract as GNU
-tar extracts them.
+tar extracts them. --route PREFIX=CMD sends the entries under PREFIX (the
+names before --strip-components) to a command instead, e.g. into another
+pod; the input is still verified to its end.
 
 Exit status: 0 success; 2 failure (corrupt, truncated or unsafe input, or an
 entry that could not be written); 141 stdout (for -t) was closed.
 
 Examples:
   s3get s3://bucket/backups/host-2026-11-24-03-15-00.tar.gz | unpack -C /restore
-  unpack -tv -f backup.tar.zst";
+  unpack -tv -f backup.tar.zst
+  s3get s3://bucket/backups/app-2026-11-24-03-15-07.tar.gz | unpack --routes-only \\
+    --route 'dump=kubectl exec -i deploy/database -- tar xf - -C /dump' \\
+    --route '.CombineFiles=kubectl exec -i deploy/backend -- tar xf - -C /home/app/.CombineFiles'";
 
 /// Unpack a tar stream from stdin into a directory, safely.
 #[derive(Parser)]
@@ -46,6 +52,14 @@ pub struct Args {
     /// Create DIR if it does not exist
     #[arg(long)]
     pub mkdir: bool,
+    /// Stream the entries under PREFIX, as a tar stream with PREFIX
+    /// stripped, into the shell command CMD's stdin (repeatable); unpack
+    /// fails unless CMD exits 0
+    #[arg(long, value_name = "PREFIX=CMD", action = clap::ArgAction::Append)]
+    pub route: Vec<Route>,
+    /// With --route: entries outside every route are not extracted
+    #[arg(long, requires = "route")]
+    pub routes_only: bool,
     /// Drop N leading components from names (GNU tar's rule: "." counts)
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub strip_components: usize,
@@ -134,6 +148,8 @@ impl Args {
         opts.verbose = self.verbose;
         opts.format = self.format();
         opts.temp_files = temp_files;
+        opts.routes = self.route.clone();
+        opts.routes_only = self.routes_only;
         opts
     }
 }
