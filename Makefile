@@ -15,7 +15,7 @@ export S3PIPE_S3S_FS := $(S3S_FS)
 # command:debian-package pairs the tests and benchmarks use.
 DEB_TOOLS := pigz:pigz zstd:zstd age:age ssh-keygen:openssh-client man:man-db bsdtar:libarchive-tools strace:strace /usr/bin/time:time \
   shellcheck:shellcheck psql:postgresql runuser:util-linux \
-  podman:podman mmdebstrap:mmdebstrap yamllint:yamllint
+  podman:podman mmdebstrap:mmdebstrap yamllint:yamllint prometheus-pushgateway:prometheus-pushgateway
 
 .PHONY: all build demo test bench bench-deps lint deps servers clean fuzz install image image-base k8s-deps
 
@@ -98,7 +98,9 @@ image: image-base
 	podman build $(PODMAN_BUILD_FLAGS) --pull=missing --build-context build=target/image \
 	  --build-arg S3PIPE_COMMIT=$$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown) \
 	  --build-arg SOURCE=$$(git remote get-url origin 2>/dev/null || true) -t $(IMAGE) .
-	@echo "make: $(IMAGE): the tools add $$(du -sb target/image/out | cut -f1) bytes to $(BASE_IMAGE)"
+	@added=$$(du -sb target/image/out | cut -f1); \
+	  echo "make: $(IMAGE): the tools add $$added bytes to $(BASE_IMAGE); the image is $$(podman image inspect --format '{{.Size}}' $(IMAGE)) bytes"; \
+	  [ "$$added" -le 25000000 ] || { echo "make: the tools add more than 25 MB" >&2; exit 1; }
 
 # No registry is reachable from the test machines: when the base image is
 # missing, make it from Debian's packages (mmdebstrap, ~20 s) and tag it

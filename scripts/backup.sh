@@ -7,6 +7,10 @@
 #   BACKUP_NAME   name of the series, e.g. the host       (required)
 #   BACKUP_PATHS  paths to pack, relative to BACKUP_BASE  (optional)
 #   BACKUP_BASE   directory the paths are relative to     (default /)
+#   BACKUP_STREAMS  tar streams made by commands, one per line:
+#                 PREFIX=COMMAND puts the entries COMMAND writes under
+#                 PREFIX/ (pack --prefix PREFIX --splice-exec COMMAND), e.g.
+#                 .CombineFiles=kubectl exec deploy/backend -- tar cf - -C /home/app/.CombineFiles .
 #   DB_DUMP_CMD   a command writing a dump to stdout      (optional), e.g.
 #                 "mongodump --archive --gzip --db=app" or "pg_dump -Fc app"
 #   DB_DUMP_EXT   the dump object's extension              (default dump)
@@ -21,20 +25,56 @@
 #   BACKUP_RECIPIENTS_FILE  a file of recipients, age's format (optional)
 #                           The manifest records each object's encryption and
 #                           the recipients' public keys, never a secret.
+#   METRICS_TEXTFILE, PUSHGATEWAY_URL  Prometheus metrics (scripts/report.sh)
 #
 # Objects: NAME-TS.db.EXT, NAME-TS.files.tar.gz, NAME-TS.manifest.json.
 # Single-archive mode (BACKUP_MODE=single) writes one NAME-TS.tar.gz that
 # holds the dump under dump/ beside the files: DB_DUMP_CMD must then write a
-# tar stream (e.g. "kubectl exec db -- tar cf - dump"), spliced in by
-# pack --splice without staging; a cut stream fails pack's check.
+# tar stream of the dump directory's contents (e.g. "kubectl exec db -- tar
+# cf - -C /dump ."), spliced in by pack --splice-exec without staging.
+# Every producer's exit status counts: s3put --exec and pack --splice-exec
+# complete nothing unless it exits 0.
+# Stdout: one JSON line when the run ends, what was stored or why it failed.
 set -euo pipefail
 
 log() { printf '%s backup: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
-die() { log "$*"; exit 1; }
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/report.sh
+. "$here/report.sh"
+run_started=$(date +%s)
+ts=${BACKUP_TS:-$(date -u +%Y-%m-%d-%H-%M-%S)}
+# A failure before anything was uploaded: the summary line, exit 1.
+die() {
+  log "$*"
+  report_run failure "\"error\":$(json_string "$*")"
+  exit 1
+}
+# A configuration that cannot work: exit 2, so a Job does not retry it.
+misconfigured() {
+  log "$*"
+  report_run failure "\"error\":$(json_string "$*")"
+  exit 2
+}
 
-: "${BACKUP_URL:?set BACKUP_URL=s3://bucket/prefix}"
-: "${BACKUP_NAME:?set BACKUP_NAME, e.g. the host name}"
-[ -n "${BACKUP_PATHS:-}${DB_DUMP_CMD:-}" ] || die "nothing to back up: set BACKUP_PATHS and/or DB_DUMP_CMD"
+[ -n "${BACKUP_URL:-}" ] || misconfigured "set BACKUP_URL=s3://bucket/prefix"
+[ -n "${BACKUP_NAME:-}" ] || misconfigured "set BACKUP_NAME, e.g. the host name"
+[ -n "${BACKUP_PATHS:-}${BACKUP_STREAMS:-}${DB_DUMP_CMD:-}" ] ||
+  misconfigured "nothing to back up: set BACKUP_PATHS, BACKUP_STREAMS and/or DB_DUMP_CMD"
+case ${BACKUP_MODE:-split} in
+  split | single) ;;
+  *) misconfigured "BACKUP_MODE must be split or single, not $BACKUP_MODE" ;;
+esac
+
+# pack's arguments for the streams: --prefix P --splice-exec CMD per line.
+streams=()
+while IFS= read -r line; do
+  line=${line#"${line%%[![:space:]]*}"}
+  case $line in '' | '#'*) continue ;; esac
+  if [ -z "${line%%=*}" ] || [ "${line#*=}" = "$line" ] || [ -z "${line#*=}" ]; then
+    misconfigured "BACKUP_STREAMS: \"$line\" is not PREFIX=COMMAND"
+  fi
+  streams+=(--prefix "${line%%=*}" --splice-exec "${line#*=}")
+done <<<"${BACKUP_STREAMS:-}"
 
 # Encryption: one --recipient per line of BACKUP_RECIPIENTS.
 encrypt=()
@@ -45,7 +85,6 @@ while IFS= read -r line; do
 done <<<"${BACKUP_RECIPIENTS:-}"
 [ -z "${BACKUP_RECIPIENTS_FILE:-}" ] || encrypt+=(--recipients-file "$BACKUP_RECIPIENTS_FILE")
 
-ts=${BACKUP_TS:-$(date -u +%Y-%m-%d-%H-%M-%S)}
 base="${BACKUP_URL%/}/${BACKUP_NAME}-${ts}"
 uploaded=()
 objects=""
@@ -57,44 +96,39 @@ fail() {
   for url in "${uploaded[@]}"; do
     s3rm -q "$url" 2>/dev/null || s3rm -q --uploads "$url" 2>/dev/null || true
   done
+  report_run failure "\"error\":$(json_string "$*")"
   exit 1
 }
 trap 'fail "interrupted"' INT TERM HUP
 
-# put URL COMMAND...: stream COMMAND's output into URL. Recorded before the
-# upload: s3put may complete an object whose producer then fails.
+# put URL COMMAND...: s3put runs COMMAND and completes URL only if it
+# exits 0. Recorded before the upload, so a failed run deletes it.
 put() {
   local url=$1 report
   shift
   uploaded+=("$url")
   log "streaming $* -> $url"
-  report=$("$@" | s3put -q --sha256 --json "${encrypt[@]}" "$url") || fail "$url: the producer or the upload failed"
+  report=$(s3put -q --sha256 --json "${encrypt[@]}" --exec "$url" -- "$@") ||
+    fail "$url: the producer or the upload failed"
   objects="${objects:+$objects,}$report"
 }
 
-# One archive: the dump's tar stream spliced in from a pipe, then the files.
-single_archive() {
-  if [ -n "${DB_DUMP_CMD:-}" ]; then
-    # shellcheck disable=SC2086
-    bash -c "$DB_DUMP_CMD" | pack -q --prefix dump --splice - -C "${BACKUP_BASE:-/}" $BACKUP_PATHS
-  else
-    # shellcheck disable=SC2086
-    pack -q -C "${BACKUP_BASE:-/}" $BACKUP_PATHS
-  fi
-}
-
+# Word splitting is the interface: BACKUP_PATHS is a list of paths.
+# shellcheck disable=SC2206
+paths=(${BACKUP_PATHS:-})
+files=()
+[ ${#paths[@]} -eq 0 ] || files=(-C "${BACKUP_BASE:-/}" "${paths[@]}")
 if [ "${BACKUP_MODE:-split}" = single ]; then
-  put "$base.tar.gz" single_archive
-elif [ "${BACKUP_MODE:-split}" != split ]; then
-  die "BACKUP_MODE must be split or single, not $BACKUP_MODE"
-fi
-if [ "${BACKUP_MODE:-split}" = split ] && [ -n "${DB_DUMP_CMD:-}" ]; then
-  put "$base.db.${DB_DUMP_EXT:-dump}" bash -c "$DB_DUMP_CMD"
-fi
-if [ "${BACKUP_MODE:-split}" = split ] && [ -n "${BACKUP_PATHS:-}" ]; then
-  # Word splitting is the interface: BACKUP_PATHS is a list of paths.
-  # shellcheck disable=SC2086
-  put "$base.files.tar.gz" pack -q -C "${BACKUP_BASE:-/}" $BACKUP_PATHS
+  dump=()
+  [ -z "${DB_DUMP_CMD:-}" ] || dump=(--prefix dump --splice-exec "$DB_DUMP_CMD")
+  put "$base.tar.gz" pack -q "${dump[@]}" "${streams[@]}" "${files[@]}"
+else
+  if [ -n "${DB_DUMP_CMD:-}" ]; then
+    put "$base.db.${DB_DUMP_EXT:-dump}" bash -c "$DB_DUMP_CMD"
+  fi
+  if [ ${#streams[@]} -gt 0 ] || [ ${#files[@]} -gt 0 ]; then
+    put "$base.files.tar.gz" pack -q "${streams[@]}" "${files[@]}"
+  fi
 fi
 
 version=$(s3put --version | awk '{print $2}')
@@ -107,9 +141,13 @@ trap - INT TERM HUP
 log "complete: $base.manifest.json"
 
 # shellcheck source=scripts/keep-args.sh
-. "$(dirname "$0")/keep-args.sh"
+. "$here/keep-args.sh"
 keep_args
 if [ "$policy" -gt 0 ]; then
   log "pruning ${BACKUP_URL%/}/${BACKUP_NAME}- (${keep[*]})"
-  s3prune -q "${keep[@]}" "${BACKUP_URL%/}/${BACKUP_NAME}-" || die "pruning failed"
+  if ! s3prune -q "${keep[@]}" "${BACKUP_URL%/}/${BACKUP_NAME}-"; then
+    report_run failure "\"manifest\":$(json_string "$base.manifest.json"),\"objects\":[$objects],\"error\":\"pruning failed\""
+    die "pruning failed"
+  fi
 fi
+report_run success "\"manifest\":$(json_string "$base.manifest.json"),\"bytes\":$(sum_sizes "$objects"),\"objects\":[$objects]"

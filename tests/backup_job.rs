@@ -183,7 +183,7 @@ fn postgres_and_files_round_trip_and_a_dying_dump_leaves_nothing() {
         stderr(&broken)
     );
     assert!(
-        stderr(&broken).contains("restoring the files failed"),
+        stderr(&broken).contains(&format!("restoring {files_key} failed")),
         "{}",
         stderr(&broken)
     );

@@ -38,17 +38,27 @@ fn podman(args: &[&str]) -> Output {
 /// into /out/usr/local) and build the image from it.
 fn build_image(stage: &Path) {
     gen_docs::write_all(&stage.join("docs")).unwrap();
+    // The debug binary without its debug info: layers of ~40 MB, not 500.
+    fs::create_dir_all(stage).unwrap();
+    let binary = stage.join("s3pipe");
+    let strip = run(
+        "strip",
+        &["-o", binary.to_str().unwrap(), env!("CARGO_BIN_EXE_s3pipe")],
+        b"",
+    );
+    assert_eq!(code(&strip), 0, "{}", stderr(&strip));
     let install = run(
         root().join("scripts/install.sh"),
         &[
             stage.join("out/usr/local").to_str().unwrap(),
-            env!("CARGO_BIN_EXE_s3pipe"),
+            binary.to_str().unwrap(),
             stage.join("docs").to_str().unwrap(),
         ],
         b"",
     );
     assert_eq!(code(&install), 0, "{}", stderr(&install));
     let context = format!("build={}", stage.display());
+    let previous = image_id(TAG);
     podman(&[
         "build",
         "--quiet",
@@ -65,6 +75,26 @@ fn build_image(stage: &Path) {
         TAG,
         root().to_str().unwrap(),
     ]);
+    forget(previous, TAG);
+}
+
+/// The image `tag` names now, if any.
+fn image_id(tag: &str) -> Option<String> {
+    let out = Command::new("podman")
+        .args(["image", "inspect", "--format", "{{.Id}}", tag])
+        .output()
+        .unwrap();
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Remove the image a rebuild of `tag` left untagged, so test runs do not
+/// pile up images (only that one: never other images on the machine).
+fn forget(previous: Option<String>, tag: &str) {
+    if let Some(old) = previous.filter(|old| image_id(tag).as_ref() != Some(old)) {
+        let _ = Command::new("podman").args(["rmi", &old]).output();
+    }
 }
 
 /// An image's root, mounted for as long as the value lives.
@@ -272,6 +302,7 @@ fn build_extension(dir: &Path) {
     assert!(dockerfile.contains("postgresql-client"), "{dockerfile}");
     fs::create_dir_all(dir).unwrap();
     fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
+    let previous = image_id(PG_TAG);
     podman(&[
         "build",
         "--quiet",
@@ -284,6 +315,7 @@ fn build_extension(dir: &Path) {
         PG_TAG,
         dir.to_str().unwrap(),
     ]);
+    forget(previous, PG_TAG);
 }
 
 fn extended_with_postgres(s: &Server, tmp: &Path, srv: &Path, prefix: &str) {

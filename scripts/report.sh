@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Sourced by backup.sh: what a run reports when it ends, for CronJobs.
+#   report_run success|failure DETAIL_JSON
+# prints one JSON line on stdout (the run's summary: logs are on stderr)
+# and, when configured, writes Prometheus metrics:
+#   METRICS_TEXTFILE  a file for node_exporter's textfile collector,
+#                     replaced whole (written beside it, then renamed)
+#   PUSHGATEWAY_URL   http://host:port of a Prometheus Pushgateway; the
+#                     metrics are POSTed to the group
+#                     job=s3pipe_backup/instance=BACKUP_NAME (plain HTTP)
+# Metrics: s3pipe_backup_last_success_timestamp_seconds (kept from the
+# last success on a failed run), s3pipe_backup_last_run_timestamp_seconds,
+# s3pipe_backup_last_run_failed (0 or 1), s3pipe_backup_duration_seconds,
+# s3pipe_backup_bytes (stored by the last successful run).
+
+# A JSON string of $1.
+json_string() {
+  local s=$1
+  s=${s//\\/\\\\}
+  s=${s//\"/\\\"}
+  s=${s//$'\n'/\\n}
+  s=${s//$'\t'/\\t}
+  s=${s//$'\r'/\\r}
+  printf '"%s"' "$s"
+}
+
+# The total of every "size": N in $1 (s3put's JSON reports).
+sum_sizes() {
+  local total=0 n
+  for n in $(printf '%s' "$1" | grep -o '"size":[0-9]*' | cut -d: -f2); do
+    total=$((total + n))
+  done
+  echo "$total"
+}
+
+report_run() {
+  local result=$1 detail=$2 now seconds failed=0 bytes
+  now=$(date +%s)
+  seconds=$((now - ${run_started:-now}))
+  [ "$result" = success ] || failed=1
+  # shellcheck disable=SC2154 # ts: the run's timestamp, set by backup.sh
+  printf '{"result":"%s","name":%s,"timestamp":"%s","seconds":%s,%s}\n' \
+    "$result" "$(json_string "${BACKUP_NAME:-}")" "$ts" "$seconds" "$detail"
+  [ -n "${METRICS_TEXTFILE:-}${PUSHGATEWAY_URL:-}" ] || return 0
+  bytes=$(sum_sizes "$detail")
+  local last_success=""
+  if [ "$failed" = 0 ]; then
+    last_success=$now
+  elif [ -n "${METRICS_TEXTFILE:-}" ] && [ -r "$METRICS_TEXTFILE" ]; then
+    last_success=$(awk '$1 == "s3pipe_backup_last_success_timestamp_seconds" {print $2}' "$METRICS_TEXTFILE")
+  fi
+  local metrics
+  metrics=$(
+    echo "# TYPE s3pipe_backup_last_run_timestamp_seconds gauge"
+    echo "s3pipe_backup_last_run_timestamp_seconds $now"
+    echo "# TYPE s3pipe_backup_last_run_failed gauge"
+    echo "s3pipe_backup_last_run_failed $failed"
+    echo "# TYPE s3pipe_backup_duration_seconds gauge"
+    echo "s3pipe_backup_duration_seconds $seconds"
+    if [ -n "$last_success" ]; then
+      echo "# TYPE s3pipe_backup_last_success_timestamp_seconds gauge"
+      echo "s3pipe_backup_last_success_timestamp_seconds $last_success"
+    fi
+    if [ "$failed" = 0 ]; then
+      echo "# TYPE s3pipe_backup_bytes gauge"
+      echo "s3pipe_backup_bytes $bytes"
+    fi
+  )
+  if [ -n "${METRICS_TEXTFILE:-}" ]; then
+    if ! { printf '%s\n' "$metrics" > "$METRICS_TEXTFILE.$$" && mv -f "$METRICS_TEXTFILE.$$" "$METRICS_TEXTFILE"; }; then
+      log "writing $METRICS_TEXTFILE failed"
+    fi
+  fi
+  if [ -n "${PUSHGATEWAY_URL:-}" ]; then
+    push_metrics "$metrics" || log "pushing metrics to $PUSHGATEWAY_URL failed"
+  fi
+}
+
+# POST the metrics to the Pushgateway over bash's /dev/tcp (no curl in the
+# image): POST replaces only the metrics it names, so a failed run keeps
+# the last success's timestamp and bytes.
+push_metrics() {
+  local body="$1"$'\n' hostport host port path reply
+  hostport=${PUSHGATEWAY_URL#http://}
+  hostport=${hostport%%/*}
+  host=${hostport%:*} port=${hostport##*:}
+  [ "$port" != "$hostport" ] || port=80
+  path="/metrics/job/s3pipe_backup/instance/${BACKUP_NAME:-unnamed}"
+  exec 3<>"/dev/tcp/$host/$port" || return 1
+  printf 'POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: %s\r\nConnection: close\r\n\r\n%s' \
+    "$path" "$hostport" "${#body}" "$body" >&3
+  IFS= read -r reply <&3 || reply=""
+  exec 3<&-
+  case $reply in "HTTP/1."?" 2"*) return 0 ;; esac
+  log "Pushgateway said: ${reply%$'\r'}"
+  return 1
+}

@@ -1,0 +1,359 @@
+//! The Combine's job, expressed with s3pipe's scripts and env alone: the
+//! data lives in other "pods" (commands that see it in their own mount
+//! namespace or directory), a real PostgreSQL stands for MongoDB (dumped
+//! to a directory in its pod, as `mongodump --out /dump` does, then tarred
+//! out), one archive in their layout (`dump/…` beside `.CombineFiles/…`,
+//! key `thecombine-app-TS.tar.gz`), restored through routes into both
+//! places and the database; their existing archives (Python tarfile, no
+//! manifest) restore by URL; a producer that fails after a whole stream
+//! leaves nothing; the summary line and the Pushgateway's metrics.
+
+mod support;
+
+use std::fs;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Command, Output};
+
+use support::postgres::Postgres;
+use support::s3::Server;
+use support::*;
+
+fn script(s: &Server, name: &str, env: &[(&str, String)], args: &[&str]) -> Output {
+    let mut cmd = Command::new("bash");
+    cmd.arg(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scripts")
+            .join(name),
+    )
+    .args(args);
+    s.env_into(&mut cmd);
+    cmd.env(
+        "PATH",
+        format!("{}:/usr/lib/postgresql/15/bin", path_with_bins()),
+    );
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn rows(pg: &Postgres) -> Vec<u8> {
+    pg.sql(
+        "app",
+        "select count(*), md5(string_agg(v, ',' order by i)) from t",
+    )
+}
+
+/// The backend pod: its files are visible only inside its own mount
+/// namespace, at /mnt, as `kubectl exec deploy/backend` sees them.
+fn backend_pod(files: &Path, command: &str) -> String {
+    format!(
+        "unshare --mount --propagation private sh -c 'mount --bind {} /mnt && {command}'",
+        files.display()
+    )
+}
+
+/// The summary line backup.sh prints on stdout.
+fn summary(out: &Output) -> serde_json::Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), 1, "one JSON line: {text}");
+    serde_json::from_str(text.trim()).unwrap()
+}
+
+#[test]
+fn their_job_and_restore_with_sources_in_other_pods() {
+    let s = Server::garage();
+    let pg = Postgres::start();
+    pg.sql("postgres", "create database app");
+    pg.sql(
+        "app",
+        "create table t as select i, md5(i::text) || ' ✓' as v from generate_series(1, 30000) i",
+    );
+    let before = rows(&pg);
+    let tmp = tempfile::tempdir().unwrap();
+    let files = tmp.path().join("backend/.CombineFiles");
+    fs::create_dir_all(files.join("lost+found")).unwrap();
+    rich_tree(&files.join("proj1"));
+    // The database pod's own disk, where its dump is written and tarred.
+    let db_pod = tmp.path().join("database-pod");
+    fs::create_dir_all(&db_pod).unwrap();
+    let dump = format!(
+        "rm -rf {p}/dump && mkdir {p}/dump && pg_dump -Fd -f {p}/dump/app {c} app && tar cf - -C {p}/dump .",
+        p = db_pod.display(),
+        c = pg.conn()
+    );
+    let env = vec![
+        ("BACKUP_URL", s.url("combine/backups")),
+        ("BACKUP_NAME", "thecombine-app".to_string()),
+        ("BACKUP_MODE", "single".to_string()),
+        ("BACKUP_TS", "2026-08-21-03-15-07".to_string()),
+        ("DB_DUMP_CMD", dump),
+        (
+            "BACKUP_STREAMS",
+            format!(
+                ".CombineFiles={}",
+                backend_pod(&files, "tar cf - -C /mnt .")
+            ),
+        ),
+    ];
+    let backup = script(s, "backup.sh", &env, &[]);
+    assert_eq!(code(&backup), 0, "{}", stderr(&backup));
+    let line = summary(&backup);
+    assert_eq!(line["result"], "success");
+    assert_eq!(line["timestamp"], "2026-08-21-03-15-07");
+    let key = "combine/backups/thecombine-app-2026-08-21-03-15-07.tar.gz";
+    assert_eq!(line["objects"][0]["url"], s.url(key));
+    let archive = s.run("s3get", &[&s.url(key)], b"").stdout;
+    assert_eq!(line["bytes"].as_u64(), Some(archive.len() as u64));
+    // Their layout: dump/ and .CombineFiles/ at the top, nothing else.
+    let listing = run(bin("unpack"), &["-t"], &archive);
+    let tops: std::collections::BTreeSet<String> = String::from_utf8_lossy(&listing.stdout)
+        .lines()
+        .map(|l| l.split('/').next().unwrap().to_string())
+        .collect();
+    let want = [".CombineFiles", "dump"].map(String::from);
+    assert_eq!(tops, std::collections::BTreeSet::from(want));
+
+    // Lose both, then restore through routes: the files into the backend
+    // pod, the dump into the database pod and pg_restore. No RESTORE_DIR.
+    pg.sql("app", "drop table t");
+    let restored_files = tmp.path().join("backend-restored");
+    fs::create_dir_all(&restored_files).unwrap();
+    let restore_env = vec![
+        ("BACKUP_URL", s.url("combine/backups")),
+        ("BACKUP_NAME", "thecombine-app".to_string()),
+        (
+            "RESTORE_ROUTES",
+            format!(".CombineFiles=tar xf - -C {}", restored_files.display()),
+        ),
+        (
+            "DB_RESTORE_CMD",
+            format!(
+                "rm -rf {p}/restore && mkdir {p}/restore && tar xf - -C {p}/restore && pg_restore --clean --if-exists {c} -d app {p}/restore/app",
+                p = db_pod.display(),
+                c = pg.conn()
+            ),
+        ),
+    ];
+    let restore = script(s, "restore.sh", &restore_env, &["latest"]);
+    assert_eq!(code(&restore), 0, "{}", stderr(&restore));
+    assert_eq!(rows(&pg), before, "the database is back");
+    assert_same_tree(&files, &restored_files);
+}
+
+/// An archive made the way their Python job makes it (tarfile `w:gz`, PAX
+/// with fractional mtimes, their key name, no manifest) restores by URL,
+/// exactly as GNU tar extracts it, mtimes to the nanosecond; `--clean`
+/// empties the target first.
+#[test]
+fn their_existing_archives_restore_by_url() {
+    let s = Server::garage();
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    fs::create_dir_all(src.join("dump/CombineDatabase")).unwrap();
+    fs::write(
+        src.join("dump/CombineDatabase/Words.bson.gz"),
+        random_bytes(90_000, 1),
+    )
+    .unwrap();
+    rich_tree(&src.join(".CombineFiles"));
+    let made = run(
+        "python3",
+        &[
+            "-c",
+            "import sys, tarfile, os\n\
+             os.chdir(sys.argv[1])\n\
+             with tarfile.open(sys.argv[2], 'w:gz', format=tarfile.PAX_FORMAT) as t:\n\
+             \x20   t.add('dump'); t.add('.CombineFiles')",
+            src.to_str().unwrap(),
+            tmp.path().join("old.tar.gz").to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(code(&made), 0, "{}", stderr(&made));
+    let url = s.url("combine/old/thecombine-app-2026-08-21-03-15-07.tar.gz");
+    let archive = fs::read(tmp.path().join("old.tar.gz")).unwrap();
+    assert_eq!(code(&s.run("s3put", &[&url], &archive)), 0);
+
+    let (ours, gnu) = (tmp.path().join("ours"), tmp.path().join("gnu"));
+    fs::create_dir_all(&ours).unwrap();
+    fs::write(ours.join("stale"), b"left from before").unwrap();
+    fs::create_dir_all(&gnu).unwrap();
+    sh(&format!(
+        "tar -C {} -xzf {}/old.tar.gz",
+        gnu.display(),
+        tmp.path().display()
+    ));
+    let env = [("RESTORE_DIR", ours.display().to_string())];
+    let out = script(s, "restore.sh", &env, &["--clean", &url]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(!ours.join("stale").exists(), "--clean emptied it");
+    assert_same_tree(&gnu, &ours);
+    let ns = |p: &Path| {
+        use std::os::unix::fs::MetadataExt;
+        let md = fs::symlink_metadata(p).unwrap();
+        (md.mtime(), md.mtime_nsec())
+    };
+    let file = "dump/CombineDatabase/Words.bson.gz";
+    assert_eq!(ns(&ours.join(file)), ns(&gnu.join(file)));
+    assert_ne!(ns(&ours.join(file)).1, 0, "Python wrote a fraction");
+}
+
+/// A producer that exits 1 after writing a whole stream fails the run:
+/// no manifest, nothing of the run left, a summary line saying why.
+#[test]
+fn a_producer_that_fails_after_its_stream_leaves_nothing() {
+    let s = Server::garage();
+    let tmp = tempfile::tempdir().unwrap();
+    rich_tree(tmp.path());
+    let whole = format!("tar cf - -C {} .", tmp.path().display());
+    for (mode, var, value) in [
+        ("single", "BACKUP_STREAMS", format!("files={whole}; exit 1")),
+        ("split", "BACKUP_STREAMS", format!("files={whole}; exit 1")),
+        ("split", "DB_DUMP_CMD", format!("{whole}; exit 1")),
+    ] {
+        let env = vec![
+            ("BACKUP_URL", s.url("combine/failing")),
+            ("BACKUP_NAME", "app".to_string()),
+            ("BACKUP_MODE", mode.to_string()),
+            (var, value),
+        ];
+        let out = script(s, "backup.sh", &env, &[]);
+        assert_eq!(code(&out), 1, "{mode} {var}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("; exit 1` exited with status 1"),
+            "{mode} {var}: {}",
+            stderr(&out)
+        );
+        assert!(s.keys("combine/failing/").is_empty(), "{mode} {var}");
+        let line = summary(&out);
+        assert_eq!(line["result"], "failure");
+        assert!(
+            line["error"]
+                .as_str()
+                .unwrap()
+                .contains("the producer or the upload failed")
+        );
+    }
+    let bad = script(
+        s,
+        "backup.sh",
+        &[
+            ("BACKUP_URL", s.url("combine/failing")),
+            ("BACKUP_NAME", "app".to_string()),
+            ("BACKUP_STREAMS", "no-equals-sign".to_string()),
+        ],
+        &[],
+    );
+    assert_eq!(code(&bad), 2, "misconfiguration: {}", stderr(&bad));
+}
+
+/// A Pushgateway (Debian's prometheus-pushgateway) on 127.0.0.1.
+struct Pushgateway {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Pushgateway {
+    fn start() -> Pushgateway {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("prometheus-pushgateway")
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("prometheus-pushgateway (make test installs it)");
+        let url = format!("http://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Pushgateway { child, url };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("the Pushgateway did not start");
+    }
+
+    /// The value of `metric` for instance `name`, as the gateway serves it.
+    fn value(&self, metric: &str, name: &str) -> Option<f64> {
+        let port = self.url.rsplit(':').next().unwrap();
+        let mut conn = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+        write!(conn, "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+        let mut text = String::new();
+        conn.read_to_string(&mut text).unwrap();
+        text.lines().find_map(|l| {
+            let rest = l.strip_prefix(metric)?.strip_prefix('{')?;
+            let (labels, value) = rest.split_once("} ")?;
+            labels
+                .contains(&format!("instance=\"{name}\""))
+                .then(|| value.trim().parse().unwrap())
+        })
+    }
+}
+
+impl Drop for Pushgateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_pushgateway_and_the_textfile_get_the_metrics() {
+    let s = Server::garage();
+    let gateway = Pushgateway::start();
+    let tmp = tempfile::tempdir().unwrap();
+    rich_tree(&tmp.path().join("data"));
+    let textfile = tmp.path().join("s3pipe.prom");
+    let env = |ts: &str, paths: &str| {
+        vec![
+            ("BACKUP_URL", s.url("combine/metrics")),
+            ("BACKUP_NAME", "web".to_string()),
+            ("BACKUP_BASE", tmp.path().display().to_string()),
+            ("BACKUP_PATHS", paths.to_string()),
+            ("BACKUP_TS", ts.to_string()),
+            ("PUSHGATEWAY_URL", gateway.url.clone()),
+            ("METRICS_TEXTFILE", textfile.display().to_string()),
+        ]
+    };
+    let ok = script(s, "backup.sh", &env("2026-11-20-03-15-00", "data"), &[]);
+    assert_eq!(code(&ok), 0, "{}", stderr(&ok));
+    let bytes = summary(&ok)["bytes"].as_f64().unwrap();
+    let success = gateway
+        .value("s3pipe_backup_last_success_timestamp_seconds", "web")
+        .expect("pushed");
+    assert_eq!(gateway.value("s3pipe_backup_bytes", "web"), Some(bytes));
+    assert_eq!(
+        gateway.value("s3pipe_backup_last_run_failed", "web"),
+        Some(0.0)
+    );
+    let text = fs::read_to_string(&textfile).unwrap();
+    assert!(
+        text.contains(&format!("s3pipe_backup_bytes {bytes}")),
+        "{text}"
+    );
+
+    // A failed run: marked failed, the last success's time and bytes stay.
+    let failed = script(s, "backup.sh", &env("2026-11-21-03-15-00", "missing"), &[]);
+    assert_eq!(code(&failed), 1, "{}", stderr(&failed));
+    assert_eq!(
+        gateway.value("s3pipe_backup_last_run_failed", "web"),
+        Some(1.0)
+    );
+    assert_eq!(
+        gateway.value("s3pipe_backup_last_success_timestamp_seconds", "web"),
+        Some(success)
+    );
+    assert_eq!(gateway.value("s3pipe_backup_bytes", "web"), Some(bytes));
+    let text = fs::read_to_string(&textfile).unwrap();
+    assert!(text.contains("s3pipe_backup_last_run_failed 1"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "s3pipe_backup_last_success_timestamp_seconds {success}"
+        )),
+        "{text}"
+    );
+}
