@@ -267,10 +267,14 @@ impl Pushgateway {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("prometheus-pushgateway (make test installs it)");
-        let url = format!("http://127.0.0.1:{port}");
+        // Dropped (killed and reaped) if it never comes up.
+        let gateway = Pushgateway {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Pushgateway { child, url };
+                return gateway;
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
