@@ -106,6 +106,16 @@ fn their_job_and_restore_with_sources_in_other_pods() {
     assert_eq!(line["objects"][0]["url"], s.url(key));
     let archive = s.run("s3get", &[&s.url(key)], b"").stdout;
     assert_eq!(line["bytes"].as_u64(), Some(archive.len() as u64));
+    // What the archive holds, from s3put's stream check: the ratio.
+    let tar = run("gzip", &["-dc"], &archive).stdout;
+    let object = &line["objects"][0];
+    assert_eq!(object["content_size"].as_u64(), Some(tar.len() as u64));
+    let ratio = tar.len() as f64 / archive.len() as f64;
+    assert!(
+        (object["ratio"].as_f64().unwrap() - ratio).abs() < 0.001,
+        "{object}"
+    );
+    assert_eq!(object["retries"], 0);
     // Their layout: dump/ and .CombineFiles/ at the top, nothing else.
     let listing = run(bin("unpack"), &["-t"], &archive);
     let tops: std::collections::BTreeSet<String> = String::from_utf8_lossy(&listing.stdout)

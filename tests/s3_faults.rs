@@ -43,12 +43,17 @@ fn ten_percent_faults_still_give_identical_bytes() {
         s,
         &proxy,
         "s3put",
-        &[&url, "--part-size", "5MiB", "--retries", "10"],
+        &[&url, "--part-size", "5MiB", "--retries", "10", "--json"],
         &data,
     );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let after_upload = proxy.injected();
     assert!(after_upload > 0, "the proxy must have injected faults");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        report["retries"].as_u64().unwrap() > 0,
+        "the report counts the retried calls: {report}"
+    );
     let back = through(
         s,
         &proxy,

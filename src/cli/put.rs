@@ -145,10 +145,17 @@ pub fn report(url: &S3Url, report: &PutReport, json: bool) -> Option<(bool, Stri
     if json {
         let mut value = serde_json::json!({
             "url": url.to_string(), "size": report.size, "etag": report.etag,
-            "parts": report.parts, "seconds": report.seconds,
+            "parts": report.parts, "seconds": report.seconds, "retries": report.retries,
         });
         if let Some(sha) = &report.sha256 {
             value["sha256"] = sha.clone().into();
+        }
+        if let Some(content) = report.content_size {
+            value["content_size"] = content.into();
+            if report.input_size > 0 {
+                let ratio = content as f64 / report.input_size as f64;
+                value["ratio"] = ((ratio * 1000.0).round() / 1000.0).into();
+            }
         }
         if !report.recipients.is_empty() {
             value["encryption"] = crate::encryption::METADATA_VALUE.into();

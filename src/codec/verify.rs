@@ -64,7 +64,7 @@ impl From<crate::archive::Error> for CheckError {
 }
 
 /// The checking thread: where to send data, and its verdict.
-type Worker = (SyncSender<Bytes>, JoinHandle<Result<(), CheckError>>);
+type Worker = (SyncSender<Bytes>, JoinHandle<Result<u64, CheckError>>);
 
 /// A running check. Feed it the stream in order, then [`StreamCheck::finish`].
 pub struct StreamCheck {
@@ -122,21 +122,27 @@ impl StreamCheck {
     }
 
     fn fail_early(&mut self) -> Result<(), CheckError> {
+        self.verdict().map(|_| ())
+    }
+
+    fn verdict(&mut self) -> Result<Option<u64>, CheckError> {
         match self.worker.take() {
             Some((tx, handle)) => {
                 drop(tx);
-                handle.join().unwrap_or(Err(CheckError::Crashed))
+                handle.join().unwrap_or(Err(CheckError::Crashed)).map(Some)
             }
-            None => Ok(()),
+            None => Ok(None),
         }
     }
 
-    /// End of input: Ok when the stream ended cleanly (or is not checked).
-    pub fn finish(mut self) -> Result<(), CheckError> {
+    /// End of input: Ok when the stream ended cleanly (or is not checked),
+    /// with the size of what a checked stream holds (the decompressed
+    /// bytes of gzip or zstd; a tar stream's own size), for the ratio.
+    pub fn finish(mut self) -> Result<Option<u64>, CheckError> {
         if !self.started && matches!(self.mode, Verify::Gzip | Verify::Zstd | Verify::Tar) {
             return Err(CheckError::Empty);
         }
-        self.fail_early()
+        self.verdict()
     }
 }
 
@@ -160,19 +166,44 @@ impl Read for Feed {
     }
 }
 
-fn check(format: Format, rx: Receiver<Bytes>) -> Result<(), CheckError> {
+/// Follow the stream to its end; returns how many bytes it holds.
+fn check(format: Format, rx: Receiver<Bytes>) -> Result<u64, CheckError> {
     let feed = Feed {
         rx,
         current: Bytes::new(),
     };
+    let mut counted = Counted(0);
     match format {
-        Format::Gzip => contents(GzipMembers::new(io::BufReader::new(feed)), format),
+        Format::Gzip => contents(
+            counted.wrap(GzipMembers::new(io::BufReader::new(feed))),
+            format,
+        )?,
         Format::Zstd => {
             let dec = zstd::stream::read::Decoder::new(feed)
                 .map_err(|e| CheckError::Start(format!("zstd: {e}")))?;
-            contents(dec, format)
+            contents(counted.wrap(dec), format)?
         }
-        _ => whole_tar(feed),
+        _ => whole_tar(counted.wrap(feed))?,
+    }
+    Ok(counted.0)
+}
+
+/// Counts the bytes read through the readers it wraps.
+struct Counted(u64);
+
+impl Counted {
+    fn wrap<R: Read>(&mut self, inner: R) -> Counting<'_, R> {
+        Counting(inner, &mut self.0)
+    }
+}
+
+struct Counting<'a, R>(R, &'a mut u64);
+
+impl<R: Read> Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.0.read(buf)?;
+        *self.1 += n as u64;
+        Ok(n)
     }
 }
 

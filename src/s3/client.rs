@@ -18,15 +18,21 @@
 //!   stalled-stream protection is off because s3get resumes on its own idle
 //!   timeout.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
+use aws_sdk_s3::config::interceptors::{
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
+use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_s3::config::{
     RequestChecksumCalculation, ResponseChecksumValidation, StalledStreamProtectionConfig,
 };
-use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{BoxError, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, Delete, ObjectCannedAcl,
@@ -222,6 +228,43 @@ pub struct PartDone {
 pub struct Store {
     client: aws_sdk_s3::Client,
     endpoint: String,
+    attempts: Arc<Attempts>,
+}
+
+/// Counts calls and their attempts, so a report can say how many calls
+/// the SDK retried (`retries` in s3put's JSON and the job's summary).
+#[derive(Debug, Default)]
+struct Attempts {
+    calls: AtomicU64,
+    attempts: AtomicU64,
+}
+
+#[derive(Debug)]
+struct CountAttempts(Arc<Attempts>);
+
+impl Intercept for CountAttempts {
+    fn name(&self) -> &'static str {
+        "s3pipe-count-attempts"
+    }
+
+    fn read_before_execution(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.calls.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.attempts.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
 }
 
 impl Store {
@@ -257,10 +300,21 @@ impl Store {
         if shared.region().is_none() {
             config = config.region(Region::new("us-east-1"));
         }
+        let attempts = Arc::<Attempts>::default();
+        config = config.interceptor(CountAttempts(attempts.clone()));
         Store {
             client: aws_sdk_s3::Client::from_conf(config.build()),
             endpoint: custom_endpoint.unwrap_or_else(|| "AWS S3".into()),
+            attempts,
         }
+    }
+
+    /// Attempts beyond the first, over every call so far.
+    pub fn retries(&self) -> u64 {
+        let a = &self.attempts;
+        a.attempts
+            .load(Ordering::Relaxed)
+            .saturating_sub(a.calls.load(Ordering::Relaxed))
     }
 
     pub async fn create_multipart(

@@ -63,6 +63,11 @@ pub struct PutReport {
     pub etag: String,
     pub parts: u32,
     pub sha256: Option<String>,
+    /// What the checked stream holds: gzip's or zstd's decompressed bytes
+    /// (a tar stream's own size); None when not checked.
+    pub content_size: Option<u64>,
+    /// Calls the SDK retried.
+    pub retries: u64,
     pub seconds: f64,
 }
 
@@ -179,6 +184,7 @@ pub async fn upload<R: Read + Send + 'static>(
     match result {
         Ok(mut report) => {
             report.seconds = started.elapsed().as_secs_f64();
+            report.retries = store.retries();
             Ok(report)
         }
         Err(error) => {
@@ -215,7 +221,7 @@ async fn run<R: Read + Send + 'static>(
         .spawn(move || read_parts(input, &reader_opts, &reader_progress, &tx))
         .map_err(UploadError::Input)?;
     let mut single: Option<PutBody> = None;
-    let (size, stored, sha256) = loop {
+    let (size, stored, sha256, content_size) = loop {
         let permit = multipart.slot().await?;
         progress.parts_in_flight(multipart.in_flight());
         match rx.recv().await.ok_or(UploadError::ReaderGone)? {
@@ -233,10 +239,7 @@ async fn run<R: Read + Send + 'static>(
                 size,
                 stored,
                 sha256,
-            } => {
-                check?;
-                break (size, stored, sha256);
-            }
+            } => break (size, stored, sha256, check?),
             Msg::Failed(e) => return Err(e),
         }
     };
@@ -262,6 +265,8 @@ async fn run<R: Read + Send + 'static>(
         etag,
         parts,
         sha256,
+        content_size,
+        retries: 0,
         seconds: 0.0,
     })
 }

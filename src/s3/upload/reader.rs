@@ -21,10 +21,11 @@ pub(super) enum Msg {
         body: PutBody,
         last: bool,
     },
-    /// End of input: the stream check's verdict, the input's size and
-    /// SHA-256 (the plaintext's, when encrypting), the bytes stored.
+    /// End of input: the stream check's verdict (with what a checked
+    /// stream holds), the input's size and SHA-256 (the plaintext's, when
+    /// encrypting), the bytes stored.
     End {
-        check: Result<(), CheckError>,
+        check: Result<Option<u64>, CheckError>,
         size: u64,
         stored: u64,
         sha256: Option<String>,
@@ -54,8 +55,9 @@ pub(super) fn read_parts<R: Read>(
         }
     };
     if let Some(stored) = stored {
+        let check = plain.finish().map(|()| plain.content);
         send(Msg::End {
-            check: plain.finish(),
+            check,
             size: plain.size,
             stored,
             sha256: plain.hasher.map(|h| format!("{:x}", h.finalize())),
@@ -69,6 +71,8 @@ struct Plaintext {
     check: Option<StreamCheck>,
     hasher: Option<sha2::Sha256>,
     size: u64,
+    /// What a checked stream holds (gzip's or zstd's decompressed bytes).
+    content: Option<u64>,
 }
 
 impl Plaintext {
@@ -77,6 +81,7 @@ impl Plaintext {
             check: Some(StreamCheck::new(opts.verify)),
             hasher: opts.sha256.then(sha2::Sha256::new),
             size: 0,
+            content: None,
         }
     }
 
@@ -94,7 +99,10 @@ impl Plaintext {
     /// The check's verdict; given once (encryption asks before its final
     /// chunk, and a failure stops everything there).
     fn finish(&mut self) -> Result<(), CheckError> {
-        self.check.take().map_or(Ok(()), StreamCheck::finish)
+        if let Some(check) = self.check.take() {
+            self.content = check.finish()?;
+        }
+        Ok(())
     }
 }
 
