@@ -277,7 +277,7 @@ mod tests {
             c.feed(Bytes::copy_from_slice(chunk))
                 .map_err(|e| e.to_string())?;
         }
-        c.finish().map_err(|e| e.to_string())
+        c.finish().map(|_| ()).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -290,6 +290,10 @@ mod tests {
         let zst = zstd::encode_all(&tar[..], 3).unwrap();
         for (name, stream) in [("tar", &tar), ("gzip", &gz), ("zstd", &zst)] {
             assert_eq!(run(Verify::Auto, stream), Ok(()), "{name}");
+            // What the stream holds: the tar stream, whatever the codec.
+            let mut c = StreamCheck::new(Verify::Auto);
+            c.feed(Bytes::copy_from_slice(stream)).unwrap();
+            assert_eq!(c.finish(), Ok(Some(tar.len() as u64)), "{name}");
             let err = run(Verify::Auto, &stream[..stream.len() - 3]).unwrap_err();
             assert!(err.contains(&format!("truncated {name}")), "{name}: {err}");
         }
@@ -335,6 +339,6 @@ mod tests {
                 .contains("not a gzip stream")
         );
         assert!(StreamCheck::new(Verify::Gzip).finish().is_err());
-        assert_eq!(StreamCheck::new(Verify::Auto).finish(), Ok(()));
+        assert_eq!(StreamCheck::new(Verify::Auto).finish(), Ok(None));
     }
 }
