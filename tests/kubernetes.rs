@@ -192,3 +192,69 @@ fn the_environment_set_is_the_environment_the_scripts_read() {
         assert!(set.contains(required), "{required} is not set");
     }
 }
+
+/// README's YAML examples: whole manifests validate strictly, and every
+/// environment variable they set is one the scripts read.
+#[test]
+fn readme_yaml_examples_validate_and_set_only_what_the_scripts_read() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = fs::read_to_string(root.join("README.md")).unwrap();
+    let scripts: String = [
+        "entrypoint.sh",
+        "backup.sh",
+        "restore.sh",
+        "keep-args.sh",
+        "report.sh",
+    ]
+    .iter()
+    .map(|s| fs::read_to_string(root.join("scripts").join(s)).unwrap())
+    .collect();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut manifests = 0;
+    for (i, block) in readme.split("```yaml\n").skip(1).enumerate() {
+        let body = block.split("```").next().unwrap();
+        let file = tmp.path().join(format!("example-{i}.yaml"));
+        fs::write(&file, body).unwrap();
+        let docs = documents(&file);
+        if body.contains("apiVersion:") {
+            let out = run(
+                "kubernetes-validate",
+                &["--strict", file.to_str().unwrap()],
+                b"",
+            );
+            assert_eq!(
+                code(&out),
+                0,
+                "{body}\n{}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+            manifests += 1;
+        }
+        let mut names = Vec::new();
+        collect_env_names(&serde_json::Value::Array(docs), &mut names);
+        for name in names {
+            assert!(
+                name.starts_with("AWS_") || scripts.contains(&format!("${{{name}")),
+                "README's YAML sets {name}, which no script reads"
+            );
+        }
+    }
+    assert!(manifests >= 1);
+}
+
+/// Every `name:` of an env entry (an object with `name` and `value` or
+/// `valueFrom`) anywhere in `v`.
+fn collect_env_names(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(map) => {
+            if let Some(Value::String(name)) = map.get("name")
+                && (map.contains_key("value") || map.contains_key("valueFrom"))
+            {
+                out.push(name.clone());
+            }
+            map.values().for_each(|v| collect_env_names(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_env_names(v, out)),
+        _ => {}
+    }
+}
