@@ -6,30 +6,11 @@ mod support;
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use support::postgres::Postgres;
-use support::s3::Server;
+use support::s3::{Server, script};
 use support::*;
-
-fn script(s: &Server, name: &str, env: &[(&str, String)], args: &[&str]) -> Output {
-    let mut cmd = Command::new("bash");
-    cmd.arg(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("scripts")
-            .join(name),
-    )
-    .args(args);
-    s.env_into(&mut cmd);
-    cmd.env(
-        "PATH",
-        format!("{}:/usr/lib/postgresql/15/bin", path_with_bins()),
-    );
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
-}
 
 fn table_digest(pg: &Postgres) -> String {
     use sha2::Digest;

@@ -16,27 +16,8 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use support::postgres::Postgres;
-use support::s3::Server;
+use support::s3::{Server, script};
 use support::*;
-
-fn script(s: &Server, name: &str, env: &[(&str, String)], args: &[&str]) -> Output {
-    let mut cmd = Command::new("bash");
-    cmd.arg(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("scripts")
-            .join(name),
-    )
-    .args(args);
-    s.env_into(&mut cmd);
-    cmd.env(
-        "PATH",
-        format!("{}:/usr/lib/postgresql/15/bin", path_with_bins()),
-    );
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
-}
 
 fn rows(pg: &Postgres) -> Vec<u8> {
     pg.sql(
@@ -168,20 +149,11 @@ fn their_existing_archives_restore_by_url() {
     )
     .unwrap();
     rich_tree(&src.join(".CombineFiles"));
-    let made = run(
-        "python3",
-        &[
-            "-c",
-            "import sys, tarfile, os\n\
-             os.chdir(sys.argv[1])\n\
-             with tarfile.open(sys.argv[2], 'w:gz', format=tarfile.PAX_FORMAT) as t:\n\
-             \x20   t.add('dump'); t.add('.CombineFiles')",
-            src.to_str().unwrap(),
-            tmp.path().join("old.tar.gz").to_str().unwrap(),
-        ],
-        b"",
+    python_tar_gz(
+        &src,
+        &["dump", ".CombineFiles"],
+        &tmp.path().join("old.tar.gz"),
     );
-    assert_eq!(code(&made), 0, "{}", stderr(&made));
     let url = s.url("combine/old/thecombine-app-2026-08-21-03-15-07.tar.gz");
     let archive = fs::read(tmp.path().join("old.tar.gz")).unwrap();
     assert_eq!(code(&s.run("s3put", &[&url], &archive)), 0);

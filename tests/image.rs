@@ -58,8 +58,15 @@ fn build_image(stage: &Path) {
     );
     assert_eq!(code(&install), 0, "{}", stderr(&install));
     let context = format!("build={}", stage.display());
-    let previous = image_id(TAG);
-    podman(&[
+    let extra = ["--build-context", &context, "--build-arg", "VERSION=test"];
+    podman_build(TAG, &extra, &root());
+}
+
+/// `podman build` as these machines allow it (no registry, no runc
+/// namespaces), tagging `tag`; the image the tag named before is removed.
+fn podman_build(tag: &str, extra: &[&str], context: &Path) {
+    let previous = image_id(tag);
+    let mut args = vec![
         "build",
         "--quiet",
         "--isolation",
@@ -67,15 +74,11 @@ fn build_image(stage: &Path) {
         "--network",
         "host",
         "--pull=never",
-        "--build-context",
-        &context,
-        "--build-arg",
-        "VERSION=test",
-        "-t",
-        TAG,
-        root().to_str().unwrap(),
-    ]);
-    forget(previous, TAG);
+    ];
+    args.extend_from_slice(extra);
+    args.extend(["-t", tag, context.to_str().unwrap()]);
+    podman(&args);
+    forget(previous, tag);
 }
 
 /// The image `tag` names now, if any.
@@ -302,20 +305,7 @@ fn build_extension(dir: &Path) {
     assert!(dockerfile.contains("postgresql-client"), "{dockerfile}");
     fs::create_dir_all(dir).unwrap();
     fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
-    let previous = image_id(PG_TAG);
-    podman(&[
-        "build",
-        "--quiet",
-        "--isolation",
-        "chroot",
-        "--network",
-        "host",
-        "--pull=never",
-        "-t",
-        PG_TAG,
-        dir.to_str().unwrap(),
-    ]);
-    forget(previous, PG_TAG);
+    podman_build(PG_TAG, &[], dir);
 }
 
 fn extended_with_postgres(s: &Server, tmp: &Path, srv: &Path, prefix: &str) {

@@ -29,20 +29,11 @@ fn combine_archive(root: &Path) -> Vec<u8> {
     fs::create_dir_all(&files).unwrap();
     fs::write(files.join("audio.webm"), random_bytes(400_000, 5)).unwrap();
     fs::create_dir_all(src.join(".CombineFiles/lost+found")).unwrap();
-    let out = run(
-        "python3",
-        &[
-            "-c",
-            "import sys, tarfile, os\n\
-             os.chdir(sys.argv[1])\n\
-             with tarfile.open(sys.argv[2], 'w:gz', format=tarfile.PAX_FORMAT) as t:\n\
-             \x20   t.add('dump'); t.add('.CombineFiles')",
-            src.to_str().unwrap(),
-            root.join("combine.tar.gz").to_str().unwrap(),
-        ],
-        b"",
+    python_tar_gz(
+        &src,
+        &["dump", ".CombineFiles"],
+        &root.join("combine.tar.gz"),
     );
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
     fs::read(root.join("combine.tar.gz")).unwrap()
 }
 

@@ -357,3 +357,25 @@ pub fn age_keygen(path: &Path) -> String {
         .unwrap_or_else(|| panic!("age-keygen said {said}"))
         .to_string()
 }
+
+/// A `.tar.gz` of `members` (relative to `dir`) made the way Python jobs
+/// make them (tarfile, `w:gz`, PAX headers with fractional mtimes).
+pub fn python_tar_gz(dir: &Path, members: &[&str], out: &Path) {
+    let made = run(
+        "python3",
+        &[
+            "-c",
+            "import sys, tarfile, os\n\
+             os.chdir(sys.argv[1])\n\
+             with tarfile.open(sys.argv[2], 'w:gz', format=tarfile.PAX_FORMAT) as t:\n\
+             \x20   for m in sys.argv[3:]: t.add(m)",
+            dir.to_str().unwrap(),
+            out.to_str().unwrap(),
+        ]
+        .into_iter()
+        .chain(members.iter().copied())
+        .collect::<Vec<_>>(),
+        b"",
+    );
+    assert_eq!(code(&made), 0, "{}", stderr(&made));
+}

@@ -249,3 +249,24 @@ impl Server {
         out
     }
 }
+
+/// Run one of the job's scripts (scripts/NAME) with `s`'s environment, the
+/// tools and PostgreSQL's client tools on PATH, and `env` on top.
+pub fn script(s: &Server, name: &str, env: &[(&str, String)], args: &[&str]) -> Output {
+    let mut cmd = Command::new("bash");
+    cmd.arg(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scripts")
+            .join(name),
+    )
+    .args(args);
+    s.env_into(&mut cmd);
+    cmd.env(
+        "PATH",
+        format!("{}:/usr/lib/postgresql/15/bin", super::path_with_bins()),
+    );
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
