@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Container entrypoint for a Kubernetes Job/CronJob. Subcommands:
 #   backup               scripts/backup.sh (env as documented there)
-#   restore [TS|latest]  scripts/restore.sh
+#   restore [--clean] [TS|latest|s3://bucket/key]
+#                        scripts/restore.sh
 #   list                 complete backups (those with a manifest), oldest first:
 #                        STAMP<TAB>URL<TAB>SUFFIXES (s3ls --backups)
 #   prune                s3prune with KEEP_* (at least one required)
@@ -15,7 +16,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 log() { printf '%s entrypoint: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
 usage() {
-  log "usage: entrypoint.sh backup | restore [TS|latest] | list | prune | cleanup-uploads"
+  log "usage: entrypoint.sh backup | restore [--clean] [TS|latest|s3://bucket/key] | list | prune | cleanup-uploads"
   exit 2
 }
 
