@@ -11,6 +11,14 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         .lines()
         .map(|key| Item { key: key.to_string(), time: stamp(key).map(|s| s.time) })
         .collect();
-    let policy = Policy { last: 2, daily: 3, weekly: 1, monthly: 2, yearly: 1, within: Some(86_400) };
-    assert_eq!(decide(&items, &policy, 1_800_000_000).len(), items.len());
+    let policy = Policy {
+        last: 2,
+        daily: 3,
+        weekly: 1,
+        monthly: 2,
+        monthly_first: 1,
+        yearly: 1,
+        within: Some(86_400),
+    };
+    assert_eq!(decide(&items, &policy, None).len(), items.len());
 });
