@@ -166,3 +166,22 @@ fn route_names_are_checked() {
         stderr(&out)
     );
 }
+
+/// A file named exactly like a route's prefix is not under it: it is
+/// extracted as usual, and the route saw nothing.
+#[test]
+fn a_file_named_like_the_prefix_is_not_routed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let archive = RawTar::default().file("dump", b"not a directory").finish();
+    let out = unpack_routes(tmp.path(), &["--route", "dump=cat > /dev/null"], &archive);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        fs::read(tmp.path().join("dump")).unwrap(),
+        b"not a directory"
+    );
+    assert!(
+        stderr(&out).contains("--route dump: no entry of the archive is under it"),
+        "{}",
+        stderr(&out)
+    );
+}

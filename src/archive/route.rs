@@ -17,7 +17,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 
 use tar::Builder;
 
-use super::reader::{Entry, TarReader};
+use super::reader::{Entry, Kind, TarReader};
 use super::splice::{copy_entry, entry_meta};
 use super::{Error, guard, show};
 use crate::producer::describe;
@@ -93,7 +93,9 @@ impl Routes {
             return Ok(false);
         };
         if rest.iter().all(|&b| b == b'/') {
-            return Ok(true); // the route's own directory: the target's business
+            // The route's own directory is the target's business; anything
+            // else named exactly PREFIX is not under it.
+            return Ok(entry.kind == Kind::Directory);
         }
         guard::clean(&rest, 0).map_err(|violation| Error::Unsafe {
             entry: show(&entry.name),
