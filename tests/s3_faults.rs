@@ -66,11 +66,15 @@ fn ten_percent_faults_still_give_identical_bytes() {
             "10",
             "--idle-timeout",
             "2s",
+            "--json",
         ],
         b"",
     );
     assert_eq!(code(&back), 0, "{}", stderr(&back));
     assert!(back.stdout == data, "downloaded bytes differ");
+    let line = stderr(&back).lines().last().unwrap_or_default().to_string();
+    let report: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert!(report["retries"].is_u64(), "{report}");
     let during_download = proxy.injected() - after_upload;
     assert!(during_download > 0, "the download must have met faults too");
     // The stored object, read without the proxy, is exactly the input.

@@ -77,7 +77,7 @@ pub fn report(url: &S3Url, report: &GetReport) -> String {
         .collect();
     serde_json::json!({
         "url": url.to_string(), "size": report.size, "etag": report.etag,
-        "verified": report.verified, "seconds": report.seconds,
+        "verified": report.verified, "seconds": report.seconds, "retries": report.retries,
         "content_type": report.content_type, "metadata": metadata,
     })
     .to_string()

@@ -52,6 +52,8 @@ pub struct GetReport {
     /// its parts' MD5s) or "none".
     pub verified: &'static str,
     pub seconds: f64,
+    /// Calls the SDK retried (ranges s3get resumed itself not counted).
+    pub retries: u64,
     pub content_type: Option<String>,
     pub metadata: Vec<(String, String)>,
 }
@@ -294,6 +296,7 @@ pub async fn download<W: Write + Send + 'static>(
         etag: info.etag.clone(),
         verified,
         seconds: started.elapsed().as_secs_f64(),
+        retries: store.retries(),
         content_type: info.content_type.clone(),
         metadata: info.metadata.clone(),
     })

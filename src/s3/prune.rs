@@ -2,11 +2,11 @@
 //! function), then delete what it did not keep, in batches, manifests
 //! first.
 
+use regex::Regex;
+
 use super::client::{S3Error, Store};
 use super::url::S3Url;
 use crate::backups;
-use regex::Regex;
-
 use crate::retention::{self, Item, Policy, Verdict};
 
 /// What `s3prune` decided and did.
@@ -66,10 +66,11 @@ pub async fn prune(
         };
         report.lines.push(line);
     }
+    let doomed_count = doomed.len();
     if !opts.dry_run && !doomed.is_empty() {
-        report.failed = delete_manifests_first(store, &url.bucket, doomed.clone()).await?;
+        report.failed = delete_manifests_first(store, &url.bucket, doomed).await?;
     }
-    report.removed = doomed.len() - report.failed.len();
+    report.removed = doomed_count - report.failed.len();
     Ok(report)
 }
 
