@@ -65,24 +65,25 @@ case ${BACKUP_MODE:-split} in
   *) misconfigured "BACKUP_MODE must be split or single, not $BACKUP_MODE" ;;
 esac
 
+# shellcheck source=scripts/env-lines.sh
+. "$here/env-lines.sh"
 # pack's arguments for the streams: --prefix P --splice-exec CMD per line.
 streams=()
-while IFS= read -r line; do
-  line=${line#"${line%%[![:space:]]*}"}
-  case $line in '' | '#'*) continue ;; esac
+lines=()
+env_lines lines "${BACKUP_STREAMS:-}"
+for line in "${lines[@]}"; do
   if [ -z "${line%%=*}" ] || [ "${line#*=}" = "$line" ] || [ -z "${line#*=}" ]; then
     misconfigured "BACKUP_STREAMS: \"$line\" is not PREFIX=COMMAND"
   fi
   streams+=(--prefix "${line%%=*}" --splice-exec "${line#*=}")
-done <<<"${BACKUP_STREAMS:-}"
+done
 
 # Encryption: one --recipient per line of BACKUP_RECIPIENTS.
 encrypt=()
-while IFS= read -r line; do
-  line=${line#"${line%%[![:space:]]*}"}
-  case $line in ''|'#'*) continue ;; esac
+env_lines lines "${BACKUP_RECIPIENTS:-}"
+for line in "${lines[@]}"; do
   encrypt+=(--recipient "$line")
-done <<<"${BACKUP_RECIPIENTS:-}"
+done
 [ -z "${BACKUP_RECIPIENTS_FILE:-}" ] || encrypt+=(--recipients-file "$BACKUP_RECIPIENTS_FILE")
 
 base="${BACKUP_URL%/}/${BACKUP_NAME}-${ts}"

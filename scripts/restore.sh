@@ -46,12 +46,15 @@ done
 [ -z "${RESTORE_IDENTITY_FILE:-}" ] || export S3PIPE_IDENTITY_FILE=$RESTORE_IDENTITY_FILE
 
 # unpack's routes: RESTORE_ROUTES, one PREFIX=COMMAND per line.
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/env-lines.sh
+. "$here/env-lines.sh"
 routes=()
-while IFS= read -r line; do
-  line=${line#"${line%%[![:space:]]*}"}
-  case $line in '' | '#'*) continue ;; esac
+lines=()
+env_lines lines "${RESTORE_ROUTES:-}"
+for line in "${lines[@]}"; do
   routes+=(--route "$line")
-done <<<"${RESTORE_ROUTES:-}"
+done
 
 # restore_archive URL [db]: stream one archive through unpack; with "db",
 # its dump/ goes to DB_RESTORE_CMD.
