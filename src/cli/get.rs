@@ -20,9 +20,8 @@ pub struct Args {
     /// Size of each ranged GET
     #[arg(long, value_name = "SIZE", default_value = super::DEFAULT_PART_SIZE, value_parser = super::parse_size)]
     pub part_size: u64,
-    /// Ranges fetched at once
-    #[arg(long, value_name = "N", default_value_t = super::DEFAULT_CONCURRENCY)]
-    pub concurrency: usize,
+    #[command(flatten)]
+    pub transfer: super::TransferArgs,
     /// Download this version
     #[arg(long, value_name = "ID")]
     pub version_id: Option<String>,
@@ -53,7 +52,9 @@ impl Args {
         let url = S3Url::object(&self.url)?;
         let opts = GetOptions {
             part_size: self.part_size.max(1),
-            concurrency: self.concurrency,
+            concurrency: self.transfer.concurrency(),
+            max_memory: self.transfer.budget(),
+            limit_rate: self.transfer.rate(),
             version_id: self.version_id.clone(),
             verify: !self.no_verify,
             idle_timeout: Duration::from_secs(self.idle_timeout.max(1)),
@@ -78,6 +79,7 @@ pub fn report(url: &S3Url, report: &GetReport) -> String {
     serde_json::json!({
         "url": url.to_string(), "size": report.size, "etag": report.etag,
         "verified": report.verified, "seconds": report.seconds, "retries": report.retries,
+        "concurrency": report.concurrency, "peak_concurrency": report.peak_concurrency,
         "content_type": report.content_type, "metadata": metadata,
     })
     .to_string()

@@ -16,8 +16,8 @@ pub mod tools;
 pub mod unpack;
 pub mod values;
 
-pub use s3::{DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE, S3_EXIT_CODES, S3Args};
-pub use values::{parse_duration, parse_key_value, parse_size, parse_time};
+pub use s3::{DEFAULT_PART_SIZE, S3_EXIT_CODES, S3Args, TransferArgs};
+pub use values::{parse_duration, parse_key_value, parse_rate, parse_size, parse_time};
 
 use std::ffi::OsString;
 use std::process::ExitCode;

@@ -29,9 +29,8 @@ pub struct Args {
     /// Size of each part (5MiB minimum)
     #[arg(long, value_name = "SIZE", default_value = super::DEFAULT_PART_SIZE, value_parser = super::parse_size)]
     pub part_size: u64,
-    /// Parts uploaded at once
-    #[arg(long, value_name = "N", default_value_t = super::DEFAULT_CONCURRENCY)]
-    pub concurrency: usize,
+    #[command(flatten)]
+    pub transfer: super::TransferArgs,
     /// Checksum each part carries and the server verifies: crc32c, crc32, crc64nvme, sha256, md5, none
     #[arg(long, value_name = "ALG", default_value = "crc32c", ignore_case = true)]
     pub checksum: Checksum,
@@ -114,7 +113,9 @@ impl Args {
         }
         let opts = PutOptions {
             part_size: self.part_size,
-            concurrency: self.concurrency,
+            concurrency: self.transfer.concurrency(),
+            max_memory: self.transfer.budget(),
+            limit_rate: self.transfer.rate(),
             checksum: self.checksum,
             verify: self.verify,
             expected_size: self.expected_size,
@@ -146,6 +147,7 @@ pub fn report(url: &S3Url, report: &PutReport, json: bool) -> Option<(bool, Stri
         let mut value = serde_json::json!({
             "url": url.to_string(), "size": report.size, "etag": report.etag,
             "parts": report.parts, "seconds": report.seconds, "retries": report.retries,
+            "concurrency": report.concurrency, "peak_concurrency": report.peak_concurrency,
         });
         if let Some(sha) = &report.sha256 {
             value["sha256"] = sha.clone().into();

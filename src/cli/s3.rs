@@ -1,12 +1,44 @@
 //! What every S3 tool shares on its command line: the connection flags,
-//! the measured part-size and concurrency defaults, the exit codes.
+//! the measured part-size default, the transfer flags, the exit codes.
 
-/// s3put's and s3get's defaults, from the sweep `make bench` runs (see
-/// bench/results.md): with 2 cores against a local Garage, 8 MiB parts with
-/// 4 in flight are as fast as 16 MiB parts or 8 in flight, in the least
-/// memory. (Against a distant store more in flight may pay: the flags.)
+use crate::s3::concurrency::{Budget, DEFAULT_MAX_MEMORY};
+use crate::s3::rate::RateLimit;
+
+/// s3put's and s3get's part size, from the sweep `make bench` runs (see
+/// bench/results.md): with 2 cores against a local Garage, 8 MiB parts are
+/// as fast as 16 MiB parts in half the memory; how many are in flight
+/// adapts ([`crate::s3::concurrency`]).
 pub const DEFAULT_PART_SIZE: &str = "8MiB";
-pub const DEFAULT_CONCURRENCY: usize = 4;
+
+/// How s3put and s3get pace themselves: in flight, memory, rate.
+#[derive(clap::Args, Debug, Clone)]
+pub struct TransferArgs {
+    /// Parts (s3put) or ranges (s3get) in flight, pinned to N (default: from 4, growing while throughput grows, within --max-memory)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: Option<u16>,
+    /// What the part or range buffers may hold; caps how many are in flight
+    #[arg(long, value_name = "SIZE", default_value = DEFAULT_MAX_MEMORY, value_parser = super::parse_size)]
+    pub max_memory: u64,
+    /// One rate for all connections, e.g. 50MiB/s
+    #[arg(long, value_name = "RATE", value_parser = super::parse_rate)]
+    pub limit_rate: Option<u64>,
+}
+
+impl TransferArgs {
+    pub fn concurrency(&self) -> Option<usize> {
+        self.concurrency.map(usize::from)
+    }
+
+    pub fn budget(&self) -> Budget {
+        Budget {
+            bytes: self.max_memory,
+        }
+    }
+
+    pub fn rate(&self) -> Option<RateLimit> {
+        self.limit_rate.map(RateLimit::new)
+    }
+}
 
 /// The connection flags every S3 tool takes.
 #[derive(clap::Args, Debug, Clone)]

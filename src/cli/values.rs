@@ -19,6 +19,8 @@ pub enum ValueError {
     DurationUnit(String),
     #[error("duration too large: {0:?}")]
     DurationTooLarge(String),
+    #[error("rate too low (at least 1KiB/s): {0:?}")]
+    RateTooLow(String),
     #[error("expected KEY=VALUE, got {0:?}")]
     NotKeyValue(String),
 }
@@ -43,6 +45,18 @@ pub fn parse_size(text: &str) -> Result<u64, ValueError> {
     };
     n.checked_mul(1u64 << shift)
         .ok_or_else(|| ValueError::SizeTooLarge(text.into()))
+}
+
+/// A rate for `--limit-rate`: a size per second, `50MiB/s` or `50M` (the
+/// `/s` optional, as in rclone's `--bwlimit` and curl's `--limit-rate`);
+/// at least 1KiB/s.
+pub fn parse_rate(text: &str) -> Result<u64, ValueError> {
+    let t = text.trim();
+    let size = t.strip_suffix("/s").unwrap_or(t);
+    match parse_size(size)? {
+        n if n >= 1024 => Ok(n),
+        _ => Err(ValueError::RateTooLow(text.into())),
+    }
 }
 
 /// A point in time for `--mtime`: `@EPOCH`, `EPOCH`, `YYYY-MM-DD`,
@@ -112,6 +126,13 @@ mod tests {
         assert_eq!(parse_size("8MB"), Ok(8 << 20));
         assert_eq!(parse_size("2g"), Ok(2 << 30));
         assert!(parse_size("M").is_err());
+        assert_eq!(parse_rate("50MiB/s"), Ok(50 << 20));
+        assert_eq!(parse_rate("10M"), Ok(10 << 20));
+        assert_eq!(
+            parse_rate("100/s"),
+            Err(ValueError::RateTooLow("100/s".into()))
+        );
+        assert!(parse_rate("fast").is_err());
         assert!(parse_size("5 parsecs").is_err());
         assert!(parse_size("99999999999T").is_err());
     }

@@ -75,9 +75,24 @@ fn service(code: &str, message: &str, status: u16, bucket: &str, key: &str) -> S
             } else {
                 code.into()
             },
-            message: message.into(),
+            message: match message {
+                "" => no_detail(status).into(),
+                _ => message.into(),
+            },
             status,
         },
+    }
+}
+
+/// What an error without a body (every HEAD's) can still say: a quorum
+/// lost behind a 503 read "HTTP 503: " before.
+fn no_detail(status: u16) -> &'static str {
+    match status {
+        500 => "Internal Server Error (no error detail)",
+        502 => "Bad Gateway (no error detail)",
+        503 => "Service Unavailable (no error detail)",
+        504 => "Gateway Timeout (no error detail)",
+        _ => "no error detail",
     }
 }
 
@@ -133,7 +148,17 @@ mod tests {
                 "precondition failed: etag",
             ),
             (svc("SlowDown", "reduce", 503), "k", "SlowDown: reduce"),
-            (svc("", "", 500), "k", "HTTP 500: "),
+            (
+                svc("", "", 500),
+                "k",
+                "HTTP 500: Internal Server Error (no error detail)",
+            ),
+            (
+                svc("", "", 503),
+                "k",
+                "HTTP 503: Service Unavailable (no error detail)",
+            ),
+            (svc("", "", 418), "k", "HTTP 418: no error detail"),
             (
                 Failure::Dispatch("dispatch failure: io error: Connection refused (os error 111)"),
                 "k",

@@ -1,10 +1,11 @@
 //! `s3get`: an object to stdout through parallel ranged GETs, written in
 //! order.
 //!
-//! Up to `concurrency` ranges are fetched at once; each is held whole, as
-//! the chunks the server sent, and handed to a writer thread in order
-//! through a rendezvous channel, so at most `concurrency` ranges plus the
-//! one being written are held: `part_size × (concurrency + 1)`. Every range carries `If-Match` with the ETag
+//! As many ranges as [`Concurrency`] allows are fetched at once; each is
+//! held whole, as the chunks the server sent, and handed to a writer thread
+//! in order through a rendezvous channel, so at most the ranges in flight
+//! plus the one being written are held: `part_size × (in flight + 1)`,
+//! within `--max-memory`. Every range carries `If-Match` with the ETag
 //! HEAD returned, so an object replaced mid-way fails instead of mixing two
 //! versions. A body that breaks or stalls (no byte for `idle_timeout`) is
 //! re-requested from the last byte received; nothing reaches stdout twice
@@ -19,7 +20,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::client::{ObjectInfo, S3Error, Store, crc32c_base64};
+use super::concurrency::{Budget, Concurrency, START};
 use super::parts;
+use super::rate::RateLimit;
 use super::url::S3Url;
 use crate::encryption::{
     self, CryptError, DecryptFailure, Identities, METADATA_KEY, METADATA_VALUE,
@@ -29,7 +32,12 @@ use crate::progress::Progress;
 #[derive(Debug, Clone)]
 pub struct GetOptions {
     pub part_size: u64,
-    pub concurrency: usize,
+    /// Ranges in flight: pinned, or None to adapt within `max_memory`.
+    pub concurrency: Option<usize>,
+    /// What the range buffers may hold.
+    pub max_memory: Budget,
+    /// One rate for the whole download (`--limit-rate`).
+    pub limit_rate: Option<RateLimit>,
     pub version_id: Option<String>,
     /// Check the bytes against the stored CRC32C, else the ETag's MD5.
     pub verify: bool,
@@ -54,6 +62,9 @@ pub struct GetReport {
     pub seconds: f64,
     /// Calls the SDK retried (ranges s3get resumed itself not counted).
     pub retries: u64,
+    /// Ranges in flight at the end, and at most.
+    pub concurrency: usize,
+    pub peak_concurrency: usize,
     pub content_type: Option<String>,
     pub metadata: Vec<(String, String)>,
 }
@@ -260,6 +271,9 @@ pub enum DownloadError {
 /// Each range's checksum, length and part, in order.
 type Sums = Vec<(RangeSum, u64, usize)>;
 type Fetched = Result<(Vec<Bytes>, RangeSum), DownloadError>;
+/// A range task: what it fetched, its generation and its seconds (for the
+/// controller).
+type Timed = (Fetched, u64, f64);
 
 /// Download `url` to `out`: discover the object → start the writer →
 /// fetch ranges in parallel, written in order → verify what arrived.
@@ -282,7 +296,20 @@ pub async fn download<W: Write + Send + 'static>(
         etag: &info.etag,
         version: version.as_deref(),
     };
-    let fetched = fetch_in_order(&source, &check, info.size, opts, &progress, tx).await;
+    let mut concurrency = match opts.concurrency {
+        Some(n) => Concurrency::pinned(n),
+        None => Concurrency::adaptive(START, opts.max_memory.slots(opts.part_size, 1)),
+    };
+    let fetched = fetch_in_order(
+        &source,
+        &check,
+        info.size,
+        opts,
+        &progress,
+        tx,
+        &mut concurrency,
+    )
+    .await;
     let written = writer.join().unwrap_or_else(|_| {
         Err(DownloadError::Output(io::Error::other(
             "the writer thread panicked",
@@ -297,6 +324,8 @@ pub async fn download<W: Write + Send + 'static>(
         verified,
         seconds: started.elapsed().as_secs_f64(),
         retries: store.retries(),
+        concurrency: concurrency.limit(),
+        peak_concurrency: concurrency.peak(),
         content_type: info.content_type.clone(),
         metadata: info.metadata.clone(),
     })
@@ -463,9 +492,9 @@ struct Source<'a> {
     version: Option<&'a str>,
 }
 
-/// Fetch every range, `concurrency` at once, handing each to the writer in
-/// order; stops at the first failure (or when the writer stopped, whose
-/// own error then says why).
+/// Fetch every range, as many at once as `concurrency` allows, handing
+/// each to the writer in order; stops at the first failure (or when the
+/// writer stopped, whose own error then says why).
 async fn fetch_in_order(
     source: &Source<'_>,
     check: &Check,
@@ -473,31 +502,39 @@ async fn fetch_in_order(
     opts: &GetOptions,
     progress: &Progress,
     tx: SyncSender<Vec<Bytes>>,
+    concurrency: &mut Concurrency,
 ) -> Result<Sums, DownloadError> {
     let mut sums: Sums = Vec::new();
     let mut pending = check.ranges(size, opts.part_size).into_iter();
-    let mut in_flight: VecDeque<(usize, tokio::task::JoinHandle<Fetched>)> = VecDeque::new();
+    let mut in_flight: VecDeque<(usize, tokio::task::JoinHandle<Timed>)> = VecDeque::new();
     let result = loop {
-        while in_flight.len() < opts.concurrency.max(1) {
+        while in_flight.len() < concurrency.limit() {
             let Some((start, end, part)) = pending.next() else {
                 break;
             };
-            in_flight.push_back((part, spawn_fetch(source, Range { start, end }, opts, check)));
+            let range = Range { start, end };
+            let task = spawn_fetch(source, range, opts, check, concurrency.generation());
+            in_flight.push_back((part, task));
         }
         progress.parts_in_flight(in_flight.len());
         let Some((part, next)) = in_flight.pop_front() else {
             break Ok(());
         };
+        if !next.is_finished() {
+            // The writer waits for the network: more in flight may help.
+            concurrency.waited();
+        }
         match next.await {
-            Ok(Ok((chunks, sum))) => {
+            Ok((Ok((chunks, sum)), generation, seconds)) => {
                 let len = chunks.iter().map(|c| c.len() as u64).sum();
+                concurrency.finished(generation, len, seconds, Instant::now());
                 sums.push((sum, len, part));
                 progress.add_bytes(len);
                 if tokio::task::block_in_place(|| tx.send(chunks)).is_err() {
                     break Ok(()); // the writer failed: its error says why
                 }
             }
-            Ok(Err(e)) => break Err(e),
+            Ok((Err(e), ..)) => break Err(e),
             Err(e) => break Err(DownloadError::Task(e.to_string())),
         }
     };
@@ -512,7 +549,8 @@ fn spawn_fetch(
     range: Range,
     opts: &GetOptions,
     check: &Check,
-) -> tokio::task::JoinHandle<Fetched> {
+    generation: u64,
+) -> tokio::task::JoinHandle<Timed> {
     let (store, url, etag, version, opts) = (
         source.store.clone(),
         source.url.clone(),
@@ -521,9 +559,11 @@ fn spawn_fetch(
         opts.clone(),
     );
     let sum = check.range_sum();
-    tokio::spawn(
-        async move { fetch(&store, &url, range, &etag, version.as_deref(), &opts, sum).await },
-    )
+    tokio::spawn(async move {
+        let started = Instant::now();
+        let fetched = fetch(&store, &url, range, &etag, version.as_deref(), &opts, sum).await;
+        (fetched, generation, started.elapsed().as_secs_f64())
+    })
 }
 
 /// Compare what arrived with what the store holds; returns the check's name.
@@ -630,6 +670,9 @@ async fn fetch(
                             )));
                         }
                         sum.update(&chunk);
+                        if let Some(rate) = &opts.limit_rate {
+                            rate.take(chunk.len()).await;
+                        }
                         chunks.push(chunk);
                     }
                     Ok(Ok(None)) if start + received == end => return Ok((chunks, sum)),

@@ -3,15 +3,18 @@
 //! move streams in and out, [`list`] lists objects, backups and uploads,
 //! [`delete`] removes objects and aborts uploads, [`prune`] applies a
 //! retention policy, [`parts`] holds the part-layout rules both directions
-//! obey.
+//! obey, [`concurrency`] how many transfers are in flight within the
+//! memory budget, [`rate`] the `--limit-rate` token bucket.
 
 pub mod classify;
 pub mod client;
+pub mod concurrency;
 pub mod delete;
 pub mod download;
 pub mod list;
 pub mod parts;
 pub mod prune;
+pub mod rate;
 pub mod upload;
 pub mod url;
 

@@ -15,6 +15,8 @@ pub fn bin(name: &str) -> PathBuf {
     dir.with_file_name(name)
 }
 
+pub mod cluster;
+pub mod distant;
 pub mod faults;
 pub mod postgres;
 pub mod s3;

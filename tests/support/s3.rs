@@ -21,11 +21,12 @@ pub struct Server {
     pub name: &'static str,
     pub endpoint: String,
     pub bucket: &'static str,
-    /// Dropping this (at exit) stops the server.
-    _watchdog: Mutex<(Child, ChildStdin)>,
+    /// Dropping this (at exit) stops the server; None when someone else
+    /// runs it (a cluster's node).
+    _watchdog: Option<Mutex<(Child, ChildStdin)>>,
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -63,16 +64,21 @@ fn watchdog(script: &str, dir: &std::path::Path) -> (Child, ChildStdin) {
     (child, stdin)
 }
 
+/// The pinned Garage build `make servers` installs.
+pub fn garage_binary() -> PathBuf {
+    tool(
+        "S3PIPE_GARAGE",
+        "garage-2.5.0/bin/garage",
+        "cargo install --locked --root ~/.cache/s3pipe/garage-2.5.0 garage@2.5.0 --no-default-features --features bundled-libs,lmdb",
+    )
+}
+
 impl Server {
     /// Garage, single node, with a default key and bucket.
     pub fn garage() -> &'static Server {
         static GARAGE: OnceLock<Server> = OnceLock::new();
         GARAGE.get_or_init(|| {
-            let garage = tool(
-                "S3PIPE_GARAGE",
-                "garage-2.5.0/bin/garage",
-                "cargo install --locked --root ~/.cache/s3pipe/garage-2.5.0 garage@2.5.0 --no-default-features --features bundled-libs,lmdb",
-            );
+            let garage = garage_binary();
             let dir = tempfile::Builder::new().prefix("s3pipe-garage-").tempdir().unwrap().keep();
             let (rpc, api) = (free_port(), free_port());
             let secret: String = super::random_bytes(32, u64::from(std::process::id())).iter().map(|b| format!("{b:02x}")).collect();
@@ -130,7 +136,7 @@ impl Server {
             name,
             endpoint,
             bucket: BUCKET,
-            _watchdog: Mutex::new(guard),
+            _watchdog: Some(Mutex::new(guard)),
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -148,6 +154,16 @@ impl Server {
                 );
             }
             std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// A server someone else runs, at `endpoint`, with the test key.
+    pub fn at(name: &'static str, endpoint: String) -> Server {
+        Server {
+            name,
+            endpoint,
+            bucket: BUCKET,
+            _watchdog: None,
         }
     }
 

@@ -1,11 +1,12 @@
 //! `s3put`: a stream of unknown length into S3 with bounded memory.
 //!
 //! A reader thread fills part buffers from stdin and feeds each part to the
-//! stream check ([`crate::codec::verify`]); the async side uploads up to
-//! `concurrency` parts at once. At most `concurrency + 2` parts exist: the
-//! ones uploading, one waiting in the queue, and the one being filled (the
-//! reader only peeks one read ahead to learn whether a full part is the
-//! last). A stream that fits in one part is sent with one PutObject.
+//! stream check ([`crate::codec::verify`]); the async side uploads as many
+//! parts at once as [`Concurrency`] allows. At most `in flight + 2` parts
+//! exist: the ones uploading, one waiting in the queue, and the one being
+//! filled (the reader only peeks one read ahead to learn whether a full
+//! part is the last); `--max-memory` bounds them all. A stream that fits in
+//! one part is sent with one PutObject.
 //!
 //! Fail closed: the upload is completed only after the whole input was read
 //! and the stream check passed. Any error, SIGINT, SIGTERM or SIGHUP aborts
@@ -23,7 +24,10 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::client::{Checksum, ObjectSettings, PutBody, S3Error, Store};
+use super::concurrency::{Budget, Concurrency, START};
+use super::list::human;
 use super::parts::{GROWTH_KEY, MAX_PART, MAX_PARTS, grown_part_size};
+use super::rate::{Paced, RateLimit};
 use super::url::S3Url;
 use crate::codec::verify::{CheckError, Verify};
 use crate::encryption::{self, CryptError};
@@ -31,10 +35,18 @@ use crate::progress::Progress;
 use multipart::{Multipart, lock};
 use reader::{Msg, read_parts};
 
+/// Parts held besides those in flight: the one queued, the one filling.
+const HELD: usize = 2;
+
 #[derive(Debug, Clone)]
 pub struct PutOptions {
     pub part_size: u64,
-    pub concurrency: usize,
+    /// Parts in flight: pinned, or None to adapt within `max_memory`.
+    pub concurrency: Option<usize>,
+    /// What the part buffers may hold.
+    pub max_memory: Budget,
+    /// One rate for the whole upload (`--limit-rate`).
+    pub limit_rate: Option<RateLimit>,
     pub checksum: Checksum,
     pub verify: Verify,
     /// Size hint: chooses a part size that fits in 10,000 parts.
@@ -68,6 +80,9 @@ pub struct PutReport {
     pub content_size: Option<u64>,
     /// Calls the SDK retried.
     pub retries: u64,
+    /// Parts in flight at the end, and at most.
+    pub concurrency: usize,
+    pub peak_concurrency: usize,
     pub seconds: f64,
 }
 
@@ -142,6 +157,32 @@ impl PutOptions {
         }
     }
 
+    /// The controller for a transfer starting at part `number`: pinned by
+    /// `--concurrency`, else adapting within the budget.
+    pub fn concurrency_for(&self, number: u32) -> Concurrency {
+        match self.concurrency {
+            Some(n) => Concurrency::pinned(n),
+            None => Concurrency::adaptive(
+                START,
+                self.max_memory.slots(self.part_size_for(number), HELD),
+            ),
+        }
+    }
+
+    /// The one line to say when part `number`'s buffers (with the two held
+    /// besides) do not fit in `--max-memory`: the budget grows to hold them.
+    pub fn budget_warning(&self, number: u32) -> Option<String> {
+        let part = self.part_size_for(number);
+        let needed = self.max_memory.shortfall(part, HELD)?;
+        Some(format!(
+            "parts of {} need {} of buffers, more than --max-memory {}: using {} (raise --max-memory to silence this)",
+            human(part),
+            human(needed),
+            human(self.max_memory.bytes),
+            human(needed)
+        ))
+    }
+
     /// The user's object settings, plus the encryption record.
     fn object_settings(&self) -> ObjectSettings {
         let mut settings = self.settings.clone();
@@ -175,7 +216,14 @@ pub async fn upload<R: Read + Send + 'static>(
     progress: Arc<Progress>,
 ) -> Result<PutReport, UploadError> {
     let started = Instant::now();
-    let mut multipart = Multipart::new(store, url, opts);
+    if let Some(warning) = opts.budget_warning(1) {
+        progress.warn(warning);
+    }
+    let mut multipart = Multipart::new(store, url, opts, opts.concurrency_for(1));
+    let input = Paced {
+        inner: input,
+        rate: opts.limit_rate.clone(),
+    };
     let upload_id = multipart.id.clone();
     let result = tokio::select! {
         r = run(store, url, input, opts, progress, &mut multipart) => r,
@@ -185,6 +233,8 @@ pub async fn upload<R: Read + Send + 'static>(
         Ok(mut report) => {
             report.seconds = started.elapsed().as_secs_f64();
             report.retries = store.retries();
+            report.concurrency = multipart.concurrency.limit();
+            report.peak_concurrency = multipart.concurrency.peak();
             Ok(report)
         }
         Err(error) => {
@@ -222,16 +272,22 @@ async fn run<R: Read + Send + 'static>(
         .map_err(UploadError::Input)?;
     let mut single: Option<PutBody> = None;
     let (size, stored, sha256, content_size) = loop {
-        let permit = multipart.slot().await?;
+        let waited = multipart.slot().await?;
         progress.parts_in_flight(multipart.in_flight());
-        match rx.recv().await.ok_or(UploadError::ReaderGone)? {
+        match next_part(&mut rx, waited, &mut multipart.concurrency).await? {
             Msg::Part {
                 number: 1,
                 body,
                 last: true,
             } => single = Some(body),
             Msg::Part { number, body, .. } => {
-                multipart.start_part(number, body, permit).await?;
+                if opts.grows()
+                    && number > 1
+                    && opts.part_size_for(number) > opts.part_size_for(number - 1)
+                {
+                    grown(opts, number, &mut multipart.concurrency, &progress);
+                }
+                multipart.start_part(number, body).await?;
                 progress.parts_in_flight(multipart.in_flight());
             }
             Msg::End {
@@ -267,8 +323,39 @@ async fn run<R: Read + Send + 'static>(
         sha256,
         content_size,
         retries: 0,
+        concurrency: 0,
+        peak_concurrency: 0,
         seconds: 0.0,
     })
+}
+
+/// The reader's next message. One already waiting when a slot had to be
+/// waited for means the store, not the input, is the bottleneck.
+async fn next_part(
+    rx: &mut mpsc::Receiver<Msg>,
+    waited: bool,
+    concurrency: &mut Concurrency,
+) -> Result<Msg, UploadError> {
+    match rx.try_recv() {
+        Ok(msg) => {
+            if waited {
+                concurrency.waited();
+            }
+            Ok(msg)
+        }
+        Err(mpsc::error::TryRecvError::Empty) => rx.recv().await.ok_or(UploadError::ReaderGone),
+        Err(mpsc::error::TryRecvError::Disconnected) => Err(UploadError::ReaderGone),
+    }
+}
+
+/// Part `number` is the first of a larger size: fewer fit in the budget.
+fn grown(opts: &PutOptions, number: u32, concurrency: &mut Concurrency, progress: &Progress) {
+    if opts.concurrency.is_none() {
+        concurrency.set_max(opts.max_memory.slots(opts.part_size_for(number), HELD));
+    }
+    if let Some(warning) = opts.budget_warning(number) {
+        progress.warn(warning);
+    }
 }
 
 /// Not every store honours If-None-Match (Garage 2.5 ignores it), so look
@@ -319,7 +406,9 @@ mod tests {
     fn opts() -> PutOptions {
         PutOptions {
             part_size: 8 << 20,
-            concurrency: 4,
+            concurrency: None,
+            max_memory: Budget { bytes: 112 << 20 },
+            limit_rate: None,
             checksum: Checksum::Crc32c,
             verify: Verify::Auto,
             expected_size: None,

@@ -1,16 +1,21 @@
-//! The multipart side of s3put: parts uploaded concurrently under a
-//! semaphore, each finished part kept, and completion that survives a lost
-//! reply.
+//! The multipart side of s3put: parts uploaded concurrently, as many as
+//! the controller allows ([`Concurrency`]), each finished part kept, and
+//! completion that survives a lost reply.
 
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use super::{PutOptions, UploadError};
 use crate::s3::client::{PartDone, PutBody, S3Error, Store};
+use crate::s3::concurrency::Concurrency;
 use crate::s3::parts::MAX_PARTS;
 use crate::s3::url::S3Url;
+
+/// A part task's outcome, with what the controller learns from it: the
+/// generation it started in, its bytes and its seconds.
+type Uploaded = (Result<PartDone, S3Error>, u64, u64, f64);
 
 /// One multipart upload in progress. Its id is shared with the caller,
 /// which aborts the upload if anything fails or a signal arrives.
@@ -20,37 +25,58 @@ pub(super) struct Multipart<'a> {
     opts: &'a PutOptions,
     /// Set once CreateMultipartUpload answered; taken when completed.
     pub id: Arc<Mutex<Option<String>>>,
-    permits: Arc<Semaphore>,
-    tasks: JoinSet<Result<PartDone, S3Error>>,
+    pub concurrency: Concurrency,
+    tasks: JoinSet<Uploaded>,
     parts: Vec<PartDone>,
 }
 
 impl<'a> Multipart<'a> {
-    pub fn new(store: &'a Store, url: &'a S3Url, opts: &'a PutOptions) -> Self {
+    pub fn new(
+        store: &'a Store,
+        url: &'a S3Url,
+        opts: &'a PutOptions,
+        concurrency: Concurrency,
+    ) -> Self {
         Multipart {
             store,
             url,
             opts,
             id: Arc::default(),
-            permits: Arc::new(Semaphore::new(opts.concurrency.max(1))),
+            concurrency,
             tasks: JoinSet::new(),
             parts: Vec::new(),
         }
     }
 
     /// Wait for a free slot (so the queue never holds more than one part),
-    /// collecting finished parts and surfacing a failed one early.
-    pub async fn slot(&mut self) -> Result<OwnedSemaphorePermit, UploadError> {
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|e| UploadError::Task(e.to_string()))?;
-        while let Some(done) = self.tasks.try_join_next() {
-            self.parts.push(joined(done)?);
+    /// collecting finished parts and surfacing a failed one early. True
+    /// when it had to wait: every slot was busy.
+    pub async fn slot(&mut self) -> Result<bool, UploadError> {
+        let mut waited = false;
+        while self.tasks.len() >= self.concurrency.limit() {
+            waited = true;
+            match self.tasks.join_next().await {
+                Some(done) => self.collect(done)?,
+                None => break,
+            }
         }
-        Ok(permit)
+        while let Some(done) = self.tasks.try_join_next() {
+            self.collect(done)?;
+        }
+        Ok(waited)
+    }
+
+    /// Keep a finished part and tell the controller how it went.
+    fn collect(
+        &mut self,
+        done: Result<Uploaded, tokio::task::JoinError>,
+    ) -> Result<(), UploadError> {
+        let (result, generation, bytes, seconds) =
+            done.map_err(|e| UploadError::Task(e.to_string()))?;
+        self.parts.push(result?);
+        self.concurrency
+            .finished(generation, bytes, seconds, Instant::now());
+        Ok(())
     }
 
     pub fn in_flight(&self) -> usize {
@@ -62,12 +88,7 @@ impl<'a> Multipart<'a> {
     }
 
     /// Start uploading part `number` (creating the upload on the first).
-    pub async fn start_part(
-        &mut self,
-        number: u32,
-        body: PutBody,
-        permit: OwnedSemaphorePermit,
-    ) -> Result<(), UploadError> {
+    pub async fn start_part(&mut self, number: u32, body: PutBody) -> Result<(), UploadError> {
         if number > MAX_PARTS {
             return Err(UploadError::TooManyParts {
                 part_size: self.opts.part_size,
@@ -79,11 +100,13 @@ impl<'a> Multipart<'a> {
             None => self.create().await?,
         };
         let (store, url, checksum) = (self.store.clone(), self.url.clone(), self.opts.checksum);
+        let (generation, bytes) = (self.concurrency.generation(), body.data.len() as u64);
         self.tasks.spawn(async move {
-            let _permit = permit;
-            store
+            let started = Instant::now();
+            let result = store
                 .upload_part(&url.bucket, &url.key, &id, number as i32, body, checksum)
-                .await
+                .await;
+            (result, generation, bytes, started.elapsed().as_secs_f64())
         });
         Ok(())
     }
@@ -106,7 +129,7 @@ impl<'a> Multipart<'a> {
     /// Wait for every part, then complete: the object exists after this.
     pub async fn finish(&mut self, size: u64) -> Result<(String, u32), UploadError> {
         while let Some(done) = self.tasks.join_next().await {
-            self.parts.push(joined(done)?);
+            self.collect(done)?;
         }
         self.parts.sort_by_key(|p| p.number);
         let id = lock(&self.id).clone().ok_or(UploadError::ReaderGone)?;
@@ -122,13 +145,6 @@ impl<'a> Multipart<'a> {
         lock(&self.id).take();
         Ok((etag, self.parts.len() as u32))
     }
-}
-
-/// A part task's result; a task that panicked is one line, not a crash.
-fn joined(
-    done: Result<Result<PartDone, S3Error>, tokio::task::JoinError>,
-) -> Result<PartDone, UploadError> {
-    Ok(done.map_err(|e| UploadError::Task(e.to_string()))??)
 }
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
