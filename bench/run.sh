@@ -9,7 +9,9 @@ REPEAT=${REPEAT:-3}
 WORK=${BENCH_DIR:-$HOME/.cache/s3pipe/bench}
 CORPUS=$WORK/corpus
 BIN=$PWD/target/release
+ONLY=${BENCH_ONLY:-all}
 OUT=bench/results.md
+[ "$ONLY" = all ] || OUT=bench/results-$ONLY.md
 # unpack writes into tmpfs: on this kind of machine the virtual disk's
 # writeback swung the same run from 4 s to 13 s, which measured the disk.
 UNPACK_DIR=${UNPACK_DIR:-/dev/shm/s3pipe-bench-out}
@@ -77,7 +79,10 @@ header() {
   echo "|---|---|---|---|---|---|---|"
 }
 
+# BENCH_ONLY=s3 skips the pack, cold-cache and unpack sections (and
+# writes bench/results-s3.md instead): the S3 sections alone, ~15 min.
 T="tar -cf - corpus"
+if [ "$ONLY" = all ]; then
 group "pack (gzip -6, 2 threads)"     "$BIN/pack corpus" \
       "tar | pigz -p 2 -6"            "$T | pigz -p 2 -6" \
       "tar -czf"                      "tar -czf - corpus"
@@ -141,6 +146,7 @@ BEFORE=
 rm -rf "$O" && mkdir -p "$O" && "$BIN/unpack" -C "$O" -f "$WORK/corpus.tar.gz"
 diff -r "$CORPUS" "$O/corpus" > /dev/null || { echo "bench: unpack output differs from the corpus" >&2; exit 1; }
 rm -rf "$O" "$WORK/corpus.tar.gz"
+fi
 
 # --- S3: the same Garage for every client, its data on tmpfs -------------
 GDIR=/dev/shm/s3pipe-bench-garage
@@ -168,6 +174,55 @@ group "s3get"                   "$BIN/s3get s3://bench/s3pipe" \
 [ "$("$BIN/s3get" s3://bench/s3pipe | cmp - "$WORK/random-1g" && echo same)" = same ] \
   || { echo "bench: s3get returned different bytes" >&2; exit 1; }
 
+
+# --- A distant store: the same Garage behind examples/distant_store -------
+# tests/support/distant.rs: half the round trip each way (pipelined), one
+# round trip to open a connection, each connection capped per direction
+# (MB/s = 10^6 B/s). 512 MiB; DISTANT_REPEAT runs each (default 1).
+head -c 536870912 "$WORK/random-1g" > "$WORK/random-512m"
+D_MB=$(awk 'BEGIN{printf "%.0f", 536870912/1e6}')
+DISTANT_PROFILES="40:40 80:20"
+declare -A LEVEL
+SAVED_REPEAT=$REPEAT
+REPEAT=${DISTANT_REPEAT:-1}
+for profile in $DISTANT_PROFILES; do
+  rtt=${profile%%:*} conn=${profile##*:}
+  rm -f "$WORK/distant.ep"
+  "$BIN/examples/distant_store" "$AWS_ENDPOINT_URL" "$rtt" "$conn" > "$WORK/distant.ep.tmp" &
+  PROXY_PID=$!
+  until [ -s "$WORK/distant.ep.tmp" ]; do sleep 0.1; done
+  EP=$(cat "$WORK/distant.ep.tmp")
+  P="$rtt ms, $conn MB/s"
+  E="--endpoint-url $EP"
+  CRT="AWS_ENDPOINT_URL=$EP python3 $PWD/bench/crt_cp.py"
+  RC="env RCLONE_CONFIG_G_ENDPOINT=$EP $RCLONE"
+  group "$P: s3put"               "$BIN/s3put $E s3://bench/d-s3pipe < random-512m" \
+        "$P: aws s3 cp -"         "aws $E s3 cp --only-show-errors - s3://bench/d-aws < random-512m" \
+        "$P: s5cmd pipe"          "s5cmd $E pipe s3://bench/d-s5cmd < random-512m" \
+        "$P: rclone rcat"         "$RC rcat g:bench/d-rclone < random-512m" \
+        "$P: CRT upload (stdin)"  "$CRT put bench d-crt < random-512m"
+  group "$P: s3get"               "$BIN/s3get $E s3://bench/d-s3pipe" \
+        "$P: aws s3 cp s3://… -"  "aws $E s3 cp --only-show-errors s3://bench/d-s3pipe -" \
+        "$P: s5cmd cat"           "s5cmd $E cat s3://bench/d-s3pipe" \
+        "$P: rclone cat"          "$RC cat g:bench/d-s3pipe" \
+        "$P: CRT download (stdout)" "$CRT get bench d-s3pipe"
+  for got in "$BIN/s3get $E s3://bench/d-s3pipe" "$CRT get bench d-crt"; do
+    [ "$(bash -c "$got" | cmp - "$WORK/random-512m" && echo same)" = same ] \
+      || { echo "bench: $got returned different bytes" >&2; exit 1; }
+  done
+  # Where the controller settled (one more run each, untimed).
+  LEVEL[$P put]=$("$BIN/s3put" --endpoint-url "$EP" --json s3://bench/d-level < "$WORK/random-512m" \
+    | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["peak_concurrency"], "→", d["concurrency"])')
+  LEVEL[$P get]=$("$BIN/s3get" --endpoint-url "$EP" --json -q s3://bench/d-level 2>&1 > /dev/null \
+    | python3 -c 'import json,sys; d=json.loads(sys.stdin.read().splitlines()[-1]); print(d["peak_concurrency"], "→", d["concurrency"])')
+  kill "$PROXY_PID"; wait "$PROXY_PID" 2>/dev/null || true
+done
+REPEAT=$SAVED_REPEAT
+LEVEL[loopback put]=$("$BIN/s3put" --json s3://bench/d-level < "$WORK/random-512m" \
+  | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["peak_concurrency"], "→", d["concurrency"])')
+LEVEL[loopback get]=$("$BIN/s3get" --json -q s3://bench/d-level 2>&1 > /dev/null \
+  | python3 -c 'import json,sys; d=json.loads(sys.stdin.read().splitlines()[-1]); print(d["peak_concurrency"], "→", d["concurrency"])')
+rm -f "$WORK/random-512m" "$WORK/distant.ep.tmp"
 
 # --- The backup job: the bench corpus into S3 and back ---------------------
 # On a fresh Garage: after the uploads above, s3get | unpack took 4.2 s
@@ -225,11 +280,56 @@ done
 group "${PUTS[@]}"
 group "${GETS[@]}"
 
-# s3row NAME BASELINE: MB/s, client CPU-s per GiB, RSS, server CPU.
+# --- The job against a 3-node Garage cluster (replication factor 3) ------
+kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+rm -rf "$GDIR"
+CDIR=/dev/shm/s3pipe-bench-cluster
+rm -rf "$CDIR"
+# shellcheck source=bench/garage-cluster.sh
+. bench/garage-cluster.sh
+start_garage_cluster "$CDIR" bench
+SERVER_PID=${CLUSTER_PIDS[0]}
+trap 'kill "${CLUSTER_PIDS[@]}" 2>/dev/null; rm -rf "$CDIR" "$UNPACK_DIR"' EXIT
+SAVED_REPEAT=$REPEAT
+REPEAT=1
+group "cluster: pack | s3put"   "$BIN/pack corpus | $BIN/s3put s3://bench/job.tar.gz"
+BEFORE="rm -rf $O && mkdir -p $O"
+group "cluster: s3get | unpack" "$BIN/s3get s3://bench/job.tar.gz | $BIN/unpack -C $O"
+BEFORE=
+REPEAT=$SAVED_REPEAT
+diff -r "$CORPUS" "$O/corpus" > /dev/null || { echo "bench: the corpus restored from the cluster differs" >&2; exit 1; }
+rm -rf "$O"
+kill "${CLUSTER_PIDS[@]}"; wait "${CLUSTER_PIDS[@]}" 2>/dev/null || true
+rm -rf "$CDIR"
+
+# --- Memory flat to the end: 256 MiB, 1 GiB, 10 GiB (Garage on disk) -----
+RDIR=$WORK/rss-garage
+rm -rf "$RDIR"
+start_local_s3 "$RDIR" bench
+SERVER_PID=$LOCAL_S3_PID
+trap 'kill $SERVER_PID 2>/dev/null; rm -rf "$RDIR" "$UNPACK_DIR" "$WORK/rss-tree"' EXIT
+declare -A FLAT
+peak() { /usr/bin/time -f %M -o "$WORK/rss" "$@"; }
+mib() { echo $(( $(cat "$WORK/rss") / 1024 )); }
+for size in 256MiB 1GiB 10GiB; do
+  bytes=$(numfmt --from=iec-i "${size%B}")
+  head -c "$bytes" /dev/zero | peak "$BIN/s3put" --verify none s3://bench/flat
+  FLAT[$size put]=$(mib)
+  peak "$BIN/s3get" s3://bench/flat > /dev/null
+  FLAT[$size get]=$(mib)
+  rm -rf "$WORK/rss-tree" && mkdir -p "$WORK/rss-tree" && truncate -s "$bytes" "$WORK/rss-tree/f"
+  "$BIN/pack" --none -C "$WORK/rss-tree" f | peak "$BIN/s3put" s3://bench/flat.tar
+  FLAT[$size pack]=$(mib)
+  "$BIN/s3rm" -q s3://bench/flat s3://bench/flat.tar
+done
+kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+rm -rf "$RDIR" "$WORK/rss-tree" "$WORK/rss"
+
+# s3row NAME BASELINE [MB]: MB/s, client CPU-s per GiB, RSS, server CPU.
 s3row() {
   local n=$1 base=$2
   awk -v n="$n" -v w="${WALL[$n]}" -v c="${CPU[$n]}" -v r="${RSS[$n]}" -v k="${SRV[$n]}" \
-      -v bw="${WALL[$base]}" -v mb="$S3_MB" 'BEGIN{
+      -v bw="${WALL[$base]}" -v mb="${3:-$S3_MB}" 'BEGIN{
     gsub(/\|/, "\\|", n);
     printf "| %s | %.2f | %.0f | %.2f | %d | %.2f | %.2f× |\n", n, w, mb/w, c, r, k, bw/w }'
 }
@@ -252,6 +352,7 @@ s3header() {
   echo "corpus: $CORPUS_MB MB in $(find "$CORPUS" -type f | wc -l) files from examples/gen_corpus.rs;"
   echo "median of $REPEAT runs, warm page cache). Peak RSS is that of the largest process in a pipeline."
   echo
+  if [ "$ONLY" = all ]; then
   echo "## pack (gzip level 6)"
   echo; header "pigz"
   row "pack (gzip -6, 2 threads)" "tar | pigz -p 2 -6"
@@ -316,6 +417,7 @@ s3header() {
   row "tar -xzf" "tar -xzf"
   row "pigz -dc | tar -x" "tar -xzf"
   echo
+  fi
   echo "## S3 upload: 1 GiB of random data from stdin (Garage 2.5 on the same 2 cores, data on tmpfs)"
   echo; s3header "aws s3 cp"
   s3row "s3put (crc32c)" "aws s3 cp -"
@@ -330,6 +432,42 @@ s3header() {
   s3row "aws s3 cp s3://… -" "aws s3 cp s3://… -"
   s3row "rclone cat" "aws s3 cp s3://… -"
   echo; echo "s3get vs rclone cat: $(awk -v a="${WALL[rclone cat]}" -v b="${WALL[s3get]}" 'BEGIN{printf "%.2f×", a/b}') faster."
+  echo
+  echo "## A distant store: the same Garage behind a proxy adding a round trip and capping each connection (512 MiB, one run each)"
+  echo
+  echo "bench/crt_cp.py streams stdin and stdout through the CRT (awscrt via s3transfer's CRT transfer manager)."
+  echo "Server CPU-s is Garage's; the proxy's is not counted."
+  for profile in $DISTANT_PROFILES; do
+    rtt=${profile%%:*} conn=${profile##*:}; P="$rtt ms, $conn MB/s"
+    echo; echo "### $rtt ms round trip, $conn MB/s per connection"
+    for dir in put get; do
+      case $dir in
+        put) names=("$P: s3put" "$P: aws s3 cp -" "$P: s5cmd pipe" "$P: rclone rcat" "$P: CRT upload (stdin)") ;;
+        get) names=("$P: s3get" "$P: aws s3 cp s3://… -" "$P: s5cmd cat" "$P: rclone cat" "$P: CRT download (stdout)") ;;
+      esac
+      echo; s3header "${names[1]#"$P: "}"
+      for n in "${names[@]}"; do s3row "$n" "${names[1]}" "$D_MB"; done
+      best=$(for n in "${names[@]:1:3}"; do echo "${WALL[$n]}"; done | sort -n | head -1)
+      echo; echo "${names[0]#"$P: "} vs the best of aws, s5cmd and rclone: $(awk -v a="$best" -v b="${WALL[${names[0]}]}" 'BEGIN{printf "%.2f×", a/b}');" \
+        "vs the CRT: $(awk -v a="${WALL[${names[4]}]}" -v b="${WALL[${names[0]}]}" 'BEGIN{printf "%.2f×", a/b}');" \
+        "in flight (peak → end): ${LEVEL[$P $dir]}."
+    done
+  done
+  echo
+  echo "On loopback the same 512 MiB settled at (peak → end): s3put ${LEVEL[loopback put]}, s3get ${LEVEL[loopback get]}."
+  echo
+  echo "## The job against a 3-node Garage cluster (replication factor 3, data on tmpfs; one run)"
+  echo; header "itself"
+  row "cluster: pack | s3put" "cluster: pack | s3put"
+  row "cluster: s3get | unpack" "cluster: s3get | unpack"
+  echo
+  echo "## Memory flat to the end: peak RSS (MiB) at the defaults (--max-memory 112MiB; Garage on disk)"
+  echo
+  echo "| stream | s3put (zeros, --verify none) | s3get | pack --none \\| s3put |"
+  echo "|---|---|---|---|"
+  for size in 256MiB 1GiB 10GiB; do
+    echo "| $size | ${FLAT[$size put]} | ${FLAT[$size get]} | ${FLAT[$size pack]} |"
+  done
   echo
   echo "## Choosing the defaults: --part-size x --concurrency (1 GiB, same Garage)"
   echo; s3header "the default 8MiB x 4"

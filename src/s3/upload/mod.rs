@@ -183,6 +183,20 @@ impl PutOptions {
         ))
     }
 
+    /// The longest stream whose parts all fit in the budget (README's
+    /// budget table): the bytes of every part up to the last one whose
+    /// buffers fit.
+    pub fn largest_stream_within_budget(&self) -> u64 {
+        (1..=MAX_PARTS)
+            .take_while(|&n| {
+                self.max_memory
+                    .shortfall(self.part_size_for(n), HELD)
+                    .is_none()
+            })
+            .map(|n| self.part_size_for(n))
+            .sum()
+    }
+
     /// The user's object settings, plus the encryption record.
     fn object_settings(&self) -> ObjectSettings {
         let mut settings = self.settings.clone();
@@ -420,6 +434,33 @@ mod tests {
             settings: ObjectSettings::default(),
             recipients: Vec::new(),
         }
+    }
+
+    #[test]
+    fn the_budget_table_in_the_readme() {
+        let mib = 1u64 << 20;
+        let table: Vec<(u64, f64)> = [64, 112, 256, 512, 1024, 2048]
+            .iter()
+            .map(|&budget| {
+                let o = PutOptions {
+                    max_memory: Budget {
+                        bytes: budget * mib,
+                    },
+                    ..opts()
+                };
+                let gib = o.largest_stream_within_budget() as f64 / (1u64 << 30) as f64;
+                (budget, (gib * 10.0).round() / 10.0)
+            })
+            .collect();
+        let want = [
+            (64, 23.4),
+            (112, 54.7),
+            (256, 117.2),
+            (512, 242.2),
+            (1024, 492.2),
+            (2048, 992.2),
+        ];
+        assert_eq!(table, want);
     }
 
     #[test]
