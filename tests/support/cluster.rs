@@ -195,12 +195,5 @@ fn config(dir: &Path, i: usize) -> PathBuf {
 }
 
 fn node_config(dir: &Path, i: usize, rpc: u16, api: u16, secret: &str) -> String {
-    let d = dir.join(format!("node{i}"));
-    format!(
-        "metadata_dir = \"{d}/meta\"\ndata_dir = \"{d}/data\"\ndb_engine = \"lmdb\"\n\
-         replication_factor = 3\ncompression_level = \"none\"\n\
-         rpc_bind_addr = \"127.0.0.1:{rpc}\"\nrpc_public_addr = \"127.0.0.1:{rpc}\"\nrpc_secret = \"{secret}\"\n\
-         [s3_api]\ns3_region = \"us-east-1\"\napi_bind_addr = \"127.0.0.1:{api}\"\nroot_domain = \".s3.localhost\"\n",
-        d = d.display()
-    )
+    super::s3::garage_toml(&dir.join(format!("node{i}")), rpc, api, secret, 3)
 }

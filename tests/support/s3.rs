@@ -73,6 +73,24 @@ pub fn garage_binary() -> PathBuf {
     )
 }
 
+/// A Garage node's configuration: data under `dir`, loopback ports, the
+/// cluster's `secret`, `replication` copies of every block.
+pub fn garage_toml(
+    dir: &std::path::Path,
+    rpc: u16,
+    api: u16,
+    secret: &str,
+    replication: u8,
+) -> String {
+    format!(
+        "metadata_dir = \"{d}/meta\"\ndata_dir = \"{d}/data\"\ndb_engine = \"lmdb\"\n\
+         replication_factor = {replication}\ncompression_level = \"none\"\n\
+         rpc_bind_addr = \"127.0.0.1:{rpc}\"\nrpc_public_addr = \"127.0.0.1:{rpc}\"\nrpc_secret = \"{secret}\"\n\
+         [s3_api]\ns3_region = \"us-east-1\"\napi_bind_addr = \"127.0.0.1:{api}\"\nroot_domain = \".s3.localhost\"\n",
+        d = dir.display()
+    )
+}
+
 impl Server {
     /// Garage, single node, with a default key and bucket.
     pub fn garage() -> &'static Server {
@@ -82,17 +100,7 @@ impl Server {
             let dir = tempfile::Builder::new().prefix("s3pipe-garage-").tempdir().unwrap().keep();
             let (rpc, api) = (free_port(), free_port());
             let secret: String = super::random_bytes(32, u64::from(std::process::id())).iter().map(|b| format!("{b:02x}")).collect();
-            std::fs::write(
-                dir.join("garage.toml"),
-                format!(
-                    "metadata_dir = \"{d}/meta\"\ndata_dir = \"{d}/data\"\ndb_engine = \"lmdb\"\n\
-                     replication_factor = 1\ncompression_level = \"none\"\n\
-                     rpc_bind_addr = \"127.0.0.1:{rpc}\"\nrpc_public_addr = \"127.0.0.1:{rpc}\"\nrpc_secret = \"{secret}\"\n\
-                     [s3_api]\ns3_region = \"us-east-1\"\napi_bind_addr = \"127.0.0.1:{api}\"\nroot_domain = \".s3.localhost\"\n",
-                    d = dir.display()
-                ),
-            )
-            .unwrap();
+            std::fs::write(dir.join("garage.toml"), garage_toml(&dir, rpc, api, &secret, 1)).unwrap();
             let script = format!(
                 "GARAGE_DEFAULT_ACCESS_KEY={ACCESS_KEY} GARAGE_DEFAULT_SECRET_KEY={SECRET_KEY} GARAGE_DEFAULT_BUCKET={BUCKET} \
                  exec '{}' -c '{}/garage.toml' server --single-node --default-bucket",
