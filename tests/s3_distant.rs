@@ -59,9 +59,16 @@ fn more_in_flight_far_away_but_never_past_the_budget() {
     // A smaller budget: 40 MiB holds 3 parts in flight (+2), 4 ranges (+1).
     let (put, _) = json_run(s, "s3put", &[&url, "--max-memory", "40MiB"], &data);
     assert_eq!(put["peak_concurrency"], 3, "{put}");
-    let (get, out) = json_run(s, "s3get", &[&url, "--max-memory", "40MiB"], b"");
+    // (s3get's from the environment, as a CronJob's ConfigMap sets it.)
+    let mut cmd = s.cmd("s3get");
+    cmd.args([&url, "--json", "-q"])
+        .env("S3PIPE_MAX_MEMORY", "40MiB");
+    let out = support::run_command(cmd, b"");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let get: serde_json::Value = serde_json::from_str(err.trim()).unwrap();
     assert_eq!(get["peak_concurrency"], 4, "{get}");
-    assert!(out == data, "the download differs");
+    assert!(out.stdout == data, "the download differs");
 
     // --concurrency pins it.
     let (put, _) = json_run(s, "s3put", &[&url, "--concurrency", "2"], &data);

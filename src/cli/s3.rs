@@ -14,13 +14,13 @@ pub const DEFAULT_PART_SIZE: &str = "8MiB";
 #[derive(clap::Args, Debug, Clone)]
 pub struct TransferArgs {
     /// Parts (s3put) or ranges (s3get) in flight, pinned to N (default: from 4, growing while throughput grows, within --max-memory)
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, value_name = "N", env = "S3PIPE_CONCURRENCY", value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: Option<u16>,
     /// What the part or range buffers may hold; caps how many are in flight
-    #[arg(long, value_name = "SIZE", default_value = DEFAULT_MAX_MEMORY, value_parser = super::parse_size)]
+    #[arg(long, value_name = "SIZE", env = "S3PIPE_MAX_MEMORY", default_value = DEFAULT_MAX_MEMORY, value_parser = super::parse_size)]
     pub max_memory: u64,
     /// One rate for all connections, e.g. 50MiB/s
-    #[arg(long, value_name = "RATE", value_parser = super::parse_rate)]
+    #[arg(long, value_name = "RATE", env = "S3PIPE_LIMIT_RATE", value_parser = super::parse_rate)]
     pub limit_rate: Option<u64>,
 }
 
