@@ -81,7 +81,7 @@ lint: deps
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo check --quiet --manifest-path fuzz/Cargo.toml --bins
-	shellcheck scripts/*.sh bench/run.sh bench/build-profiles.sh .ci/run
+	shellcheck scripts/*.sh bench/run.sh bench/garage-cluster.sh bench/build-profiles.sh .ci/run
 
 install:
 	cargo build --release --bin s3pipe --example gen_docs
