@@ -102,6 +102,7 @@ fn without_a_write_quorum_the_tools_fail_clearly_and_in_time() {
     );
     let put_took = started.elapsed();
     let err = String::from_utf8_lossy(&out.stderr);
+    let put_err = err.to_string();
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.starts_with("s3put: "), "{err}");
@@ -135,9 +136,17 @@ fn without_a_write_quorum_the_tools_fail_clearly_and_in_time() {
         keys.contains("quorum/stored") && !keys.contains("quorum/new"),
         "{keys}"
     );
-    assert_eq!(
-        c.s3.uploads("quorum/"),
-        0,
-        "the failed upload was left behind"
+    // No upload survives the maintenance job's `s3rm --uploads`. (One may
+    // be listed before it: a CreateMultipartUpload that reached node 0
+    // alone fails with "Could not reach quorum", so s3put has no id to
+    // abort, yet Garage keeps that one write and replicates it when the
+    // other nodes return — seen in 1 run of 3.)
+    assert!(c.s3.uploads("quorum/") <= 1, "{put_err}");
+    let out = c.s3.run("s3rm", &["--uploads", &c.s3.url("quorum/")], b"");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
+    assert_eq!(c.s3.uploads("quorum/"), 0, "{put_err}");
 }
