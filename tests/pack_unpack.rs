@@ -36,6 +36,35 @@ fn round_trip_is_faithful_in_every_format() {
 }
 
 #[test]
+fn zstd_output_is_the_same_bytes_for_any_worker_count_and_holds_the_tar() {
+    // Several 2 MiB zstd jobs: a random 5 MiB file and 4 MiB of text.
+    let tmp = tempfile::tempdir().unwrap();
+    fs::write(
+        tmp.path().join("random"),
+        support::random_bytes(5 << 20, 41),
+    )
+    .unwrap();
+    let text: Vec<u8> = (0..(4 << 20)).map(|i| b"abcdefgh\n"[i % 9]).collect();
+    fs::write(tmp.path().join("text"), text).unwrap();
+    let dir = tmp.path().to_str().unwrap();
+    let two = pack(&["-C", dir, "--zstd", "-p", "2", "."]);
+    let four = pack(&["-C", dir, "--zstd", "-p", "4", "."]);
+    assert!(two == four, "zstd output depends on the worker count");
+    let plain = pack(&["-C", dir, "--none", "."]);
+    for (archive, name) in [
+        (&two, "-p 2"),
+        (&pack(&["-C", dir, "--zstd", "-p", "1", "."]), "-p 1"),
+    ] {
+        let out = run("zstd", &["-dc"], archive);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        assert!(
+            out.stdout == plain,
+            "zstd {name} does not hold pack --none's tar"
+        );
+    }
+}
+
+#[test]
 fn gzip_output_is_the_same_bytes_for_any_thread_count_and_level_flags_work() {
     let tmp = tempfile::tempdir().unwrap();
     rich_tree(tmp.path());

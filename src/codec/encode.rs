@@ -32,6 +32,13 @@ enum Inner<W: Write> {
     None(W),
 }
 
+/// The input each zstd worker compresses at a time. zstd's own choice at
+/// level 3 (8 MiB, from its window) made pack --zstd peak at 94–100 MiB RSS;
+/// 2 MiB jobs peak at 51 MiB, as fast warm (2.40–2.59 s vs 2.42–3.30 s on
+/// the bench corpus) and cold (3.36–3.58 s vs 3.30–3.39 s), and the output
+/// is 0.08 % smaller. 1 MiB saved 7 MiB more but once ran 25 % slower cold.
+const ZSTD_JOB_SIZE: u32 = 2 << 20;
+
 impl<W: Write> Encoder<W> {
     pub fn new(out: W, compression: &Compression) -> io::Result<Self> {
         let inner = match *compression {
@@ -44,6 +51,7 @@ impl<W: Write> Encoder<W> {
                 let mut enc = zstd::stream::write::Encoder::new(out, level)?;
                 if threads > 1 {
                     enc.multithread(threads as u32)?;
+                    enc.set_parameter(zstd::zstd_safe::CParameter::JobSize(ZSTD_JOB_SIZE))?;
                 }
                 Inner::Zstd(enc)
             }
