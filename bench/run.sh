@@ -187,7 +187,7 @@ SAVED_REPEAT=$REPEAT
 REPEAT=${DISTANT_REPEAT:-1}
 for profile in $DISTANT_PROFILES; do
   rtt=${profile%%:*} conn=${profile##*:}
-  rm -f "$WORK/distant.ep"
+  rm -f "$WORK/distant.ep.tmp"
   "$BIN/examples/distant_store" "$AWS_ENDPOINT_URL" "$rtt" "$conn" > "$WORK/distant.ep.tmp" &
   PROXY_PID=$!
   until [ -s "$WORK/distant.ep.tmp" ]; do sleep 0.1; done

@@ -119,26 +119,10 @@ pub fn expand_level_flags(args: impl IntoIterator<Item = OsString>) -> Vec<OsStr
 
 /// Run an async body on a multi-threaded tokio runtime (the S3 tools).
 pub fn block_on<T>(future: impl std::future::Future<Output = T>) -> anyhow::Result<T> {
-    return_freed_buffers();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     Ok(runtime.block_on(future))
-}
-
-/// Make glibc hand freed part and range buffers back at once. The S3 tools
-/// hold their data as the chunks the network delivered (up to ~400 KiB
-/// each); glibc's adaptive mmap threshold soon serves those from its heaps,
-/// which keep freed memory: s3get against a distant store peaked at
-/// 137 MiB RSS with 112 MiB of ranges allowed, 91 MiB with the threshold
-/// fixed at 128 KiB (and 157 → 118 MiB on loopback), at no measurable cost
-/// in time. Other allocators do not need this.
-fn return_freed_buffers() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets a tunable, under glibc's own lock.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
-    }
 }
 
 #[cfg(test)]
