@@ -849,8 +849,8 @@ fn a_corrupted_download_fails_its_integrity_check() {
 /// 15 of up to 20 MiB) and the object records it, so s3get still knows each
 /// part's bounds: the stored per-part CRC32C is verified with ranges of any
 /// size (a part's CRC32C is combined from its ranges'); a multipart MD5 ETag
-/// when the ranges can hold a whole part (else nothing: the memory bound
-/// wins). A flipped bit is caught either way.
+/// when each part fits in one range of 16 MiB or `--part-size` (else
+/// nothing: the memory bound wins). A flipped bit is caught either way.
 #[test]
 fn a_growing_part_layout_is_still_verified() {
     let s = Server::garage();
@@ -858,7 +858,8 @@ fn a_growing_part_layout_is_still_verified() {
     let data = random_bytes(45 * MIB, 8);
     // (s3get --part-size, what it verifies with it)
     let crc_gets = [("8MiB", "crc32c"), ("3MiB", "crc32c"), ("20MiB", "crc32c")];
-    let md5_gets = [("20MiB", "md5"), ("15MiB", "md5"), ("8MiB", "none")];
+    // Parts of 5, 5, 10, 10 and 15 MiB: whole ranges even with 4 MiB ones.
+    let md5_gets = [("20MiB", "md5"), ("15MiB", "md5"), ("4MiB", "md5")];
     for (key, checksum, gets) in [
         ("grown/crc", "crc32c", &crc_gets),
         ("grown/md5", "md5", &md5_gets),
@@ -896,6 +897,16 @@ fn a_growing_part_layout_is_still_verified() {
                 stderr(&out)
             );
         }
+    } // 17 MiB parts exceed 16 MiB: checked only with --part-size 17MiB.
+    let url = s.url("grown/md5-large");
+    let put_args = ["--part-size", "17MiB", "--checksum", "md5"];
+    let out = s.run("s3put", &[&[url.as_str()][..], &put_args].concat(), &data);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    for (range, verified) in [("4MiB", "none"), ("17MiB", "md5")] {
+        let out = s.run("s3get", &["--json", "--part-size", range, &url], b"");
+        assert!(out.stdout == data, "{range}");
+        let info: serde_json::Value = serde_json::from_str(stderr(&out).trim()).unwrap();
+        assert_eq!(info["verified"], verified, "{range}");
     }
 }
 

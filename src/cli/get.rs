@@ -18,7 +18,7 @@ pub struct Args {
     /// Source, s3://bucket/key
     pub url: String,
     /// Size of each ranged GET
-    #[arg(long, value_name = "SIZE", default_value = super::DEFAULT_PART_SIZE, value_parser = super::parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = super::DEFAULT_RANGE_SIZE, value_parser = super::parse_size)]
     pub part_size: u64,
     #[command(flatten)]
     pub transfer: super::TransferArgs,

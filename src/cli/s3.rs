@@ -10,6 +10,13 @@ use crate::s3::rate::RateLimit;
 /// adapts ([`crate::s3::concurrency`]).
 pub const DEFAULT_PART_SIZE: &str = "8MiB";
 
+/// s3get's range size: ranges have no 5 MiB minimum, and within one memory
+/// budget smaller ranges keep more in flight where a connection is slow
+/// and far. 512 MiB through 80 ms and 20 MB/s per connection: 3.11 s with
+/// 8 MiB ranges (13 in flight), 2.16 s with 4 MiB (26), 1.63 s with
+/// 2 MiB; 1 GiB on loopback: 0.94–0.99 s, 0.92–1.01 s, 1.12 s.
+pub const DEFAULT_RANGE_SIZE: &str = "4MiB";
+
 /// How s3put and s3get pace themselves: in flight, memory, rate.
 #[derive(clap::Args, Debug, Clone)]
 pub struct TransferArgs {

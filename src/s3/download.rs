@@ -167,6 +167,11 @@ fn part_ends(info: &ObjectInfo, n: &str) -> Option<Vec<u64>> {
     )
 }
 
+/// The largest part a multipart MD5 is checked by (each such part is one
+/// range, held whole): s3put's and the AWS CLI's 8 MiB parts, and twice
+/// that, whatever the range size.
+const MD5_PART_LIMIT: u64 = 16 << 20;
+
 /// Choose the check for `info` (from HEAD partNumber=1). Per-part checks
 /// need the part layout ([`part_ends`]); a multipart MD5 also needs parts no
 /// larger than `max_part`, the range size (each part is fetched whole, and
@@ -287,7 +292,7 @@ pub async fn download<W: Write + Send + 'static>(
     let started = Instant::now();
     let info = discover(store, url, opts).await?;
     let version = opts.version_id.clone().or(info.version_id.clone());
-    let check = choose_check(&info, opts.verify, opts.part_size);
+    let check = choose_check(&info, opts.verify, opts.part_size.max(MD5_PART_LIMIT));
     let decrypt = decryption(&info, opts, url)?;
     let (tx, writer) = spawn_writer(out, &check, decrypt)?;
     let source = Source {
@@ -296,9 +301,14 @@ pub async fn download<W: Write + Send + 'static>(
         etag: &info.etag,
         version: version.as_deref(),
     };
+    // Ranges are at most --part-size, or whole parts for a multipart MD5.
+    let largest = (check.ranges(info.size, opts.part_size).iter())
+        .map(|(start, end, _)| end - start)
+        .max()
+        .unwrap_or(0);
     let mut concurrency = match opts.concurrency {
         Some(n) => Concurrency::pinned(n),
-        None => Concurrency::adaptive(START, opts.max_memory.slots(opts.part_size, 1)),
+        None => Concurrency::adaptive(START, opts.max_memory.slots(largest, 1)),
     };
     let fetched = fetch_in_order(
         &source,
