@@ -156,7 +156,7 @@ PATH="$BIN:$PATH"
 . scripts/local-s3.sh
 start_local_s3 "$GDIR" bench
 SERVER_PID=$LOCAL_S3_PID
-trap 'kill $SERVER_PID 2>/dev/null; rm -rf "$GDIR" "$UNPACK_DIR"' EXIT
+trap 'kill $SERVER_PID 2>/dev/null || true; rm -rf "$GDIR" "$UNPACK_DIR"' EXIT
 export RCLONE_CONFIG_G_TYPE=s3 RCLONE_CONFIG_G_PROVIDER=Other RCLONE_CONFIG_G_ENV_AUTH=true \
   RCLONE_CONFIG_G_ENDPOINT=$AWS_ENDPOINT_URL RCLONE_CONFIG_G_REGION=us-east-1
 [ -f "$WORK/random-1g" ] || head -c 1073741824 /dev/urandom > "$WORK/random-1g"
@@ -289,7 +289,7 @@ rm -rf "$CDIR"
 . bench/garage-cluster.sh
 start_garage_cluster "$CDIR" bench
 SERVER_PID=${CLUSTER_PIDS[0]}
-trap 'kill "${CLUSTER_PIDS[@]}" 2>/dev/null; rm -rf "$CDIR" "$UNPACK_DIR"' EXIT
+trap 'kill "${CLUSTER_PIDS[@]}" 2>/dev/null || true; rm -rf "$CDIR" "$UNPACK_DIR"' EXIT
 SAVED_REPEAT=$REPEAT
 REPEAT=1
 group "cluster: pack | s3put"   "$BIN/pack corpus | $BIN/s3put s3://bench/job.tar.gz"
@@ -307,7 +307,7 @@ RDIR=$WORK/rss-garage
 rm -rf "$RDIR"
 start_local_s3 "$RDIR" bench
 SERVER_PID=$LOCAL_S3_PID
-trap 'kill $SERVER_PID 2>/dev/null; rm -rf "$RDIR" "$UNPACK_DIR" "$WORK/rss-tree"' EXIT
+trap 'kill $SERVER_PID 2>/dev/null || true; rm -rf "$RDIR" "$UNPACK_DIR" "$WORK/rss-tree"' EXIT
 declare -A FLAT
 peak() { /usr/bin/time -f %M -o "$WORK/rss" "$@"; }
 mib() { echo $(( $(cat "$WORK/rss") / 1024 )); }
