@@ -8,6 +8,7 @@ use super::S3Args;
 use super::UsageError;
 use crate::encryption::Identities;
 use crate::s3::S3Url;
+use crate::s3::concurrency::DEFAULT_GET_MEMORY;
 use crate::s3::download::{GetOptions, GetReport};
 
 /// Download an S3 object to stdout: parallel ranged GETs, written in order,
@@ -53,7 +54,7 @@ impl Args {
         let opts = GetOptions {
             part_size: self.part_size.max(1),
             concurrency: self.transfer.concurrency(),
-            max_memory: self.transfer.budget(),
+            max_memory: self.transfer.budget(DEFAULT_GET_MEMORY),
             limit_rate: self.transfer.rate(),
             version_id: self.version_id.clone(),
             verify: !self.no_verify,

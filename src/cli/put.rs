@@ -8,6 +8,7 @@ use crate::codec::verify::Verify;
 use crate::encryption;
 use crate::s3::S3Url;
 use crate::s3::client::{Checksum, ObjectSettings};
+use crate::s3::concurrency::DEFAULT_PUT_MEMORY;
 use crate::s3::parts::MIN_PART;
 use crate::s3::upload::{PutOptions, PutReport};
 
@@ -114,7 +115,7 @@ impl Args {
         let opts = PutOptions {
             part_size: self.part_size,
             concurrency: self.transfer.concurrency(),
-            max_memory: self.transfer.budget(),
+            max_memory: self.transfer.budget(DEFAULT_PUT_MEMORY),
             limit_rate: self.transfer.rate(),
             checksum: self.checksum,
             verify: self.verify,

@@ -1,7 +1,7 @@
 //! What every S3 tool shares on its command line: the connection flags,
 //! the measured part-size default, the transfer flags, the exit codes.
 
-use crate::s3::concurrency::{Budget, DEFAULT_MAX_MEMORY};
+use crate::s3::concurrency::Budget;
 use crate::s3::rate::RateLimit;
 
 /// s3put's and s3get's part size, from the sweep `make bench` runs (see
@@ -14,8 +14,10 @@ pub const DEFAULT_PART_SIZE: &str = "8MiB";
 /// budget smaller ranges keep more in flight where a connection is slow
 /// and far. 512 MiB through 80 ms and 20 MB/s per connection: 3.11 s with
 /// 8 MiB ranges (13 in flight), 2.16 s with 4 MiB (26), 1.63 s with
-/// 2 MiB; 1 GiB on loopback: 0.94–0.99 s, 0.92–1.01 s, 1.12 s.
-pub const DEFAULT_RANGE_SIZE: &str = "4MiB";
+/// 2 MiB; 1 GiB on loopback: 0.94–0.99 s, 0.92–1.01 s, 1.12 s. At s3get's
+/// 64 MiB budget, 2 MiB (31 in flight) took 2.03–2.14 s at 80 ms and 4 MiB
+/// (15) 2.38 s; 1 MiB 3.13 s (each range's round trip weighs more).
+pub const DEFAULT_RANGE_SIZE: &str = "2MiB";
 
 /// How s3put and s3get pace themselves: in flight, memory, rate.
 #[derive(clap::Args, Debug, Clone)]
@@ -23,9 +25,9 @@ pub struct TransferArgs {
     /// Parts (s3put) or ranges (s3get) in flight, pinned to N (default: from 4, growing while throughput grows, within --max-memory)
     #[arg(long, value_name = "N", env = "S3PIPE_CONCURRENCY", value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: Option<u16>,
-    /// What the part or range buffers may hold; caps how many are in flight
-    #[arg(long, value_name = "SIZE", env = "S3PIPE_MAX_MEMORY", default_value = DEFAULT_MAX_MEMORY, value_parser = super::parse_size)]
-    pub max_memory: u64,
+    /// What the part or range buffers may hold; caps how many are in flight [default: 112MiB for s3put, 64MiB for s3get]
+    #[arg(long, value_name = "SIZE", env = "S3PIPE_MAX_MEMORY", value_parser = super::parse_size)]
+    pub max_memory: Option<u64>,
     /// One rate for all connections, e.g. 50MiB/s
     #[arg(long, value_name = "RATE", env = "S3PIPE_LIMIT_RATE", value_parser = super::parse_rate)]
     pub limit_rate: Option<u64>,
@@ -36,9 +38,10 @@ impl TransferArgs {
         self.concurrency.map(usize::from)
     }
 
-    pub fn budget(&self) -> Budget {
+    /// `--max-memory`, or the tool's `default`.
+    pub fn budget(&self, default: u64) -> Budget {
         Budget {
-            bytes: self.max_memory,
+            bytes: self.max_memory.unwrap_or(default),
         }
     }
 

@@ -38,8 +38,25 @@ pub const GROWTH: usize = 4;
 /// Transfers started at a level that must finish before it is judged.
 pub const SAMPLES: usize = 4;
 
-/// The default `--max-memory`: the part buffers of s3put and s3get.
-pub const DEFAULT_MAX_MEMORY: &str = "112MiB";
+/// A level after the first is measured over this many of its first
+/// transfer's times: over one, the new connections' first round trips
+/// weighed so much that s3get (2 MiB ranges, 40 ms / 40 MB/s) read 16 in
+/// flight as 129–139 MB/s against 89 for 4 and fell back to 4 in two runs
+/// of three (3.37 s for 512 MiB); over two, it kept 31 (1.14–1.23 s). The
+/// first level is not lengthened: its window reaches back to the start.
+const LATER_SPANS: u32 = 2;
+
+/// s3put's default `--max-memory` (its part buffers): at the ceiling it
+/// reaches 12 × 8 MiB in flight, and peaks at 131 MiB RSS where the AWS
+/// CLI's `s3 cp -` takes 145.
+pub const DEFAULT_PUT_MEMORY: u64 = 112 << 20;
+
+/// s3get's default `--max-memory` (its range buffers): 31 × 2 MiB in
+/// flight. Far away, the HTTP client's own read buffers come on top, about
+/// 25 MiB for 30 connections: at 64 MiB s3get peaked at 94–101 MiB RSS
+/// (AWS CLI 106–112) and took 2.03–2.14 s for 512 MiB at 80 ms / 20 MB/s
+/// (112 MiB with 4 MiB ranges: 144–149 MiB, 2.17–2.22 s).
+pub const DEFAULT_GET_MEMORY: u64 = 64 << 20;
 
 /// The bytes the part or range buffers may hold (`--max-memory`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -98,6 +115,15 @@ impl Concurrency {
         Concurrency {
             probing: false,
             ..Concurrency::adaptive(n, n)
+        }
+    }
+
+    /// What `--concurrency` asks for: `pinned` when given, else adaptive
+    /// from [`START`] within `max` (the slots the budget holds).
+    pub fn new(pinned: Option<usize>, max: usize) -> Concurrency {
+        match pinned {
+            Some(n) => Concurrency::pinned(n),
+            None => Concurrency::adaptive(START, max),
         }
     }
 
@@ -217,7 +243,7 @@ impl Window {
             },
             _ => Window {
                 start: now,
-                span: took,
+                span: took * LATER_SPANS,
                 bytes: 0,
                 count: 0,
             },
@@ -236,8 +262,26 @@ mod tests {
     /// is each transfer's own bytes/s when `level` are in flight; a free
     /// slot is refilled at once (saturated) or only every other time.
     /// Returns the levels it used.
-    fn drive(mut c: Concurrency, rate: impl Fn(usize) -> f64, saturated: bool) -> Vec<usize> {
+    fn drive(c: Concurrency, rate: impl Fn(usize) -> f64, saturated: bool) -> Vec<usize> {
+        simulate(c, rate, saturated, 0.0, false)
+    }
+
+    /// [`drive`] as s3get meets it: transfers leave their slot in the
+    /// order they started, and one on a connection not opened before
+    /// takes `setup` seconds more (connect, then the first request).
+    fn drive_in_order(c: Concurrency, rate: impl Fn(usize) -> f64, setup: f64) -> Vec<usize> {
+        simulate(c, rate, true, setup, true)
+    }
+
+    fn simulate(
+        mut c: Concurrency,
+        rate: impl Fn(usize) -> f64,
+        saturated: bool,
+        setup: f64,
+        in_order: bool,
+    ) -> Vec<usize> {
         let t0 = Instant::now();
+        let mut opened = 0;
         let mut now = 0.0f64;
         let mut levels = vec![c.limit()];
         // (finishes at, generation, took)
@@ -249,15 +293,21 @@ mod tests {
                 c.limit().min(2)
             };
             while flight.len() < fill {
-                let took = PART as f64 / rate(c.limit());
+                let new = if flight.len() >= opened { setup } else { 0.0 };
+                opened = opened.max(flight.len() + 1);
+                let took = PART as f64 / rate(c.limit()) + new;
                 flight.push((now + took, c.generation(), took));
                 if saturated && step > 0 {
                     c.waited();
                 }
             }
-            flight.sort_by(|a, b| b.0.total_cmp(&a.0));
-            let (at, generation, took) = flight.pop().unwrap();
-            now = at;
+            let (at, generation, took) = if in_order {
+                flight.remove(0)
+            } else {
+                flight.sort_by(|a, b| b.0.total_cmp(&a.0));
+                flight.pop().unwrap()
+            };
+            now = now.max(at);
             let when = t0 + Duration::from_secs_f64(now);
             c.finished(generation, PART, took, when);
             if *levels.last().unwrap() != c.limit() {
@@ -286,6 +336,17 @@ mod tests {
         let c = Concurrency::adaptive(START, 100);
         let link = |n: usize| (40.0 * MB).min(300.0 * MB / n as f64);
         assert_eq!(drive(c, link, true), [4, 16, 64, 16]);
+    }
+
+    #[test]
+    fn new_connections_slow_to_open_do_not_stop_the_growth() {
+        // A transfer takes 0.092 s (2 MiB at 40 MB/s and a 40 ms round
+        // trip); opening a connection 0.15 s more. Judged over one
+        // transfer's time, 16 read as slower than 4 while its connections
+        // opened, and the level fell back to 4 ([4, 16, 4]).
+        let c = Concurrency::adaptive(START, 31);
+        let levels = drive_in_order(c, |_| PART as f64 / 0.092, 0.15);
+        assert_eq!(levels, [4, 16, 31]);
     }
 
     #[test]

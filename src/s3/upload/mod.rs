@@ -24,7 +24,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::client::{Checksum, ObjectSettings, PutBody, S3Error, Store};
-use super::concurrency::{Budget, Concurrency, START};
+use super::concurrency::{Budget, Concurrency};
 use super::list::human;
 use super::parts::{GROWTH_KEY, MAX_PART, MAX_PARTS, grown_part_size};
 use super::rate::{Paced, RateLimit};
@@ -160,13 +160,8 @@ impl PutOptions {
     /// The controller for a transfer starting at part `number`: pinned by
     /// `--concurrency`, else adapting within the budget.
     pub fn concurrency_for(&self, number: u32) -> Concurrency {
-        match self.concurrency {
-            Some(n) => Concurrency::pinned(n),
-            None => Concurrency::adaptive(
-                START,
-                self.max_memory.slots(self.part_size_for(number), HELD),
-            ),
-        }
+        let max = self.max_memory.slots(self.part_size_for(number), HELD);
+        Concurrency::new(self.concurrency, max)
     }
 
     /// The one line to say when part `number`'s buffers (with the two held
