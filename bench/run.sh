@@ -461,7 +461,7 @@ s3header() {
   row "cluster: pack | s3put" "cluster: pack | s3put"
   row "cluster: s3get | unpack" "cluster: s3get | unpack"
   echo
-  echo "## Memory flat to the end: peak RSS (MiB) at the defaults (--max-memory 112MiB; Garage on disk)"
+  echo "## Memory flat to the end: peak RSS (MiB) at the defaults (--max-memory: s3put 112MiB, s3get 64MiB; Garage on disk)"
   echo
   echo "| stream | s3put (zeros, --verify none) | s3get | pack --none \\| s3put |"
   echo "|---|---|---|---|"

@@ -10,8 +10,9 @@
 //! How (probing, like TCP's slow start, rather than the CRT's fixed
 //! throughput target, which needs the link's speed up front): start at 4;
 //! once the first transfer started at a level has finished, the level is
-//! in force: measure the bytes that finish over the next transfer's time
-//! (at least [`SAMPLES`] transfers). Quadruple (within the budget) while
+//! in force: measure the bytes that finish over the next transfer's time,
+//! two for the levels after the first (`LATER_SPANS`), and at least
+//! [`SAMPLES`] transfers. Quadruple (within the budget) while
 //! that throughput grows by a quarter of the step (×1.75 for ×4, ×1.5 for
 //! ×3); fall back to the level before and stay when it does not. Why ×4:
 //! a probe costs about two transfers' time at each level, and a 512 MiB
