@@ -100,10 +100,10 @@ COLD=
 if [ -w /proc/sys/vm/drop_caches ]; then
   COLD=1
   BEFORE="sync; echo 3 > /proc/sys/vm/drop_caches"
-  CAT16="find corpus -type f -print0 | xargs -0 -P 16 -n 64 cat"
+  CAT64="find corpus -type f -print0 | xargs -0 -P 64 -n 64 cat"
   group "cold: pack --none"           "$BIN/pack --none corpus" \
         "cold: tar -cf | cat"         "$T | cat" \
-        "cold: 16 parallel cat (ceiling)" "$CAT16" \
+        "cold: 64 parallel cat (ceiling)" "$CAT64" \
         "cold: pack -1"               "$BIN/pack -1 corpus" \
         "cold: tar | pigz -p 2 -1"    "$T | pigz -p 2 -1" \
         "cold: pack -6"               "$BIN/pack corpus" \
@@ -375,12 +375,12 @@ s3header() {
     echo "## pack on a cold page cache (caches dropped before every run)"
     echo
     echo "What a nightly job meets: the files are not in memory. pack reads ahead"
-    echo "(16 readers, 16 MiB); tar reads one file at a time. The parallel \`cat\`"
-    echo "is the disk's ceiling (16 reads in flight, no archive)."
+    echo "(64 readers, 16 MiB); tar reads one file at a time. The parallel \`cat\`"
+    echo "is the disk's ceiling (64 reads in flight, as many as pack's readers; no archive)."
     echo; header "tar -cf"
     row "cold: pack --none" "cold: tar -cf | cat"
     row "cold: tar -cf | cat" "cold: tar -cf | cat"
-    row "cold: 16 parallel cat (ceiling)" "cold: tar -cf | cat"
+    row "cold: 64 parallel cat (ceiling)" "cold: tar -cf | cat"
     echo; header "its peer, cold"
     row "cold: pack -1" "cold: tar | pigz -p 2 -1"
     row "cold: tar | pigz -p 2 -1" "cold: tar | pigz -p 2 -1"
