@@ -897,7 +897,8 @@ fn a_growing_part_layout_is_still_verified() {
                 stderr(&out)
             );
         }
-    } // 17 MiB parts exceed 16 MiB: checked only with --part-size 17MiB.
+    }
+    // 17 MiB parts exceed 16 MiB: checked only with --part-size 17MiB.
     let url = s.url("grown/md5-large");
     let put_args = ["--part-size", "17MiB", "--checksum", "md5"];
     let out = s.run("s3put", &[&[url.as_str()][..], &put_args].concat(), &data);
