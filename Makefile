@@ -14,7 +14,7 @@ export S3PIPE_S3S_FS := $(S3S_FS)
 
 # command:debian-package pairs the tests and benchmarks use.
 DEB_TOOLS := pigz:pigz zstd:zstd age:age ssh-keygen:openssh-client man:man-db bsdtar:libarchive-tools strace:strace /usr/bin/time:time \
-  shellcheck:shellcheck psql:postgresql runuser:util-linux \
+  shellcheck:shellcheck psql:postgresql runuser:util-linux socat:socat openssl:openssl \
   podman:podman mmdebstrap:mmdebstrap yamllint:yamllint prometheus-pushgateway:prometheus-pushgateway
 
 .PHONY: all build demo test bench bench-deps lint deps servers clean fuzz install image image-base k8s-deps

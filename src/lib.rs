@@ -37,6 +37,7 @@ pub mod backups;
 pub mod cli;
 pub mod codec;
 pub mod encryption;
+pub mod idle;
 pub mod producer;
 pub mod progress;
 pub mod retention;

@@ -87,6 +87,9 @@ pub struct PackOptions {
     /// What `--splice -` reads: the caller passes its standard input in
     /// (the library never reaches for the process's own).
     pub stdin: SpliceStdin,
+    /// A splice that sends nothing for this long fails the pack
+    /// (`--idle-timeout`; stdin's limit is set where it is handed over).
+    pub idle_timeout: Option<std::time::Duration>,
     /// How far ahead files are read (`--read-ahead`, `--readers`).
     pub read_ahead: ReadAheadConfig,
 }
@@ -241,11 +244,17 @@ impl Writer<'_> {
                 let file = File::open(&path)
                     .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
                 let name = path.display().to_string();
-                splice::splice(builder, file, &name, prefix, self.progress)?
+                match self.opts.idle_timeout {
+                    Some(limit) => {
+                        let file = crate::idle::Idle::new(file, name.clone(), limit);
+                        splice::splice(builder, file, &name, prefix, self.progress)?
+                    }
+                    None => splice::splice(builder, file, &name, prefix, self.progress)?,
+                }
             }
             SpliceFrom::Command(line) => {
                 // Its exit status is checked when the stream's end is read.
-                let producer = Producer::shell(&line)
+                let producer = Producer::shell(&line, self.opts.idle_timeout)
                     .map_err(|e| Error::io(format!("--splice-exec {line}"), io::Error::other(e)))?;
                 splice::splice(
                     builder,

@@ -117,6 +117,15 @@ pub fn expand_level_flags(args: impl IntoIterator<Item = OsString>) -> Vec<OsStr
         .collect()
 }
 
+/// `--idle-timeout` for producers (pack, s3put): unset is no limit; 0 is
+/// refused rather than taken to mean "never" or "at once".
+pub fn idle_limit(secs: Option<u64>) -> Result<Option<std::time::Duration>, UsageError> {
+    match secs {
+        Some(0) => Err(UsageError("--idle-timeout must be at least 1s".into())),
+        secs => Ok(secs.map(std::time::Duration::from_secs)),
+    }
+}
+
 /// Run an async body on a multi-threaded tokio runtime (the S3 tools).
 pub fn block_on<T>(future: impl std::future::Future<Output = T>) -> anyhow::Result<T> {
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -9,6 +9,7 @@ use super::UsageError;
 use crate::archive::pack::{Input, PackOptions, SpliceFrom, SpliceStdin, parse_id};
 use crate::archive::readahead::ReadAheadConfig;
 use crate::codec::encode::Compression;
+use crate::idle::Idle;
 
 /// `ReadAheadConfig::DEFAULT.bytes` as the help shows it.
 const DEFAULT_READ_AHEAD: &str = "16M";
@@ -47,6 +48,9 @@ pub struct Args {
     /// writes; pack fails unless CMD exits 0 (repeatable)
     #[arg(long, value_name = "CMD", action = ArgAction::Append)]
     pub splice_exec: Vec<String>,
+    /// A splice (--splice FILE, -, --splice-exec) that writes nothing on stdout or stderr for this long is stalled: pack fails (exit 2), a --splice-exec command's process group is killed
+    #[arg(long, value_name = "DURATION", env = "S3PIPE_IDLE_TIMEOUT", value_parser = super::parse_duration)]
+    pub idle_timeout: Option<u64>,
     /// Put the entries of the splices that follow under DIR/ (names and
     /// hard-link targets; positional like -C; '' for none)
     #[arg(long, value_name = "DIR", action = ArgAction::Append)]
@@ -138,11 +142,13 @@ impl Args {
                 }
             )
         });
-        let stdin = match splices_stdin {
-            true => crate::stdio::stdin()
-                .map(SpliceStdin::new)
-                .unwrap_or_default(),
-            false => SpliceStdin::default(),
+        let idle_timeout = super::idle_limit(self.idle_timeout)?;
+        let stdin = match (splices_stdin, crate::stdio::stdin()) {
+            (true, Ok(stdin)) => match idle_timeout {
+                Some(limit) => SpliceStdin::new(Idle::new(stdin, "standard input", limit)),
+                None => SpliceStdin::new(stdin),
+            },
+            _ => SpliceStdin::default(),
         };
         let opts = PackOptions {
             inputs,
@@ -155,6 +161,7 @@ impl Args {
             sparse: self.sparse,
             verbose: self.verbose,
             stdin,
+            idle_timeout,
             read_ahead: self.read_ahead()?,
         };
         Ok((opts, self.compression()?))

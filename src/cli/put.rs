@@ -27,14 +27,17 @@ pub struct Args {
     /// The producer for --exec: CMD ARGS…, run without a shell
     #[arg(last = true, value_name = "CMD", requires = "exec")]
     pub command: Vec<String>,
+    /// Fail when stdin, or the --exec command, writes nothing (on stdout or stderr) for this long: the command's process group is killed, the upload aborted, nothing stored
+    #[arg(long, value_name = "DURATION", env = "S3PIPE_IDLE_TIMEOUT", value_parser = super::parse_duration)]
+    pub idle_timeout: Option<u64>,
     /// Size of each part (5MiB minimum)
     #[arg(long, value_name = "SIZE", default_value = super::DEFAULT_PART_SIZE, value_parser = super::parse_size)]
     pub part_size: u64,
     #[command(flatten)]
     pub transfer: super::TransferArgs,
-    /// Checksum each part carries and the server verifies: crc32c, crc32, crc64nvme, sha256, md5, none
-    #[arg(long, value_name = "ALG", default_value = "crc32c", ignore_case = true)]
-    pub checksum: Checksum,
+    /// Checksum each part carries and the server verifies: crc32c, crc32, crc64nvme, sha256, md5, none [default: crc32c; md5 when AWS_REQUEST_CHECKSUM_CALCULATION or the profile says when_required]
+    #[arg(long, value_name = "ALG", ignore_case = true)]
+    pub checksum: Option<Checksum>,
     /// Refuse a stream that does not end cleanly: auto (gzip, zstd, tar by their first bytes), none, gzip, zstd, tar
     #[arg(long, value_name = "KIND", default_value = "auto")]
     pub verify: Verify,
@@ -117,7 +120,7 @@ impl Args {
             concurrency: self.transfer.concurrency(),
             max_memory: self.transfer.budget(DEFAULT_PUT_MEMORY),
             limit_rate: self.transfer.rate(),
-            checksum: self.checksum,
+            checksum: self.checksum.unwrap_or(Checksum::Crc32c),
             verify: self.verify,
             expected_size: self.expected_size,
             expect_size: self.expect_size,

@@ -71,6 +71,9 @@ pub struct S3Args {
     /// Retries per call (exponential backoff with jitter)
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub retries: u32,
+    /// Trust only the CA certificates in this PEM file for HTTPS (default: AWS_CA_BUNDLE, the profile's ca_bundle, else the system's)
+    #[arg(long, value_name = "FILE")]
+    pub ca_bundle: Option<std::path::PathBuf>,
 }
 
 impl S3Args {
@@ -87,6 +90,7 @@ impl S3Args {
             },
             no_sign_request: self.no_sign_request,
             retries: self.retries,
+            ca_bundle: self.ca_bundle.clone(),
         }
     }
 }

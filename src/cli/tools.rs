@@ -99,15 +99,21 @@ pub fn unpack(argv: Vec<OsString>) -> ExitCode {
 pub fn s3put(argv: Vec<OsString>) -> ExitCode {
     cli::run("s3put", 1, || {
         let args = cli::put::Args::parse_from(argv);
-        let (url, opts) = args.options()?;
+        let (url, mut opts) = args.options()?;
         let progress = Arc::new(Progress::new("s3put", args.quiet));
         // With --exec the producer's exit status ends the stream.
-        let input: Box<dyn std::io::Read + Send> = match args.exec {
-            true => Box::new(Producer::spawn(&args.command)?),
-            false => Box::new(stdio::stdin().context("opening stdin")?),
+        let idle = cli::idle_limit(args.idle_timeout)?;
+        let input: Box<dyn std::io::Read + Send> = match (args.exec, idle) {
+            (true, _) => Box::new(Producer::spawn(&args.command, idle)?),
+            (false, None) => Box::new(stdio::stdin().context("opening stdin")?),
+            (false, Some(limit)) => {
+                let stdin = stdio::stdin().context("opening stdin")?;
+                Box::new(crate::idle::Idle::new(stdin, "standard input", limit))
+            }
         };
         let result = cli::block_on(async {
-            let store = Store::connect(&args.s3.connection()).await;
+            let store = Store::connect(&args.s3.connection()).await?;
+            opts.checksum = args.checksum.unwrap_or(store.default_checksum());
             upload(&store, &url, input, &opts, progress.clone()).await
         })?;
         progress.finish();
@@ -130,7 +136,7 @@ pub fn s3get(argv: Vec<OsString>) -> ExitCode {
         // Unbuffered: s3get writes whole ranges with vectored writes.
         let out = stdio::stdout_raw().context("opening stdout")?;
         let result = cli::block_on(async {
-            let store = Store::connect(&args.s3.connection()).await;
+            let store = Store::connect(&args.s3.connection()).await?;
             download(&store, &url, out, &opts, progress.clone()).await
         })?;
         progress.finish();
@@ -149,7 +155,7 @@ pub fn s3ls(argv: Vec<OsString>) -> ExitCode {
         let (url, opts) = args.options()?;
         let mut out = stdio::stdout().context("opening stdout")?;
         cli::block_on(async {
-            let store = Store::connect(&args.s3.connection()).await;
+            let store = Store::connect(&args.s3.connection()).await?;
             if args.uploads {
                 uploads(&store, &url, args.json, &mut out).await.map(|_| ())
             } else {
@@ -167,7 +173,7 @@ pub fn s3rm(argv: Vec<OsString>) -> ExitCode {
         let args = cli::rm::Args::parse_from(argv);
         let (urls, opts) = args.options()?;
         let report = cli::block_on(async {
-            let store = Store::connect(&args.s3.connection()).await;
+            let store = Store::connect(&args.s3.connection()).await?;
             rm(&store, &urls, &opts).await
         })??;
         if !args.quiet {
@@ -190,7 +196,7 @@ pub fn s3prune(argv: Vec<OsString>) -> ExitCode {
         let args = cli::prune::Args::parse_from(argv);
         let (url, opts) = args.options()?;
         let report = cli::block_on(async {
-            let store = Store::connect(&args.s3.connection()).await;
+            let store = Store::connect(&args.s3.connection()).await?;
             prune(&store, &url, &opts).await
         })??;
         if !args.quiet {

@@ -11,13 +11,24 @@
 //!   unsigned payload: 0.65 CPU-s/GiB instead of 1.8 for a signed body;
 //!   bodies are in-memory `Bytes` (aws-chunked streaming bodies are refused
 //!   by Garage, and in-memory bodies are what the SDK can retry);
-//! - response checksum validation only when required: GETs of multipart
-//!   objects otherwise log a warning each; s3get verifies itself;
+//! - the SDK computes a request checksum only when s3pipe asked for one
+//!   (`--checksum`) or the operation requires it: with the SDK's 2025
+//!   default (`WhenSupported`) `--checksum none` and `md5` still sent
+//!   `x-amz-checksum-crc32` on every part, the headers that R2, OVH, older
+//!   MinIO and Ceph refuse (aws-sdk-rust#1240). `AWS_REQUEST_CHECKSUM_CALCULATION
+//!   =when_required` (or the profile's key) makes `--checksum`'s default
+//!   `md5`: parts go with an unsigned payload, so some check must stay;
+//! - response checksum validation only when required, unless
+//!   `AWS_RESPONSE_CHECKSUM_VALIDATION` or the profile says otherwise: GETs
+//!   of multipart objects otherwise log a warning each; s3get verifies itself;
+//! - `--ca-bundle`, `AWS_CA_BUNDLE` or the profile's `ca_bundle` replace the
+//!   system's roots with the file's certificates, as the AWS CLI does;
 //! - timeouts: connect + per-attempt, never a read timeout counted from the
 //!   request start (it made retried parts shadow good ones); the SDK's
 //!   stalled-stream protection is off because s3get resumes on its own idle
 //!   timeout.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -38,6 +49,7 @@ use aws_sdk_s3::types::{
     ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, Delete, ObjectCannedAcl,
     ObjectIdentifier, ServerSideEncryption, StorageClass,
 };
+use aws_smithy_checksums::ChecksumAlgorithm as Alg;
 use bytes::Bytes;
 
 use super::classify::{Failure, classify};
@@ -70,10 +82,17 @@ macro_rules! with_body {
         let mut req = $req
             .content_length(data.len() as i64)
             .set_checksum_algorithm($checksum.algorithm());
+        // Every value is set here: with checksums calculated only when
+        // required, the SDK sends the algorithm's name and no value.
+        let sum = |alg| checksum_base64(alg, &data);
         match ($checksum, crc32c) {
             (Checksum::Crc32c, Some(crc)) => req = req.checksum_crc32_c(crc32c_base64(crc)),
+            (Checksum::Crc32c, None) => req = req.checksum_crc32_c(sum(Alg::Crc32c)),
+            (Checksum::Crc32, _) => req = req.checksum_crc32(sum(Alg::Crc32)),
+            (Checksum::Crc64Nvme, _) => req = req.checksum_crc64_nvme(sum(Alg::Crc64Nvme)),
+            (Checksum::Sha256, _) => req = req.checksum_sha256(sum(Alg::Sha256)),
             (Checksum::Md5, _) => req = req.content_md5(md5_base64(&data)),
-            _ => {}
+            (Checksum::None, _) => {}
         }
         req.body(ByteStream::from(data))
     }};
@@ -97,6 +116,9 @@ pub struct Connection {
     pub no_sign_request: bool,
     /// Attempts after the first, for every call.
     pub retries: u32,
+    /// Trust only the certificates in this PEM file (`--ca-bundle`); None:
+    /// `AWS_CA_BUNDLE`, the profile's `ca_bundle`, else the system's roots.
+    pub ca_bundle: Option<PathBuf>,
 }
 
 /// Which checksum each uploaded part carries.
@@ -167,6 +189,8 @@ pub enum S3Error {
         message: String,
         status: u16,
     },
+    #[error("CA bundle {path}: {why}")]
+    CaBundle { path: PathBuf, why: String },
     #[error("{0}")]
     Other(String),
 }
@@ -229,6 +253,8 @@ pub struct Store {
     client: aws_sdk_s3::Client,
     endpoint: String,
     attempts: Arc<Attempts>,
+    /// `request_checksum_calculation = when_required` (env or profile).
+    checksums_when_required: bool,
 }
 
 /// Counts calls and their attempts, so a report can say how many calls
@@ -268,7 +294,8 @@ impl Intercept for CountAttempts {
 }
 
 impl Store {
-    pub async fn connect(conn: &Connection) -> Store {
+    pub async fn connect(conn: &Connection) -> Result<Store, S3Error> {
+        let profile = Settings::load().await;
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
         if let Some(region) = &conn.region {
             loader = loader.region(Region::new(region.clone()));
@@ -278,6 +305,9 @@ impl Store {
         }
         if conn.no_sign_request {
             loader = loader.no_credentials();
+        }
+        if let Some(bundle) = conn.ca_bundle.clone().or_else(|| profile.ca_bundle()) {
+            loader = loader.http_client(https_trusting(&bundle)?);
         }
         let shared = loader.load().await;
         let custom_endpoint = conn
@@ -294,18 +324,33 @@ impl Store {
                     .operation_attempt_timeout(Duration::from_secs(300))
                     .build(),
             )
-            .request_checksum_calculation(RequestChecksumCalculation::WhenSupported)
-            .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
             .stalled_stream_protection(StalledStreamProtectionConfig::disabled());
+        if !profile.sets_response_validation() {
+            config = config.response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+        }
         if shared.region().is_none() {
             config = config.region(Region::new("us-east-1"));
         }
         let attempts = Arc::<Attempts>::default();
         config = config.interceptor(CountAttempts(attempts.clone()));
-        Store {
+        Ok(Store {
             client: aws_sdk_s3::Client::from_conf(config.build()),
             endpoint: custom_endpoint.unwrap_or_else(|| "AWS S3".into()),
             attempts,
+            checksums_when_required: shared.request_checksum_calculation()
+                == Some(RequestChecksumCalculation::WhenRequired),
+        })
+    }
+
+    /// `--checksum`'s default: CRC32C, or Content-MD5 where the user asked
+    /// for checksums only when required (the stores that refuse the
+    /// `x-amz-checksum-*` headers all verify Content-MD5).
+    pub fn default_checksum(&self) -> Checksum {
+        if self.checksums_when_required {
+            Checksum::Md5
+        } else {
+            Checksum::Crc32c
         }
     }
 
@@ -676,6 +721,77 @@ impl Store {
     }
 }
 
+/// The selected profile's keys (and their environment variables) that
+/// aws-config reads for other SDKs but does not act on here.
+struct Settings(Option<aws_config::profile::ProfileSet>);
+
+impl Settings {
+    async fn load() -> Settings {
+        use aws_runtime::env_config::file::EnvConfigFiles;
+        use aws_types::os_shim_internal::{Env, Fs};
+        let files = EnvConfigFiles::default();
+        Settings(
+            aws_config::profile::load(&Fs::real(), &Env::real(), &files, None)
+                .await
+                .ok(),
+        )
+    }
+
+    fn get(&self, env: &str, key: &str) -> Option<String> {
+        std::env::var(env)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .or_else(|| self.0.as_ref()?.get(key).map(String::from))
+    }
+
+    /// `AWS_CA_BUNDLE`, else the profile's `ca_bundle`.
+    fn ca_bundle(&self) -> Option<PathBuf> {
+        self.get("AWS_CA_BUNDLE", "ca_bundle").map(PathBuf::from)
+    }
+
+    fn sets_response_validation(&self) -> bool {
+        let (env, key) = (
+            "AWS_RESPONSE_CHECKSUM_VALIDATION",
+            "response_checksum_validation",
+        );
+        self.get(env, key).is_some()
+    }
+}
+
+/// An HTTPS client that trusts the certificates in `path` (PEM) and no
+/// others. They are checked here: the SDK parses them only when the first
+/// connection opens, and panics on one it cannot use.
+fn https_trusting(path: &Path) -> Result<aws_sdk_s3::config::SharedHttpClient, S3Error> {
+    use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let fail = |why: String| S3Error::CaBundle {
+        path: path.to_path_buf(),
+        why,
+    };
+    let pem = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| fail(format!("not PEM: {e}")))?;
+    if certs.is_empty() {
+        return Err(fail("no certificate in it".into()));
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in certs {
+        roots.add(cert).map_err(|e| fail(e.to_string()))?;
+    }
+    let context = TlsContext::builder()
+        .with_trust_store(TrustStore::empty().with_pem_certificate(pem))
+        .build()
+        .map_err(|e| fail(e.to_string()))?;
+    Ok(aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .tls_context(context)
+        .build_https())
+}
+
 /// A GET response body, chunk by chunk.
 pub struct Body(ByteStream);
 
@@ -713,6 +829,14 @@ fn causes(err: &(dyn std::error::Error + 'static)) -> String {
 pub fn crc32c_base64(crc: u32) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(crc.to_be_bytes())
+}
+
+/// `data`'s checksum as S3's `x-amz-checksum-*` headers carry it (base64).
+fn checksum_base64(alg: Alg, data: &[u8]) -> String {
+    use base64::Engine;
+    let mut sum = alg.into_impl();
+    sum.update(data);
+    base64::engine::general_purpose::STANDARD.encode(sum.finalize())
 }
 
 fn md5_base64(data: &[u8]) -> String {

@@ -20,6 +20,7 @@ pub mod distant;
 pub mod faults;
 pub mod postgres;
 pub mod s3;
+pub mod tls;
 pub mod wire;
 
 /// Run `program args…` with `stdin` bytes; capture stdout and stderr.
