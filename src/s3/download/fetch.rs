@@ -1,0 +1,189 @@
+//! Fetching: every range of one version of one object, as many at once as
+//! the controller allows, each resumed from its last byte, handed to the
+//! writer in order.
+
+use std::collections::VecDeque;
+use std::sync::mpsc::SyncSender;
+use std::time::{Duration, Instant};
+
+use super::check::{Check, RangeSum, Sums};
+use super::writer::Buffers;
+use super::{DownloadError, GetOptions};
+use crate::progress::Progress;
+use crate::s3::client::{S3Error, Store};
+use crate::s3::concurrency::Concurrency;
+use crate::s3::url::S3Url;
+
+pub(super) type Fetched = Result<(Vec<u8>, RangeSum), DownloadError>;
+
+/// A range task: what it fetched, its generation and its seconds (for the
+/// controller).
+pub(super) type Timed = (Fetched, u64, f64);
+
+/// Where the ranges come from: one version of one object.
+pub(super) struct Source<'a> {
+    pub(super) store: &'a Store,
+    pub(super) url: &'a S3Url,
+    pub(super) etag: &'a str,
+    pub(super) version: Option<&'a str>,
+}
+
+/// Fetch every range, as many at once as `concurrency` allows, handing
+/// each to the writer in order; stops at the first failure (or when the
+/// writer stopped, whose own error then says why).
+pub(super) async fn fetch_in_order(
+    source: &Source<'_>,
+    check: &Check,
+    size: u64,
+    opts: &GetOptions,
+    progress: &Progress,
+    (tx, buffers): (SyncSender<Vec<u8>>, &Buffers),
+    concurrency: &mut Concurrency,
+) -> Result<Sums, DownloadError> {
+    let mut sums: Sums = Vec::new();
+    let mut pending = check.ranges(size, opts.part_size).into_iter();
+    let mut in_flight: VecDeque<(usize, tokio::task::JoinHandle<Timed>)> = VecDeque::new();
+    let result = loop {
+        while in_flight.len() < concurrency.limit() {
+            let Some((start, end, part)) = pending.next() else {
+                break;
+            };
+            let range = Range { start, end };
+            let buf = buffers.take((end - start) as usize);
+            let task = spawn_fetch(source, (range, buf), opts, check, concurrency.generation());
+            in_flight.push_back((part, task));
+        }
+        progress.parts_in_flight(in_flight.len());
+        let Some((part, next)) = in_flight.pop_front() else {
+            break Ok(());
+        };
+        if !next.is_finished() {
+            // The writer waits for the network: more in flight may help.
+            concurrency.waited();
+        }
+        match next.await {
+            Ok((Ok((chunks, sum)), generation, seconds)) => {
+                let len = chunks.len() as u64;
+                concurrency.finished(generation, len, seconds, Instant::now());
+                sums.push((sum, len, part));
+                progress.add_bytes(len);
+                if tokio::task::block_in_place(|| tx.send(chunks)).is_err() {
+                    break Ok(()); // the writer failed: its error says why
+                }
+            }
+            Ok((Err(e), ..)) => break Err(e),
+            Err(e) => break Err(DownloadError::Task(e.to_string())),
+        }
+    };
+    for (_, task) in &in_flight {
+        task.abort();
+    }
+    result.map(|()| sums)
+}
+
+pub(super) fn spawn_fetch(
+    source: &Source<'_>,
+    (range, buf): (Range, Vec<u8>),
+    opts: &GetOptions,
+    check: &Check,
+    generation: u64,
+) -> tokio::task::JoinHandle<Timed> {
+    let (store, url, etag, version, opts) = (
+        source.store.clone(),
+        source.url.clone(),
+        source.etag.to_string(),
+        source.version.map(str::to_string),
+        opts.clone(),
+    );
+    let sum = check.range_sum();
+    tokio::spawn(async move {
+        let started = Instant::now();
+        let fetched = fetch(
+            &store,
+            &url,
+            (range, buf),
+            &etag,
+            version.as_deref(),
+            &opts,
+            sum,
+        )
+        .await;
+        (fetched, generation, started.elapsed().as_secs_f64())
+    })
+}
+
+/// Bytes `start..end` of the object.
+#[derive(Clone, Copy)]
+pub(super) struct Range {
+    start: u64,
+    end: u64,
+}
+
+/// One range, whole, into `buf` (from [`Buffers`]), resuming from the last
+/// byte received; `sum` is updated with each chunk as it arrives.
+pub(super) async fn fetch(
+    store: &Store,
+    url: &S3Url,
+    (Range { start, end }, mut buf): (Range, Vec<u8>),
+    etag: &str,
+    version: Option<&str>,
+    opts: &GetOptions,
+    mut sum: RangeSum,
+) -> Result<(Vec<u8>, RangeSum), DownloadError> {
+    let mut received = 0u64;
+    let mut attempts = 0u32;
+    loop {
+        let from = start + received;
+        if from == end {
+            return Ok((buf, sum));
+        }
+        let problem = match store
+            .get_range(&url.bucket, &url.key, from, end, etag, version)
+            .await
+        {
+            Err(S3Error::PreconditionFailed(_)) => {
+                return Err(DownloadError::Changed(etag.to_string()));
+            }
+            Err(
+                e @ (S3Error::NoSuchKey(_) | S3Error::NoSuchBucket(_) | S3Error::AccessDenied(_)),
+            ) => {
+                return Err(e.into());
+            }
+            Err(e) => e.to_string(),
+            Ok(mut body) => loop {
+                match tokio::time::timeout(opts.idle_timeout, body.chunk()).await {
+                    Ok(Ok(Some(chunk))) => {
+                        received += chunk.len() as u64;
+                        if received > end - start {
+                            return Err(DownloadError::Integrity(format!(
+                                "the server sent more than range {start}-{end}"
+                            )));
+                        }
+                        sum.update(&chunk);
+                        if let Some(rate) = &opts.limit_rate {
+                            rate.take(chunk.len()).await;
+                        }
+                        buf.extend_from_slice(&chunk);
+                    }
+                    Ok(Ok(None)) if start + received == end => return Ok((buf, sum)),
+                    Ok(Ok(None)) => break "the body ended early".to_string(),
+                    Ok(Err(e)) => break e.to_string(),
+                    Err(_) => break format!("no data for {:?}", opts.idle_timeout),
+                }
+            },
+        };
+        attempts += 1;
+        if attempts > opts.retries {
+            return Err(DownloadError::Range {
+                start,
+                end,
+                attempts,
+                last: problem,
+            });
+        }
+        // Exponential backoff with jitter, as the SDK does for whole calls.
+        let base = 100u64 << attempts.min(6);
+        let jitter = u64::from(std::process::id() ^ (start as u32)) % base;
+        tokio::time::sleep(Duration::from_millis(base + jitter)).await;
+    }
+}

@@ -1,0 +1,206 @@
+//! `s3get`: an object to stdout through parallel ranged GETs, written in
+//! order.
+//!
+//! As many ranges as [`Concurrency`] allows are fetched at once; each is
+//! held whole, as the chunks the server sent, and handed to a writer thread
+//! in order through a rendezvous channel, so at most the ranges in flight
+//! plus the one being written are held: `part_size × (in flight + 1)`,
+//! within `--max-memory`. Every range carries `If-Match` with the ETag
+//! HEAD returned, so an object replaced mid-way fails instead of mixing two
+//! versions. A body that breaks or stalls (no byte for `idle_timeout`) is
+//! re-requested from the last byte received; nothing reaches stdout twice
+//! or not at all. A closed stdout stops the fetching at once.
+
+//!
+//! The steps, one file each (as `upload/`): [`check`] chooses how the
+//! bytes can be verified and verifies them, [`fetch`] gets the ranges in
+//! parallel and hands them over in order, [`writer`] writes (and
+//! decrypts) them on a thread of its own.
+
+mod check;
+mod fetch;
+mod writer;
+
+use std::io::{self, Write};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::client::{ObjectInfo, S3Error, Store};
+use super::concurrency::{Budget, Concurrency};
+use super::rate::RateLimit;
+use super::url::S3Url;
+use crate::encryption::{CryptError, Identities, METADATA_KEY, METADATA_VALUE};
+use crate::progress::Progress;
+use check::{MD5_PART_LIMIT, choose_check, verify};
+use fetch::{Source, fetch_in_order};
+use writer::{Buffers, Decrypt, spawn_writer};
+
+#[derive(Debug, Clone)]
+pub struct GetOptions {
+    pub part_size: u64,
+    /// Ranges in flight: pinned, or None to adapt within `max_memory`.
+    pub concurrency: Option<usize>,
+    /// What the range buffers may hold.
+    pub max_memory: Budget,
+    /// One rate for the whole download (`--limit-rate`).
+    pub limit_rate: Option<RateLimit>,
+    pub version_id: Option<String>,
+    /// Check the bytes against the stored CRC32C, else the ETag's MD5.
+    pub verify: bool,
+    /// Resume a body that sent nothing for this long.
+    pub idle_timeout: Duration,
+    /// Resumes per range before giving up.
+    pub retries: u32,
+    /// Decrypt age-encrypted objects with these (`--identity`).
+    pub identities: Identities,
+    /// Write age-encrypted objects as they are stored (`--no-decrypt`).
+    pub no_decrypt: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GetReport {
+    pub size: u64,
+    pub etag: String,
+    /// What was verified: "crc32c" (stored checksum, whole or per part),
+    /// "md5" (the ETag: a single part's MD5, or a multipart upload's MD5 of
+    /// its parts' MD5s) or "none".
+    pub verified: &'static str,
+    pub seconds: f64,
+    /// Calls the SDK retried (ranges s3get resumed itself not counted).
+    pub retries: u64,
+    /// Ranges in flight at the end, and at most.
+    pub concurrency: usize,
+    pub peak_concurrency: usize,
+    pub content_type: Option<String>,
+    pub metadata: Vec<(String, String)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    #[error(transparent)]
+    S3(#[from] S3Error),
+    #[error(
+        "the object changed during the download (its ETag is no longer {0}); the bytes already written are from the old version and incomplete"
+    )]
+    Changed(String),
+    #[error("integrity check failed: {0}; the bytes already written are suspect")]
+    Integrity(String),
+    #[error("range {start}-{end} failed after {attempts} attempts: {last}")]
+    Range {
+        start: u64,
+        end: u64,
+        attempts: u32,
+        last: String,
+    },
+    /// A range task failed outside S3 (it panicked or was cancelled).
+    #[error("download task failed: {0}")]
+    Task(String),
+    #[error("writing output")]
+    Output(#[source] io::Error),
+    #[error(
+        "{0} is encrypted with age ({METADATA_KEY}: {METADATA_VALUE}): give --identity FILE, or --no-decrypt for the ciphertext"
+    )]
+    Encrypted(String),
+    #[error(transparent)]
+    Decrypt(#[from] CryptError),
+}
+
+/// Download `url` to `out`: discover the object → start the writer →
+/// fetch ranges in parallel, written in order → verify what arrived.
+pub async fn download<W: Write + Send + 'static>(
+    store: &Store,
+    url: &S3Url,
+    out: W,
+    opts: &GetOptions,
+    progress: Arc<Progress>,
+) -> Result<GetReport, DownloadError> {
+    let started = Instant::now();
+    let info = discover(store, url, opts).await?;
+    let version = opts.version_id.clone().or(info.version_id.clone());
+    let check = choose_check(&info, opts.verify, opts.part_size.max(MD5_PART_LIMIT));
+    let decrypt = decryption(&info, opts, url)?;
+    let buffers = Buffers::default();
+    let (tx, writer) = spawn_writer(out, &check, decrypt, buffers.clone())?;
+    let source = Source {
+        store,
+        url,
+        etag: &info.etag,
+        version: version.as_deref(),
+    };
+    // Ranges are at most --part-size, or whole parts for a multipart MD5.
+    let largest = (check.ranges(info.size, opts.part_size).iter())
+        .map(|(start, end, _)| end - start)
+        .max()
+        .unwrap_or(0);
+    let mut concurrency = Concurrency::new(opts.concurrency, opts.max_memory.slots(largest, 1));
+    let fetched = fetch_in_order(
+        &source,
+        &check,
+        info.size,
+        opts,
+        &progress,
+        (tx, &buffers),
+        &mut concurrency,
+    )
+    .await;
+    let written = writer.join().unwrap_or_else(|_| {
+        Err(DownloadError::Output(io::Error::other(
+            "the writer thread panicked",
+        )))
+    });
+    let sums = fetched?;
+    let digest = written?;
+    let verified = verify(&check, sums, digest)?;
+    Ok(GetReport {
+        size: info.size,
+        etag: info.etag.clone(),
+        verified,
+        seconds: started.elapsed().as_secs_f64(),
+        retries: store.retries(),
+        concurrency: concurrency.limit(),
+        peak_concurrency: concurrency.peak(),
+        content_type: info.content_type.clone(),
+        metadata: info.metadata.clone(),
+    })
+}
+
+/// HEAD partNumber=1 tells the part layout too; a store that refuses it
+/// gets a plain HEAD.
+async fn discover(
+    store: &Store,
+    url: &S3Url,
+    opts: &GetOptions,
+) -> Result<ObjectInfo, DownloadError> {
+    let version = opts.version_id.as_deref();
+    match store.head(&url.bucket, &url.key, version, true).await {
+        Ok(info) => Ok(info),
+        Err(e @ (S3Error::NoSuchKey(_) | S3Error::NoSuchBucket(_) | S3Error::AccessDenied(_))) => {
+            Err(e.into())
+        }
+        Err(_) => Ok(store.head(&url.bucket, &url.key, version, false).await?),
+    }
+}
+
+/// Decrypt or not: an object marked as age-encrypted needs `--identity`
+/// (or `--no-decrypt`); with identities, age files are decrypted and
+/// anything else passes as it is (one restore identity for a history
+/// that began unencrypted).
+fn decryption(
+    info: &ObjectInfo,
+    opts: &GetOptions,
+    url: &S3Url,
+) -> Result<Option<Decrypt>, DownloadError> {
+    let marked = info
+        .metadata
+        .iter()
+        .any(|(k, v)| k == METADATA_KEY && v == METADATA_VALUE);
+    match (opts.no_decrypt, opts.identities.is_empty()) {
+        (true, _) => Ok(None),
+        (false, true) if marked => Err(DownloadError::Encrypted(url.to_string())),
+        (false, true) => Ok(None),
+        (false, false) => Ok(Some(Decrypt {
+            identities: opts.identities.clone(),
+            marked,
+        })),
+    }
+}
