@@ -17,7 +17,7 @@ DEB_TOOLS := pigz:pigz zstd:zstd age:age ssh-keygen:openssh-client man:man-db bs
   shellcheck:shellcheck psql:postgresql runuser:util-linux socat:socat openssl:openssl \
   podman:podman mmdebstrap:mmdebstrap yamllint:yamllint prometheus-pushgateway:prometheus-pushgateway
 
-.PHONY: all build demo test bench bench-deps lint deps servers clean fuzz install image image-base k8s-deps
+.PHONY: all build demo test bench bench-deps lint deps servers clean fuzz install image image-base k8s-deps py-deps
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the tools, the job's scripts,
 # man pages and bash/zsh/fish completions (made from the clap definitions).
@@ -57,7 +57,7 @@ $(S3S_FS):
 demo: build $(GARAGE)
 	scripts/demo.sh target/release
 
-test: deps servers image-base k8s-deps
+test: deps servers image-base k8s-deps py-deps
 	cargo test --all-targets
 	cargo test --doc
 
@@ -117,6 +117,10 @@ image-base: deps
 # Offline validators for deploy/kubernetes (tests/kubernetes.rs).
 k8s-deps:
 	@command -v kubernetes-validate >/dev/null 2>&1 || pip install -q kubernetes-validate
+
+# Objects uploaded the way Python jobs do (tests/s3_compat.rs: boto3).
+py-deps:
+	@python3 -c 'import boto3' 2>/dev/null || pip install -q boto3
 
 clean:
 	cargo clean

@@ -224,3 +224,139 @@ fn a_private_ca_is_trusted_through_aws_ca_bundle_the_profile_and_the_flag() {
     );
     assert_eq!(s.keys("tls/"), ["tls/object"]);
 }
+
+/// Upload `data` to `key` with boto3 in 32 MiB parts, as a Python job
+/// would (botocore's defaults: it stores CRC32 since 2025).
+fn boto3_upload(s: &Server, key: &str, data: &[u8]) {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("data");
+    std::fs::write(&file, data).unwrap();
+    let script = format!(
+        "import boto3\nfrom boto3.s3.transfer import TransferConfig\n\
+         boto3.client('s3', region_name='us-east-1').upload_file({file:?}, {bucket:?}, {key:?},\n\
+         Config=TransferConfig(multipart_threshold=8 << 20, multipart_chunksize=32 << 20, use_threads=False))\n",
+        file = file.to_str().unwrap(),
+        bucket = s.bucket,
+    );
+    let mut cmd = std::process::Command::new("python3");
+    s.env_into(&mut cmd);
+    cmd.args(["-c", &script]);
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "boto3: {}", stderr(&out));
+}
+
+/// s3get through `endpoint` (a lying proxy), with `extra` flags.
+fn get_via(s: &Server, endpoint: &str, key: &str, extra: &[&str]) -> std::process::Output {
+    let mut cmd = s.cmd("s3get");
+    cmd.env("AWS_ENDPOINT_URL", endpoint)
+        .args(["--json", "--retries", "0", &s.url(key)])
+        .args(extra);
+    run_command(cmd, b"")
+}
+
+/// Objects that boto3 and s3put uploaded, with every kind of checksum a
+/// store holds (full-object or composite CRC32, CRC32C, SHA-256, a
+/// multipart ETag with parts over 16 MiB): s3get verifies each, and
+/// through a proxy that answers a range with another range's bytes, flips
+/// a byte, names another range or reports a shorter size in HEAD it never
+/// exits 0 with wrong bytes.
+#[test]
+fn s3get_never_exits_0_with_wrong_bytes_whoever_uploaded_the_object() {
+    use support::liar::{Liar, Lie};
+    let s = Server::garage();
+    let data = random_bytes(70 * MIB, 70);
+    boto3_upload(s, "foreign/boto3", &data);
+    let uploads: [(&str, &[&str]); 4] = [
+        ("foreign/s3put", &[]),
+        (
+            "foreign/crc32",
+            &["--checksum", "crc32", "--part-size", "5MiB"],
+        ),
+        (
+            "foreign/sha256",
+            &["--checksum", "sha256", "--part-size", "6MiB"],
+        ),
+        (
+            "foreign/md5-20m",
+            &["--checksum", "md5", "--part-size", "20MiB"],
+        ),
+    ];
+    for (key, args) in uploads {
+        let mut put = vec![s.url(key)];
+        put.extend(args.iter().map(|a| a.to_string()));
+        let put: Vec<&str> = put.iter().map(String::as_str).collect();
+        let out = s.run("s3put", &put, &data);
+        assert_eq!(code(&out), 0, "{key}: {}", stderr(&out));
+    }
+    let flip = wire::Recorder::corrupting(&s.endpoint);
+    let liars = [Lie::OtherRange, Lie::WrongContentRange, Lie::ShortHead]
+        .map(|lie| (lie, Liar::start(&s.endpoint, lie)));
+    for key in [
+        "foreign/boto3",
+        "foreign/s3put",
+        "foreign/crc32",
+        "foreign/sha256",
+        "foreign/md5-20m",
+    ] {
+        let out = get_via(s, &s.endpoint, key, &[]);
+        assert_eq!(code(&out), 0, "{key}: {}", stderr(&out));
+        assert!(out.stdout == data, "{key}: bytes differ");
+        let report: serde_json::Value = serde_json::from_str(stderr(&out).trim()).unwrap();
+        assert_ne!(report["verified"], "none", "{key}: {report}");
+        let out = get_via(s, &flip.endpoint, key, &[]);
+        assert_eq!(code(&out), 1, "{key} flipped: exit 0 with wrong bytes");
+        assert!(
+            stderr(&out).contains("integrity check failed"),
+            "{key}: {}",
+            stderr(&out)
+        );
+        for (lie, liar) in &liars {
+            let out = get_via(s, &liar.endpoint, key, &[]);
+            assert_eq!(code(&out), 1, "{key} {lie:?}: exit 0 with wrong bytes");
+            let why = match lie {
+                Lie::OtherRange => "integrity check failed",
+                _ => "the server answered bytes",
+            };
+            assert!(
+                stderr(&out).contains(why),
+                "{key} {lie:?}: {}",
+                stderr(&out)
+            );
+        }
+    }
+}
+
+/// An object with nothing to verify against (no stored checksum, an ETag
+/// that is no MD5, as with SSE-KMS) is written with one warning line, or
+/// refused before a byte is written with `--require-checksum`.
+#[test]
+fn nothing_to_verify_is_said_or_refused() {
+    use support::liar::{Liar, Lie};
+    let s = Server::garage();
+    let data = random_bytes(9 * MIB, 9);
+    let out = s.run("s3put", &[&s.url("opaque/object")], &data);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let opaque = Liar::start(&s.endpoint, Lie::Opaque);
+    let out = get_via(s, &opaque.endpoint, "opaque/object", &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(out.stdout == data);
+    let lines: Vec<&str> = std::str::from_utf8(&out.stderr).unwrap().lines().collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(
+        lines[0],
+        "s3get: s3://s3pipe-test/opaque/object: nothing to verify the bytes against (no stored checksum, and the ETag is not an MD5): written unverified"
+    );
+    assert!(lines[1].contains("\"verified\":\"none\""), "{}", lines[1]);
+    let out = get_via(
+        s,
+        &opaque.endpoint,
+        "opaque/object",
+        &["--require-checksum"],
+    );
+    assert_eq!(code(&out), 1);
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        stderr(&out).trim(),
+        "s3get: download of s3://s3pipe-test/opaque/object failed: s3://s3pipe-test/opaque/object: nothing to verify the bytes against (no stored checksum, and the ETag is not an MD5) (--require-checksum)"
+    );
+}

@@ -849,8 +849,8 @@ fn a_corrupted_download_fails_its_integrity_check() {
 /// 15 of up to 20 MiB) and the object records it, so s3get still knows each
 /// part's bounds: the stored per-part CRC32C is verified with ranges of any
 /// size (a part's CRC32C is combined from its ranges'); a multipart MD5 ETag
-/// when each part fits in one range of 16 MiB or `--part-size` (else
-/// nothing: the memory bound wins). A flipped bit is caught either way.
+/// in parallel when each part fits in one range of 16 MiB or `--part-size`,
+/// else in order by the writer. A flipped bit is caught either way.
 #[test]
 fn a_growing_part_layout_is_still_verified() {
     let s = Server::garage();
@@ -898,16 +898,27 @@ fn a_growing_part_layout_is_still_verified() {
             );
         }
     }
-    // 17 MiB parts exceed 16 MiB: checked only with --part-size 17MiB.
+    // 17 MiB parts exceed 16 MiB: whole ranges with --part-size 17MiB,
+    // hashed in order by the writer with 4 MiB ranges; caught either way.
     let url = s.url("grown/md5-large");
     let put_args = ["--part-size", "17MiB", "--checksum", "md5"];
     let out = s.run("s3put", &[&[url.as_str()][..], &put_args].concat(), &data);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    for (range, verified) in [("4MiB", "none"), ("17MiB", "md5")] {
+    for range in ["4MiB", "17MiB"] {
         let out = s.run("s3get", &["--json", "--part-size", range, &url], b"");
         assert!(out.stdout == data, "{range}");
         let info: serde_json::Value = serde_json::from_str(stderr(&out).trim()).unwrap();
-        assert_eq!(info["verified"], verified, "{range}");
+        assert_eq!(info["verified"], "md5", "{range}");
+        let mut cmd = s.cmd("s3get");
+        cmd.env("AWS_ENDPOINT_URL", &proxy.endpoint)
+            .args(["--part-size", range, &url]);
+        let out = run_command(cmd, b"");
+        assert_eq!(code(&out), 1, "{range}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("integrity check failed: md5 "),
+            "{}",
+            stderr(&out)
+        );
     }
 }
 

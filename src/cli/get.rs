@@ -26,9 +26,12 @@ pub struct Args {
     /// Download this version
     #[arg(long, value_name = "ID")]
     pub version_id: Option<String>,
-    /// Skip the integrity check (the stored CRC32C, else the ETag's MD5)
-    #[arg(long)]
+    /// Skip the integrity check (a stored checksum: CRC32C, CRC32, CRC64NVME, SHA-1, SHA-256; else the ETag's MD5)
+    #[arg(long, conflicts_with = "require_checksum")]
     pub no_verify: bool,
+    /// Fail, before writing anything, when the object has nothing to verify its bytes against (no stored checksum, no MD5 ETag); without it that is one warning line
+    #[arg(long, env = "S3PIPE_REQUIRE_CHECKSUM")]
+    pub require_checksum: bool,
     /// Resume a body that sent nothing for this long
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = super::parse_duration)]
     pub idle_timeout: u64,
@@ -58,6 +61,7 @@ impl Args {
             limit_rate: self.transfer.rate(),
             version_id: self.version_id.clone(),
             verify: !self.no_verify,
+            require_checksum: self.require_checksum,
             idle_timeout: Duration::from_secs(self.idle_timeout.max(1)),
             retries: self.s3.retries,
             identities: match self.no_decrypt {

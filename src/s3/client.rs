@@ -207,11 +207,66 @@ pub struct ObjectInfo {
     pub part_size: Option<u64>,
     /// The stored CRC32C (base64; `…-N` when composite over N parts).
     pub crc32c: Option<String>,
+    /// Every other checksum the store holds (CRC32, CRC64NVME, SHA-1,
+    /// SHA-256), as [`ObjectInfo::crc32c`]: what other tools upload with
+    /// (the AWS CLI and boto3 store CRC32 by default since 2025).
+    pub checksums: Vec<(Algorithm, String)>,
     /// False with SSE-KMS or SSE-C, where the ETag is not an MD5.
     pub etag_is_md5: bool,
     pub content_type: Option<String>,
     /// User metadata (`x-amz-meta-*`), sorted by key.
     pub metadata: Vec<(String, String)>,
+}
+
+/// A checksum algorithm S3 can store for an object besides CRC32C.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    Crc32,
+    Crc32c,
+    Crc64Nvme,
+    Sha1,
+    Sha256,
+}
+
+impl Algorithm {
+    /// The name reports use: `crc32`, `crc64nvme`, `sha256`, …
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Crc32 => "crc32",
+            Algorithm::Crc32c => "crc32c",
+            Algorithm::Crc64Nvme => "crc64nvme",
+            Algorithm::Sha1 => "sha1",
+            Algorithm::Sha256 => "sha256",
+        }
+    }
+
+    fn smithy(self) -> Alg {
+        match self {
+            Algorithm::Crc32 => Alg::Crc32,
+            Algorithm::Crc32c => Alg::Crc32c,
+            Algorithm::Crc64Nvme => Alg::Crc64Nvme,
+            Algorithm::Sha1 => Alg::Sha1,
+            Algorithm::Sha256 => Alg::Sha256,
+        }
+    }
+}
+
+/// One running checksum of `Algorithm`, the SDK's own implementation.
+pub struct Hasher(Box<dyn aws_smithy_checksums::http::HttpChecksum>);
+
+impl Hasher {
+    pub fn new(alg: Algorithm) -> Hasher {
+        Hasher(alg.smithy().into_impl())
+    }
+
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    /// The checksum's bytes (big-endian for the CRCs).
+    pub fn finish(self) -> Vec<u8> {
+        self.0.finalize().to_vec()
+    }
 }
 
 /// One listed object.
@@ -535,22 +590,33 @@ impl Store {
         let parts = out.parts_count.map(|n| n as u32);
         // With partNumber, Content-Length is part 1's; the total is in
         // Content-Range ("bytes 0-N/TOTAL").
-        let size = match (
-            part_one,
-            out.content_range
-                .as_deref()
-                .and_then(|r| r.rsplit('/').next()),
-        ) {
-            (true, Some(total)) => total.parse().unwrap_or(part_len),
-            _ => part_len,
+        // Without one, Content-Length may be either: part 1's size is then
+        // not known (None), and s3get asks a plain HEAD for the whole.
+        let total = (out.content_range.as_deref())
+            .and_then(|r| r.rsplit('/').next())
+            .and_then(|total| total.parse::<u64>().ok());
+        let (size, part_size) = match (part_one, total) {
+            (true, Some(total)) => (total, Some(part_len)),
+            (true, None) if parts.is_some() => (part_len, None),
+            (true, None) => (part_len, Some(part_len)),
+            (false, _) => (part_len, None),
         };
         Ok(ObjectInfo {
             size,
             etag: out.e_tag.unwrap_or_default(),
             version_id: out.version_id,
             parts,
-            part_size: part_one.then_some(part_len),
+            part_size,
             crc32c: out.checksum_crc32_c,
+            checksums: [
+                (Algorithm::Crc64Nvme, out.checksum_crc64_nvme),
+                (Algorithm::Crc32, out.checksum_crc32),
+                (Algorithm::Sha256, out.checksum_sha256),
+                (Algorithm::Sha1, out.checksum_sha1),
+            ]
+            .into_iter()
+            .filter_map(|(alg, value)| Some((alg, value.filter(|v| !v.is_empty())?)))
+            .collect(),
             etag_is_md5: out.sse_customer_algorithm.is_none()
                 && !matches!(
                     out.server_side_encryption,
@@ -566,7 +632,8 @@ impl Store {
         })
     }
 
-    /// GET bytes `start..end` (exclusive) of the version with `etag`.
+    /// GET bytes `start..end` (exclusive) of the version with `etag`; the
+    /// body and the response's Content-Range.
     pub async fn get_range(
         &self,
         bucket: &str,
@@ -575,7 +642,7 @@ impl Store {
         end: u64,
         etag: &str,
         version: Option<&str>,
-    ) -> Result<Body, S3Error> {
+    ) -> Result<(Body, Option<String>), S3Error> {
         let out = self
             .client
             .get_object()
@@ -587,7 +654,7 @@ impl Store {
             .send()
             .await
             .map_err(|e| self.classify(e, bucket, key))?;
-        Ok(Body(out.body))
+        Ok((Body(out.body), out.content_range))
     }
 
     /// Every object under `prefix` (all pages); with `delimiter`, grouped.
@@ -833,10 +900,15 @@ pub fn crc32c_base64(crc: u32) -> String {
 
 /// `data`'s checksum as S3's `x-amz-checksum-*` headers carry it (base64).
 fn checksum_base64(alg: Alg, data: &[u8]) -> String {
-    use base64::Engine;
     let mut sum = alg.into_impl();
     sum.update(data);
-    base64::engine::general_purpose::STANDARD.encode(sum.finalize())
+    base64(&sum.finalize())
+}
+
+/// Bytes as S3 headers carry checksums: standard base64.
+pub fn base64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 fn md5_base64(data: &[u8]) -> String {

@@ -18,6 +18,7 @@ pub fn bin(name: &str) -> PathBuf {
 pub mod cluster;
 pub mod distant;
 pub mod faults;
+pub mod liar;
 pub mod postgres;
 pub mod s3;
 pub mod tls;

@@ -78,7 +78,7 @@ where
 
 /// A message head: its raw bytes, its lines (header names lower-cased),
 /// and its Content-Length. None at the end of the stream.
-async fn read_head(
+pub async fn read_head(
     r: &mut (impl AsyncBufRead + Unpin),
 ) -> std::io::Result<Option<(Vec<u8>, Vec<String>, u64)>> {
     let (mut raw, mut lines, mut length) = (Vec::new(), Vec::new(), 0u64);

@@ -2,7 +2,7 @@
 //! and the check itself.
 
 use super::DownloadError;
-use crate::s3::client::{ObjectInfo, crc32c_base64};
+use crate::s3::client::{Algorithm, Hasher, ObjectInfo, base64, crc32c_base64};
 use crate::s3::parts;
 
 /// How the downloaded bytes can be checked, cheapest first.
@@ -17,8 +17,12 @@ pub(super) enum Check {
     },
     /// A whole-object CRC32C.
     Crc32c(String),
-    /// A single-part ETag: the MD5 of the body (1.4 CPU-s/GiB).
-    Md5(String),
+    /// Computed by the writer as the bytes go out in order, part by part
+    /// when composite: a single-part ETag (the body's MD5, 1.4 CPU-s/GiB),
+    /// a multipart ETag whose parts are too large to fetch whole, and every
+    /// stored checksum but CRC32C (CRC32, CRC64NVME, SHA-1, SHA-256; full
+    /// object or composite).
+    InOrder(Sequential),
     /// A multipart ETag with no stored checksum: the MD5 of the parts'
     /// MD5s, `-N`. MD5s do not combine: each part is one range, its MD5
     /// computed as it arrives, in parallel.
@@ -56,7 +60,7 @@ impl Check {
         match self {
             Check::PartCrc32c { .. } | Check::Crc32c(_) => RangeSum::Crc32c(0),
             Check::PartMd5 { .. } => RangeSum::Md5(md5::Md5::default()),
-            Check::Md5(_) | Check::None => RangeSum::None,
+            Check::InOrder(_) | Check::None => RangeSum::None,
         }
     }
 }
@@ -103,15 +107,35 @@ pub(super) fn part_ends(info: &ObjectInfo, n: &str) -> Option<Vec<u64>> {
     )
 }
 
-/// The largest part a multipart MD5 is checked by (each such part is one
-/// range, held whole): s3put's and the AWS CLI's 8 MiB parts, and twice
-/// that, whatever the range size.
+/// The largest part a multipart MD5 is checked by in parallel (each such
+/// part is one range, held whole): s3put's and the AWS CLI's 8 MiB parts,
+/// and twice that, whatever the range size. Larger parts are hashed in
+/// order by the writer.
 pub(super) const MD5_PART_LIMIT: u64 = 16 << 20;
 
-/// Choose the check for `info` (from HEAD partNumber=1). Per-part checks
-/// need the part layout ([`part_ends`]); a multipart MD5 also needs parts no
-/// larger than `max_part`, the range size (each part is fetched whole, and
-/// memory stays bounded by the range size).
+/// What the writer hashes: an ETag's MD5 or a stored checksum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Digest {
+    Md5,
+    Sum(Algorithm),
+}
+
+/// A check the writer makes over the bytes in order: one digest per part
+/// ending at `ends` (one part, `[size]`, for a whole-object value), then,
+/// when `composite`, the digest of the parts' digests and `-N`.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Sequential {
+    pub(super) digest: Digest,
+    pub(super) ends: Vec<u64>,
+    pub(super) composite: bool,
+    pub(super) expected: String,
+}
+
+/// Choose the check for `info` (from HEAD partNumber=1), cheapest first:
+/// CRC32C (combined from ranges checked in parallel), another stored
+/// checksum (in order), the ETag's MD5. Composite values need the part
+/// layout ([`part_ends`]); a multipart MD5 is checked in parallel for
+/// parts no larger than `max_part`, in order above it.
 pub(super) fn choose_check(info: &ObjectInfo, verify: bool, max_part: u64) -> Check {
     if !verify {
         return Check::None;
@@ -127,34 +151,152 @@ pub(super) fn choose_check(info: &ObjectInfo, verify: bool, max_part: u64) -> Ch
             };
         }
     }
-    // An ETag is an MD5 only without SSE-KMS or SSE-C.
-    if !info.etag_is_md5 {
-        return Check::None;
+    let stored = info.checksums.iter().find_map(|(alg, value)| {
+        let (ends, composite) = match value.split_once('-') {
+            None => (vec![info.size], false),
+            Some((_, n)) => (part_ends(info, n)?, true),
+        };
+        let (digest, expected) = (Digest::Sum(*alg), value.clone());
+        Some(Sequential {
+            digest,
+            ends,
+            composite,
+            expected,
+        })
+    });
+    if let Some(check) = stored {
+        return Check::InOrder(check);
     }
+    etag_check(info, max_part)
+}
+
+/// The ETag as an MD5 check, when it is one (not with SSE-KMS or SSE-C).
+fn etag_check(info: &ObjectInfo, max_part: u64) -> Check {
     let etag = info.etag.trim_matches('"').to_ascii_lowercase();
     let (md5, n) = match etag.split_once('-') {
         Some((md5, n)) => (md5, Some(n)),
         None => (etag.as_str(), None),
     };
-    if md5.len() != 32 || !md5.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !info.etag_is_md5 || md5.len() != 32 || !md5.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Check::None;
     }
-    let Some(n) = n else {
-        return Check::Md5(etag);
+    let (ends, composite) = match n {
+        None => (vec![info.size], false),
+        Some(n) => match part_ends(info, n) {
+            Some(ends) => (ends, true),
+            None => return Check::None,
+        },
     };
-    match part_ends(info, n) {
-        Some(ends)
-            if ends
-                .iter()
-                .scan(0, |start, &end| Some(end - std::mem::replace(start, end)))
-                .all(|len| len <= max_part) =>
-        {
-            Check::PartMd5 {
-                ends,
-                expected: etag,
+    let largest = (ends.iter())
+        .scan(0, |start, &end| Some(end - std::mem::replace(start, end)))
+        .max()
+        .unwrap_or(0);
+    match composite && largest <= max_part {
+        true => Check::PartMd5 {
+            ends,
+            expected: etag,
+        },
+        false => Check::InOrder(Sequential {
+            digest: Digest::Md5,
+            ends,
+            composite,
+            expected: etag,
+        }),
+    }
+}
+
+/// The writer's side of a [`Sequential`] check: the bytes as they go out,
+/// cut at the parts' ends.
+pub(super) struct PartDigests {
+    check: Sequential,
+    at: u64,
+    current: Running,
+    done: Vec<Vec<u8>>,
+}
+
+enum Running {
+    Md5(md5::Md5),
+    Sum(Hasher),
+}
+
+impl Running {
+    fn new(digest: Digest) -> Running {
+        match digest {
+            Digest::Md5 => Running::Md5(md5::Md5::default()),
+            Digest::Sum(alg) => Running::Sum(Hasher::new(alg)),
+        }
+    }
+
+    fn update(&mut self, bytes: &[u8]) {
+        use md5::Digest;
+        match self {
+            Running::Md5(h) => h.update(bytes),
+            Running::Sum(h) => h.update(bytes),
+        }
+    }
+
+    fn finish(self) -> Vec<u8> {
+        use md5::Digest;
+        match self {
+            Running::Md5(h) => h.finalize().to_vec(),
+            Running::Sum(h) => h.finish(),
+        }
+    }
+}
+
+impl PartDigests {
+    pub(super) fn new(check: &Sequential) -> PartDigests {
+        PartDigests {
+            current: Running::new(check.digest),
+            check: check.clone(),
+            at: 0,
+            done: Vec::new(),
+        }
+    }
+
+    pub(super) fn update(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let end = self
+                .check
+                .ends
+                .get(self.done.len())
+                .copied()
+                .unwrap_or(u64::MAX);
+            let take = (end - self.at).min(bytes.len() as u64) as usize;
+            self.current.update(&bytes[..take]);
+            (self.at, bytes) = (self.at + take as u64, &bytes[take..]);
+            if self.at == end {
+                let next = Running::new(self.check.digest);
+                self.done
+                    .push(std::mem::replace(&mut self.current, next).finish());
             }
         }
-        _ => Check::None,
+    }
+
+    /// The value as the store writes it: hex for an ETag, base64 for a
+    /// checksum, `-N` after a composite one.
+    pub(super) fn finish(mut self) -> String {
+        if self.done.len() < self.check.ends.len() || self.check.ends.is_empty() {
+            self.done.push(self.current.finish());
+            self.current = Running::new(self.check.digest);
+        }
+        let n = self.done.len();
+        let value = match self.check.composite {
+            true => {
+                let mut outer = Running::new(self.check.digest);
+                self.done.iter().for_each(|d| outer.update(d));
+                outer.finish()
+            }
+            false => self.done.concat(),
+        };
+        let text = match self.check.digest {
+            Digest::Md5 => value.iter().map(|b| format!("{b:02x}")).collect(),
+            Digest::Sum(_) => base64(&value),
+        };
+        match self.check.composite {
+            true => format!("{text}-{n}"),
+            false => text,
+        }
     }
 }
 
@@ -206,7 +348,13 @@ pub(super) fn verify(
             let digests: Vec<RangeSum> = sums.into_iter().map(|(sum, ..)| sum).collect();
             ("md5", expected.clone(), multipart_etag(digests))
         }
-        Check::Md5(expected) => ("md5", expected.clone(), digest.unwrap_or_default()),
+        Check::InOrder(check) => {
+            let name = match check.digest {
+                Digest::Md5 => "md5",
+                Digest::Sum(alg) => alg.name(),
+            };
+            (name, check.expected.clone(), digest.unwrap_or_default())
+        }
         Check::None => ("none", String::new(), String::new()),
     };
     if want != got {
@@ -235,6 +383,7 @@ mod tests {
             parts,
             part_size: Some(part_size),
             crc32c: crc.map(String::from),
+            checksums: Vec::new(),
             etag_is_md5: true,
             content_type: None,
             metadata: Vec::new(),
@@ -293,7 +442,12 @@ mod tests {
         let md5 = info(10, None, 10, None, "\"0123456789abcdef0123456789ABCDEF\"");
         assert_eq!(
             choose_check(&md5, true, 64 * mib),
-            Check::Md5("0123456789abcdef0123456789abcdef".into())
+            Check::InOrder(Sequential {
+                digest: Digest::Md5,
+                ends: vec![10],
+                composite: false,
+                expected: "0123456789abcdef0123456789abcdef".into()
+            })
         );
         // With SSE-KMS or SSE-C the ETag is not an MD5: nothing to check.
         let kms = ObjectInfo {
@@ -310,8 +464,16 @@ mod tests {
                 expected: etag.into()
             }
         );
-        // Each part is one range for MD5: parts over the bound are not checked.
-        assert_eq!(choose_check(&multi_md5, true, 4 * mib), Check::None);
+        // Parts over the bound are hashed in order by the writer instead.
+        assert_eq!(
+            choose_check(&multi_md5, true, 4 * mib),
+            Check::InOrder(Sequential {
+                digest: Digest::Md5,
+                ends: vec![8 * mib, 16 * mib, 20 * mib],
+                composite: true,
+                expected: etag.into()
+            })
+        );
         let odd_md5 = info(40 * mib, Some(3), 8 * mib, None, &format!("\"{etag}\""));
         assert_eq!(choose_check(&odd_md5, true, 64 * mib), Check::None);
     }
@@ -359,5 +521,79 @@ mod tests {
         joined.extend(md5::Md5::digest(b"bc"));
         let want = format!("{:x}-2", md5::Md5::digest(&joined));
         assert_eq!(multipart_etag(parts), want);
+    }
+
+    /// What other tools store: a full-object CRC32 (no `-N`) needs no
+    /// layout; a composite one does; CRC32C still comes first.
+    #[test]
+    fn other_stored_checksums_are_checked_in_order() {
+        let mib = 1 << 20;
+        let mut crc32 = info(40 * mib, Some(2), 32 * mib, None, "\"x-2\"");
+        crc32.checksums = vec![(Algorithm::Crc32, "AAAAAA==".into())];
+        let full = Sequential {
+            digest: Digest::Sum(Algorithm::Crc32),
+            ends: vec![40 * mib],
+            composite: false,
+            expected: "AAAAAA==".into(),
+        };
+        assert_eq!(choose_check(&crc32, true, 16 * mib), Check::InOrder(full));
+        crc32.checksums = vec![(Algorithm::Sha256, "AAAA-2".into())];
+        let Check::InOrder(composite) = choose_check(&crc32, true, 16 * mib) else {
+            panic!("a composite SHA-256 with a known layout is checked")
+        };
+        assert_eq!(
+            (composite.ends, composite.composite),
+            (vec![32 * mib, 40 * mib], true)
+        );
+        crc32.parts = None;
+        assert_eq!(choose_check(&crc32, true, 16 * mib), Check::None);
+    }
+
+    /// The writer's digests, cut at the parts' ends whatever the ranges,
+    /// match S3's definitions: composite = digest of the parts' digests.
+    #[test]
+    fn part_digests_match_s3s_definitions() {
+        let data: Vec<u8> = (0..100u8).collect();
+        let feed = |check: &Sequential, cuts: &[usize]| {
+            let mut d = PartDigests::new(check);
+            let mut at = 0;
+            for &cut in cuts.iter().chain([&data.len()]) {
+                d.update(&data[at..cut]);
+                at = cut;
+            }
+            d.finish()
+        };
+        let sha = |bytes: &[u8]| {
+            let mut h = Hasher::new(Algorithm::Sha256);
+            h.update(bytes);
+            h.finish()
+        };
+        let composite = Sequential {
+            digest: Digest::Sum(Algorithm::Sha256),
+            ends: vec![30, 60, 100],
+            composite: true,
+            expected: String::new(),
+        };
+        let parts = [sha(&data[..30]), sha(&data[30..60]), sha(&data[60..])].concat();
+        let want = format!("{}-3", base64(&sha(&parts)));
+        assert_eq!(feed(&composite, &[]), want);
+        assert_eq!(feed(&composite, &[7, 30, 31, 59, 61, 99]), want);
+        let whole = Sequential {
+            ends: vec![100],
+            composite: false,
+            ..composite.clone()
+        };
+        assert_eq!(feed(&whole, &[50]), base64(&sha(&data)));
+        let md5 = Sequential {
+            digest: Digest::Md5,
+            ..composite
+        };
+        let mut sums: Vec<RangeSum> = Vec::new();
+        for part in [&data[..30], &data[30..60], &data[60..]] {
+            let mut sum = RangeSum::Md5(md5::Md5::default());
+            sum.update(part);
+            sums.push(sum);
+        }
+        assert_eq!(feed(&md5, &[45]), multipart_etag(sums));
     }
 }

@@ -3,6 +3,7 @@
 //! writer in order.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::sync::mpsc::SyncSender;
 use std::time::{Duration, Instant};
 
@@ -20,28 +21,29 @@ pub(super) type Fetched = Result<(Vec<u8>, RangeSum), DownloadError>;
 /// controller).
 pub(super) type Timed = (Fetched, u64, f64);
 
-/// Where the ranges come from: one version of one object.
-pub(super) struct Source<'a> {
-    pub(super) store: &'a Store,
-    pub(super) url: &'a S3Url,
-    pub(super) etag: &'a str,
-    pub(super) version: Option<&'a str>,
+/// Where the ranges come from: one version of one object, of `size`
+/// bytes (every answer's Content-Range must say so too).
+pub(super) struct Source {
+    pub(super) store: Store,
+    pub(super) url: S3Url,
+    pub(super) etag: String,
+    pub(super) version: Option<String>,
+    pub(super) size: u64,
 }
 
 /// Fetch every range, as many at once as `concurrency` allows, handing
 /// each to the writer in order; stops at the first failure (or when the
 /// writer stopped, whose own error then says why).
 pub(super) async fn fetch_in_order(
-    source: &Source<'_>,
+    source: &Arc<Source>,
     check: &Check,
-    size: u64,
     opts: &GetOptions,
     progress: &Progress,
     (tx, buffers): (SyncSender<Vec<u8>>, &Buffers),
     concurrency: &mut Concurrency,
 ) -> Result<Sums, DownloadError> {
     let mut sums: Sums = Vec::new();
-    let mut pending = check.ranges(size, opts.part_size).into_iter();
+    let mut pending = check.ranges(source.size, opts.part_size).into_iter();
     let mut in_flight: VecDeque<(usize, tokio::task::JoinHandle<Timed>)> = VecDeque::new();
     let result = loop {
         while in_flight.len() < concurrency.limit() {
@@ -82,34 +84,37 @@ pub(super) async fn fetch_in_order(
 }
 
 pub(super) fn spawn_fetch(
-    source: &Source<'_>,
+    source: &Arc<Source>,
     (range, buf): (Range, Vec<u8>),
     opts: &GetOptions,
     check: &Check,
     generation: u64,
 ) -> tokio::task::JoinHandle<Timed> {
-    let (store, url, etag, version, opts) = (
-        source.store.clone(),
-        source.url.clone(),
-        source.etag.to_string(),
-        source.version.map(str::to_string),
-        opts.clone(),
-    );
-    let sum = check.range_sum();
+    let (source, opts, sum) = (source.clone(), opts.clone(), check.range_sum());
     tokio::spawn(async move {
         let started = Instant::now();
-        let fetched = fetch(
-            &store,
-            &url,
-            (range, buf),
-            &etag,
-            version.as_deref(),
-            &opts,
-            sum,
-        )
-        .await;
+        let fetched = fetch(&source, (range, buf), &opts, sum).await;
         (fetched, generation, started.elapsed().as_secs_f64())
     })
+}
+
+impl Source {
+    /// Is `answered` (a response's Content-Range) the range asked for,
+    /// of an object of the size HEAD reported? A middlebox or a store that
+    /// answers another range, or whose HEAD lied about the size, must not
+    /// make its bytes ours. No Content-Range is a whole-object answer
+    /// (a store that ignores Range), good only when the whole was asked.
+    fn answers(&self, from: u64, end: u64, answered: Option<&str>) -> Result<(), DownloadError> {
+        let asked = format!("bytes {from}-{}/{}", end - 1, self.size);
+        match answered {
+            Some(range) if range == asked => Ok(()),
+            None if from == 0 && end == self.size => Ok(()),
+            _ => Err(DownloadError::Integrity(format!(
+                "asked for {asked}, the server answered {}",
+                answered.unwrap_or("the whole object (no Content-Range)")
+            ))),
+        }
+    }
 }
 
 /// Bytes `start..end` of the object.
@@ -122,14 +127,14 @@ pub(super) struct Range {
 /// One range, whole, into `buf` (from [`Buffers`]), resuming from the last
 /// byte received; `sum` is updated with each chunk as it arrives.
 pub(super) async fn fetch(
-    store: &Store,
-    url: &S3Url,
+    source: &Source,
     (Range { start, end }, mut buf): (Range, Vec<u8>),
-    etag: &str,
-    version: Option<&str>,
     opts: &GetOptions,
     mut sum: RangeSum,
 ) -> Result<(Vec<u8>, RangeSum), DownloadError> {
+    let Source {
+        store, url, etag, ..
+    } = source;
     let mut received = 0u64;
     let mut attempts = 0u32;
     loop {
@@ -138,7 +143,14 @@ pub(super) async fn fetch(
             return Ok((buf, sum));
         }
         let problem = match store
-            .get_range(&url.bucket, &url.key, from, end, etag, version)
+            .get_range(
+                &url.bucket,
+                &url.key,
+                from,
+                end,
+                etag,
+                source.version.as_deref(),
+            )
             .await
         {
             Err(S3Error::PreconditionFailed(_)) => {
@@ -150,27 +162,30 @@ pub(super) async fn fetch(
                 return Err(e.into());
             }
             Err(e) => e.to_string(),
-            Ok(mut body) => loop {
-                match tokio::time::timeout(opts.idle_timeout, body.chunk()).await {
-                    Ok(Ok(Some(chunk))) => {
-                        received += chunk.len() as u64;
-                        if received > end - start {
-                            return Err(DownloadError::Integrity(format!(
-                                "the server sent more than range {start}-{end}"
-                            )));
+            Ok((mut body, answered)) => {
+                source.answers(from, end, answered.as_deref())?;
+                loop {
+                    match tokio::time::timeout(opts.idle_timeout, body.chunk()).await {
+                        Ok(Ok(Some(chunk))) => {
+                            received += chunk.len() as u64;
+                            if received > end - start {
+                                return Err(DownloadError::Integrity(format!(
+                                    "the server sent more than range {start}-{end}"
+                                )));
+                            }
+                            sum.update(&chunk);
+                            if let Some(rate) = &opts.limit_rate {
+                                rate.take(chunk.len()).await;
+                            }
+                            buf.extend_from_slice(&chunk);
                         }
-                        sum.update(&chunk);
-                        if let Some(rate) = &opts.limit_rate {
-                            rate.take(chunk.len()).await;
-                        }
-                        buf.extend_from_slice(&chunk);
+                        Ok(Ok(None)) if start + received == end => return Ok((buf, sum)),
+                        Ok(Ok(None)) => break "the body ended early".to_string(),
+                        Ok(Err(e)) => break e.to_string(),
+                        Err(_) => break format!("no data for {:?}", opts.idle_timeout),
                     }
-                    Ok(Ok(None)) if start + received == end => return Ok((buf, sum)),
-                    Ok(Ok(None)) => break "the body ended early".to_string(),
-                    Ok(Err(e)) => break e.to_string(),
-                    Err(_) => break format!("no data for {:?}", opts.idle_timeout),
                 }
-            },
+            }
         };
         attempts += 1;
         if attempts > opts.retries {

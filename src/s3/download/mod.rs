@@ -31,9 +31,13 @@ use super::rate::RateLimit;
 use super::url::S3Url;
 use crate::encryption::{CryptError, Identities, METADATA_KEY, METADATA_VALUE};
 use crate::progress::Progress;
-use check::{MD5_PART_LIMIT, choose_check, verify};
+use check::{Check, MD5_PART_LIMIT, choose_check, verify};
 use fetch::{Source, fetch_in_order};
 use writer::{Buffers, Decrypt, spawn_writer};
+
+/// Why an object's bytes cannot be checked.
+const UNVERIFIABLE: &str =
+    "nothing to verify the bytes against (no stored checksum, and the ETag is not an MD5)";
 
 #[derive(Debug, Clone)]
 pub struct GetOptions {
@@ -45,8 +49,11 @@ pub struct GetOptions {
     /// One rate for the whole download (`--limit-rate`).
     pub limit_rate: Option<RateLimit>,
     pub version_id: Option<String>,
-    /// Check the bytes against the stored CRC32C, else the ETag's MD5.
+    /// Check the bytes against a stored checksum, else the ETag's MD5.
     pub verify: bool,
+    /// With `verify`: an object with nothing to check against is an error
+    /// (else a warning).
+    pub require_checksum: bool,
     /// Resume a body that sent nothing for this long.
     pub idle_timeout: Duration,
     /// Resumes per range before giving up.
@@ -61,7 +68,7 @@ pub struct GetOptions {
 pub struct GetReport {
     pub size: u64,
     pub etag: String,
-    /// What was verified: "crc32c" (stored checksum, whole or per part),
+    /// What was verified: "crc32c", "crc32", "crc64nvme", "sha256", "sha1" (a stored checksum, whole or per part),
     /// "md5" (the ETag: a single part's MD5, or a multipart upload's MD5 of
     /// its parts' MD5s) or "none".
     pub verified: &'static str,
@@ -83,6 +90,8 @@ pub enum DownloadError {
         "the object changed during the download (its ETag is no longer {0}); the bytes already written are from the old version and incomplete"
     )]
     Changed(String),
+    #[error("{0}: {UNVERIFIABLE} (--require-checksum)")]
+    Unverifiable(String),
     #[error("integrity check failed: {0}; the bytes already written are suspect")]
     Integrity(String),
     #[error("range {start}-{end} failed after {attempts} attempts: {last}")]
@@ -118,15 +127,22 @@ pub async fn download<W: Write + Send + 'static>(
     let info = discover(store, url, opts).await?;
     let version = opts.version_id.clone().or(info.version_id.clone());
     let check = choose_check(&info, opts.verify, opts.part_size.max(MD5_PART_LIMIT));
+    if opts.verify && check == Check::None {
+        match opts.require_checksum {
+            true => return Err(DownloadError::Unverifiable(url.to_string())),
+            false => progress.warn(format!("{url}: {UNVERIFIABLE}: written unverified")),
+        }
+    }
     let decrypt = decryption(&info, opts, url)?;
     let buffers = Buffers::default();
     let (tx, writer) = spawn_writer(out, &check, decrypt, buffers.clone())?;
-    let source = Source {
-        store,
-        url,
-        etag: &info.etag,
-        version: version.as_deref(),
-    };
+    let source = Arc::new(Source {
+        store: store.clone(),
+        url: url.clone(),
+        etag: info.etag.clone(),
+        version,
+        size: info.size,
+    });
     // Ranges are at most --part-size, or whole parts for a multipart MD5.
     let largest = (check.ranges(info.size, opts.part_size).iter())
         .map(|(start, end, _)| end - start)
@@ -136,7 +152,6 @@ pub async fn download<W: Write + Send + 'static>(
     let fetched = fetch_in_order(
         &source,
         &check,
-        info.size,
         opts,
         &progress,
         (tx, &buffers),
@@ -172,13 +187,37 @@ async fn discover(
     opts: &GetOptions,
 ) -> Result<ObjectInfo, DownloadError> {
     let version = opts.version_id.as_deref();
-    match store.head(&url.bucket, &url.key, version, true).await {
-        Ok(info) => Ok(info),
+    let part = match store.head(&url.bucket, &url.key, version, true).await {
+        Ok(info) => info,
         Err(e @ (S3Error::NoSuchKey(_) | S3Error::NoSuchBucket(_) | S3Error::AccessDenied(_))) => {
-            Err(e.into())
+            return Err(e.into());
         }
-        Err(_) => Ok(store.head(&url.bucket, &url.key, version, false).await?),
+        Err(_) => return Ok(store.head(&url.bucket, &url.key, version, false).await?),
+    };
+    if part.parts.is_none() || names_parts(&part.etag, part.parts) && part.part_size.is_some() {
+        return Ok(part);
     }
+    // A store that answers HEAD partNumber=1 with the part's own ETag (a
+    // popular emulator does; every range's If-Match then fails) or with no
+    // total size: the object's identity comes from a plain HEAD, and the
+    // part layout is kept only where it agrees with it.
+    let whole = store.head(&url.bucket, &url.key, version, false).await?;
+    let agrees =
+        whole.size == part.size && part.part_size.is_some() && names_parts(&whole.etag, part.parts);
+    Ok(ObjectInfo {
+        parts: part.parts.filter(|_| agrees),
+        part_size: part.part_size.filter(|_| agrees),
+        ..whole
+    })
+}
+
+/// Does a multipart ETag (`"…-N"`) name `parts` parts?
+fn names_parts(etag: &str, parts: Option<u32>) -> bool {
+    let n = etag
+        .trim_matches('"')
+        .rsplit_once('-')
+        .map(|(_, n)| n.parse::<u32>().ok());
+    n.flatten() == parts
 }
 
 /// Decrypt or not: an object marked as age-encrypted needs `--identity`

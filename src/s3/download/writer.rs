@@ -7,7 +7,7 @@ use std::sync::mpsc::{SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::DownloadError;
-use super::check::Check;
+use super::check::{Check, PartDigests};
 use crate::encryption::{self, DecryptFailure, Identities};
 
 /// How the writer treats the bytes: as they are, or decrypted with these
@@ -30,29 +30,30 @@ pub(super) fn spawn_writer<W: Write + Send + 'static>(
     buffers: Buffers,
 ) -> Result<(SyncSender<Vec<u8>>, Writer), DownloadError> {
     let (tx, rx) = sync_channel::<Vec<u8>>(0);
-    let md5_wanted = matches!(check, Check::Md5(_));
+    let mut digests = match check {
+        Check::InOrder(check) => Some(PartDigests::new(check)),
+        _ => None,
+    };
     let writer = std::thread::Builder::new()
         .name("s3get-write".into())
         .spawn(move || {
-            use md5::Digest;
-            let mut md5 = md5_wanted.then(md5::Md5::new);
             match decrypt {
                 None => {
                     for range in rx {
                         out.write_all(&range).map_err(DownloadError::Output)?;
-                        if let Some(h) = md5.as_mut() {
+                        if let Some(h) = digests.as_mut() {
                             h.update(&range);
                         }
                         buffers.give(range);
                     }
                 }
                 Some(decrypt) => {
-                    let ciphertext = InOrder::new(rx, md5.as_mut(), buffers);
+                    let ciphertext = InOrder::new(rx, digests.as_mut(), buffers);
                     write_decrypted(ciphertext, &decrypt, &mut out)?;
                 }
             }
             out.flush().map_err(DownloadError::Output)?;
-            Ok(md5.map(|h| format!("{:x}", h.finalize())))
+            Ok(digests.map(PartDigests::finish))
         })
         .map_err(DownloadError::Output)?;
     Ok((tx, writer))
@@ -89,21 +90,21 @@ pub(super) struct InOrder<'a> {
     /// The range being read and how far.
     range: Vec<u8>,
     at: usize,
-    md5: Option<&'a mut md5::Md5>,
+    digests: Option<&'a mut PartDigests>,
     buffers: Buffers,
 }
 
 impl<'a> InOrder<'a> {
     pub(super) fn new(
         rx: std::sync::mpsc::Receiver<Vec<u8>>,
-        md5: Option<&'a mut md5::Md5>,
+        digests: Option<&'a mut PartDigests>,
         buffers: Buffers,
     ) -> Self {
         InOrder {
             rx,
             range: Vec::new(),
             at: 0,
-            md5,
+            digests,
             buffers,
         }
     }
@@ -111,7 +112,6 @@ impl<'a> InOrder<'a> {
 
 impl io::Read for InOrder<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        use md5::Digest;
         while self.at == self.range.len() {
             let Ok(next) = self.rx.recv() else {
                 return Ok(0);
@@ -122,7 +122,7 @@ impl io::Read for InOrder<'_> {
         let n = (self.range.len() - self.at).min(buf.len());
         let taken = &self.range[self.at..self.at + n];
         buf[..n].copy_from_slice(taken);
-        if let Some(h) = self.md5.as_mut() {
+        if let Some(h) = self.digests.as_mut() {
             h.update(taken);
         }
         self.at += n;

@@ -1,0 +1,198 @@
+//! A proxy that lies the way broken stores and middleboxes do, each lie a
+//! [`Lie`]: the headers stay plausible, so only s3get's own checks can
+//! tell. Requests pass untouched (they are signed); responses are parsed
+//! head by head (HTTP/1.1 with Content-Length, as Garage answers).
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use super::wire::{listen, read_head};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lie {
+    /// A ranged GET is answered with the bytes of the previous range of
+    /// the same length, under the Content-Range that was asked for.
+    OtherRange,
+    /// A ranged GET's Content-Range names the next range of the same
+    /// length (the bytes are the asked range's).
+    WrongContentRange,
+    /// HEAD reports the object 1 MiB shorter than it is.
+    ShortHead,
+    /// No stored checksums, and SSE-KMS said, so the ETag is no MD5:
+    /// nothing to verify against.
+    Opaque,
+}
+
+pub struct Liar {
+    pub endpoint: String,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Liar {
+    pub fn start(upstream: &str, lie: Lie) -> Liar {
+        let upstream = upstream.trim_start_matches("http://").to_string();
+        let previous = Previous::default();
+        let (runtime, endpoint) = listen(move |client| {
+            let (upstream, previous) = (upstream.clone(), previous.clone());
+            async move {
+                let _ = serve(client, &upstream, lie, &previous).await;
+            }
+        });
+        Liar {
+            endpoint,
+            _runtime: runtime,
+        }
+    }
+}
+
+fn header<'a>(lines: &'a [String], name: &str) -> Option<&'a str> {
+    let prefix = format!("{name}:");
+    lines
+        .iter()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map(str::trim)
+}
+
+fn set(lines: &mut [String], name: &str, value: &str) {
+    let prefix = format!("{name}:");
+    for l in lines.iter_mut().filter(|l| l.starts_with(&prefix)) {
+        *l = format!("{name}: {value}");
+    }
+}
+
+fn raw(lines: &[String]) -> Vec<u8> {
+    let mut out = lines.join("\r\n");
+    out.push_str("\r\n\r\n");
+    out.into_bytes()
+}
+
+/// What a request asked, for its response: its method.
+struct Asked {
+    method: String,
+}
+
+/// A response head as sent back.
+fn rewrite_response(mut lines: Vec<String>, asked: &Asked, lie: Lie) -> Vec<String> {
+    match lie {
+        Lie::WrongContentRange => {
+            if let Some(range) = header(&lines, "content-range").map(String::from) {
+                let (span, total) = range.trim_start_matches("bytes ").split_once('/').unwrap();
+                let (a, b) = span.split_once('-').unwrap();
+                let (a, b): (u64, u64) = (a.parse().unwrap(), b.parse().unwrap());
+                let len = b - a + 1;
+                set(
+                    &mut lines,
+                    "content-range",
+                    &format!("bytes {}-{}/{total}", a + len, b + len),
+                );
+            }
+        }
+        Lie::ShortHead if asked.method == "HEAD" => {
+            let cut = 1u64 << 20;
+            match header(&lines, "content-range").map(String::from) {
+                Some(range) => {
+                    let (head, total) = range.rsplit_once('/').unwrap();
+                    let total: u64 = total.parse().unwrap();
+                    set(
+                        &mut lines,
+                        "content-range",
+                        &format!("{head}/{}", total - cut),
+                    );
+                }
+                None => {
+                    let len: u64 = header(&lines, "content-length")
+                        .unwrap_or("0")
+                        .parse()
+                        .unwrap();
+                    set(
+                        &mut lines,
+                        "content-length",
+                        &(len.saturating_sub(cut)).to_string(),
+                    );
+                }
+            }
+        }
+        Lie::Opaque if asked.method == "HEAD" => {
+            lines.retain(|l| !l.starts_with("x-amz-checksum-"));
+            lines.push("x-amz-server-side-encryption: aws:kms".into());
+        }
+        _ => {}
+    }
+    lines
+}
+
+/// The body of the last ranged GET, for [`Lie::OtherRange`] to answer the
+/// next one of the same length with.
+type Previous = std::sync::Arc<std::sync::Mutex<Vec<u8>>>;
+
+fn swap(previous: &Previous, body: Vec<u8>) -> Vec<u8> {
+    let mut last = previous.lock().unwrap();
+    if last.len() == body.len() {
+        std::mem::replace(&mut *last, body)
+    } else {
+        *last = body.clone();
+        body
+    }
+}
+
+async fn serve(
+    client: TcpStream,
+    upstream: &str,
+    lie: Lie,
+    previous: &Previous,
+) -> std::io::Result<()> {
+    let server = TcpStream::connect(upstream).await?;
+    let (cr, mut cw) = client.into_split();
+    let (sr, mut sw) = server.into_split();
+    let (asked_tx, mut asked_rx) = mpsc::unbounded_channel::<Asked>();
+    let requests = async {
+        let mut cr = BufReader::new(cr);
+        while let Some((head, lines, length)) = read_head(&mut cr).await? {
+            let method = lines[0].split(' ').next().unwrap_or_default().to_string();
+            let _ = asked_tx.send(Asked { method });
+            sw.write_all(&head).await?;
+            tokio::io::copy(&mut (&mut cr).take(length), &mut sw).await?;
+        }
+        drop(asked_tx);
+        sw.shutdown().await
+    };
+    let responses = async {
+        let mut sr = BufReader::new(sr);
+        while let Some(asked) = asked_rx.recv().await {
+            loop {
+                let Some((_, lines, length)) = read_head(&mut sr).await? else {
+                    return cw.shutdown().await;
+                };
+                let status: u16 = lines[0]
+                    .split(' ')
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse()
+                    .unwrap_or(0);
+                // The body's length is upstream's, whatever the head now says.
+                let length =
+                    if asked.method == "HEAD" || status == 204 || status == 304 || status < 200 {
+                        0
+                    } else {
+                        length
+                    };
+                let ranged = status == 206;
+                let lines = rewrite_response(lines, &asked, lie);
+                cw.write_all(&raw(&lines)).await?;
+                let mut body = vec![0u8; length as usize];
+                sr.read_exact(&mut body).await?;
+                if lie == Lie::OtherRange && ranged {
+                    body = swap(previous, body);
+                }
+                cw.write_all(&body).await?;
+                if status >= 200 {
+                    break;
+                }
+            }
+        }
+        cw.shutdown().await
+    };
+    let (a, b) = tokio::join!(requests, responses);
+    a.and(b)
+}
