@@ -360,3 +360,101 @@ fn nothing_to_verify_is_said_or_refused() {
         "s3get: download of s3://s3pipe-test/opaque/object failed: s3://s3pipe-test/opaque/object: nothing to verify the bytes against (no stored checksum, and the ETag is not an MD5) (--require-checksum)"
     );
 }
+
+/// A Complete whose answer is NoSuchUpload (what a retried Complete meets
+/// once the first try completed) while an older object of the same size
+/// and part count sits at the key: HEAD finds that object, but it is not
+/// this upload. s3put exits 1, aborts its upload, and the old object is
+/// left as it was. A reply lost after the store completed is still
+/// success.
+#[test]
+fn a_refused_complete_never_reports_an_older_object_as_this_upload() {
+    use support::liar::{Liar, Lie};
+    let s = Server::garage();
+    let old = random_bytes(12 * MIB, 1);
+    let out = s.run(
+        "s3put",
+        &[&s.url("complete/key"), "--part-size", "5MiB"],
+        &old,
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let liar = Liar::start(&s.endpoint, Lie::NoSuchUploadOnComplete);
+    let mut cmd = s.cmd("s3put");
+    cmd.env("AWS_ENDPOINT_URL", &liar.endpoint).args([
+        &s.url("complete/key"),
+        "--part-size",
+        "5MiB",
+        "--retries",
+        "0",
+    ]);
+    let out = run_command(cmd, &random_bytes(12 * MIB, 2));
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("completing the upload failed (no such upload"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("is not this upload"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(s.run("s3get", &[&s.url("complete/key")], b"").stdout == old);
+    assert_eq!(s.uploads("complete/key"), 0, "the upload is aborted");
+
+    // The reply lost after the store completed: the retry meets
+    // NoSuchUpload, HEAD finds this very upload (its multipart ETag from
+    // the parts' ETags), and that is success, with one object.
+    let liar = Liar::start(&s.endpoint, Lie::LostCompleteReply);
+    let new = random_bytes(12 * MIB, 3);
+    let mut cmd = s.cmd("s3put");
+    cmd.env("AWS_ENDPOINT_URL", &liar.endpoint).args([
+        &s.url("complete/key"),
+        "--part-size",
+        "5MiB",
+        "--json",
+    ]);
+    let out = run_command(cmd, &new);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["retries"].as_u64().unwrap() >= 1, "{report}");
+    let back = s.run("s3get", &["--json", &s.url("complete/key")], b"");
+    assert!(back.stdout == new);
+    let info: serde_json::Value = serde_json::from_str(stderr(&back).trim()).unwrap();
+    assert_eq!(info["etag"], report["etag"]);
+    assert_eq!(s.uploads("complete/key"), 0);
+}
+
+/// A store that accepts a GET and never answers ends within the idle
+/// timeout per attempt, not the SDK's 300 s.
+#[test]
+fn a_request_that_is_never_answered_ends_within_the_idle_timeout() {
+    use support::liar::{Liar, Lie};
+    let s = Server::garage();
+    let data = random_bytes(3 * MIB, 3);
+    let out = s.run("s3put", &[&s.url("silent/object")], &data);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let liar = Liar::start(&s.endpoint, Lie::SilentGet);
+    let mut cmd = s.cmd("s3get");
+    cmd.env("AWS_ENDPOINT_URL", &liar.endpoint).args([
+        "--idle-timeout",
+        "1s",
+        "--retries",
+        "1",
+        &s.url("silent/object"),
+    ]);
+    let started = std::time::Instant::now();
+    let out = run_command(cmd, b"");
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        stderr(&out).contains("failed after 2 attempts: no response for 1s"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(out.stdout.is_empty());
+}

@@ -32,7 +32,7 @@ pub struct Args {
     /// Fail, before writing anything, when the object has nothing to verify its bytes against (no stored checksum, no MD5 ETag); without it that is one warning line
     #[arg(long, env = "S3PIPE_REQUIRE_CHECKSUM")]
     pub require_checksum: bool,
-    /// Resume a body that sent nothing for this long
+    /// Resume a range whose response, or whose body, sent nothing for this long (retried --retries times)
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = super::parse_duration)]
     pub idle_timeout: u64,
     /// Decrypt age-encrypted objects with the identities in FILE (repeatable; age or OpenSSH keys)

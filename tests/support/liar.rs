@@ -22,6 +22,17 @@ pub enum Lie {
     /// No stored checksums, and SSE-KMS said, so the ETag is no MD5:
     /// nothing to verify against.
     Opaque,
+    /// CompleteMultipartUpload is not forwarded; the answer is 404
+    /// NoSuchUpload, as a store gives a retried Complete whose first try
+    /// completed (here it never did: the upload stays in progress).
+    NoSuchUploadOnComplete,
+    /// The first CompleteMultipartUpload reaches the store, its answer is
+    /// dropped with the connection: the SDK's retry meets an upload that
+    /// is already complete.
+    LostCompleteReply,
+    /// GETs are forwarded and never answered (a store that accepts a
+    /// request and hangs).
+    SilentGet,
 }
 
 pub struct Liar {
@@ -67,10 +78,21 @@ fn raw(lines: &[String]) -> Vec<u8> {
     out.into_bytes()
 }
 
-/// What a request asked, for its response: its method.
+/// What a request asked, for its response: its method, and the answer
+/// when the proxy gives it itself.
 struct Asked {
     method: String,
+    local: Option<&'static str>,
+    drop_reply: bool,
 }
+
+/// Whether [`Lie::LostCompleteReply`] has dropped its one answer (one
+/// such proxy per test process).
+static LOST: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// What a store answers a Complete for an upload it does not know.
+const NO_SUCH_UPLOAD: &str = "HTTP/1.1 404 Not Found\r\ncontent-type: application/xml\r\ncontent-length: 112\r\n\r\n\
+<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>NoSuchUpload</Code><Message>no such upload</Message></Error>\n";
 
 /// A response head as sent back.
 fn rewrite_response(mut lines: Vec<String>, asked: &Asked, lie: Lie) -> Vec<String> {
@@ -150,7 +172,24 @@ async fn serve(
         let mut cr = BufReader::new(cr);
         while let Some((head, lines, length)) = read_head(&mut cr).await? {
             let method = lines[0].split(' ').next().unwrap_or_default().to_string();
-            let _ = asked_tx.send(Asked { method });
+            let completing = method == "POST" && lines[0].contains("uploadId=");
+            if lie == Lie::NoSuchUploadOnComplete && completing {
+                tokio::io::copy(&mut (&mut cr).take(length), &mut tokio::io::sink()).await?;
+                let _ = asked_tx.send(Asked {
+                    method,
+                    local: Some(NO_SUCH_UPLOAD),
+                    drop_reply: false,
+                });
+                continue;
+            }
+            let drop_reply = lie == Lie::LostCompleteReply
+                && completing
+                && !LOST.swap(true, std::sync::atomic::Ordering::SeqCst);
+            let _ = asked_tx.send(Asked {
+                method,
+                local: None,
+                drop_reply,
+            });
             sw.write_all(&head).await?;
             tokio::io::copy(&mut (&mut cr).take(length), &mut sw).await?;
         }
@@ -160,6 +199,13 @@ async fn serve(
     let responses = async {
         let mut sr = BufReader::new(sr);
         while let Some(asked) = asked_rx.recv().await {
+            if let Some(answer) = asked.local {
+                cw.write_all(answer.as_bytes()).await?;
+                continue;
+            }
+            if lie == Lie::SilentGet && asked.method == "GET" {
+                return std::future::pending().await;
+            }
             loop {
                 let Some((_, lines, length)) = read_head(&mut sr).await? else {
                     return cw.shutdown().await;
@@ -177,6 +223,10 @@ async fn serve(
                     } else {
                         length
                     };
+                if asked.drop_reply {
+                    tokio::io::copy(&mut (&mut sr).take(length), &mut tokio::io::sink()).await?;
+                    return cw.shutdown().await;
+                }
                 let ranged = status == 206;
                 let lines = rewrite_response(lines, &asked, lie);
                 cw.write_all(&raw(&lines)).await?;

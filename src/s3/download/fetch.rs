@@ -142,17 +142,23 @@ pub(super) async fn fetch(
         if from == end {
             return Ok((buf, sum));
         }
-        let problem = match store
-            .get_range(
-                &url.bucket,
-                &url.key,
-                from,
-                end,
-                etag,
-                source.version.as_deref(),
-            )
-            .await
-        {
+        let request = store.get_range(
+            &url.bucket,
+            &url.key,
+            from,
+            end,
+            etag,
+            source.version.as_deref(),
+        );
+        // A store that accepts the request and never answers is a stall
+        // too: the SDK's per-attempt timeout (300 s) is no idle timeout.
+        let answer = tokio::time::timeout(opts.idle_timeout, request).await;
+        let problem = match answer.unwrap_or_else(|_| {
+            Err(S3Error::Other(format!(
+                "no response for {:?}",
+                opts.idle_timeout
+            )))
+        }) {
             Err(S3Error::PreconditionFailed(_)) => {
                 return Err(DownloadError::Changed(etag.to_string()));
             }

@@ -105,6 +105,12 @@ pub enum UploadError {
     Empty,
     #[error("input reader stopped unexpectedly")]
     ReaderGone,
+    /// Complete's reply was lost or refused, and what HEAD finds at the key
+    /// cannot be shown to be this upload (its multipart ETag differs).
+    #[error(
+        "completing the upload failed ({why}), and the object at the key (ETag {found}) is not this upload"
+    )]
+    NotOurs { why: String, found: String },
     /// A part task failed outside S3 (it panicked or was cancelled).
     #[error("upload task failed: {0}")]
     Task(String),

@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 use super::{PutOptions, UploadError};
 use crate::s3::client::{PartDone, PutBody, S3Error, Store};
 use crate::s3::concurrency::Concurrency;
-use crate::s3::parts::MAX_PARTS;
+use crate::s3::parts::{self, MAX_PARTS};
 use crate::s3::url::S3Url;
 
 /// A part task's outcome, with what the controller learns from it: the
@@ -153,7 +153,11 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// CompleteMultipartUpload. If its reply was lost and the retry found the
 /// upload gone, the object may well exist: HEAD decides, so a completed
-/// upload never turns into a failure (nor into a second object).
+/// upload never turns into a failure (nor into a second object) — but only
+/// an object that is provably *this* upload counts: any older object at
+/// the key would pass a size check, and a backup reported as stored would
+/// not be. A store that completes with an empty ETag (Ceph RGW 16) is
+/// asked the same way.
 async fn complete(
     store: &Store,
     url: &S3Url,
@@ -162,25 +166,27 @@ async fn complete(
     size: u64,
     if_none_match: bool,
 ) -> Result<String, UploadError> {
-    match store
+    let err = match store
         .complete(&url.bucket, &url.key, id, parts, if_none_match)
         .await
     {
-        Ok(etag) => Ok(etag),
+        Ok(etag) if !etag.is_empty() => return Ok(etag),
+        Ok(_) => S3Error::Other("CompleteMultipartUpload returned no ETag".into()),
         Err(err @ (S3Error::NoSuchUpload(_) | S3Error::Unreachable { .. } | S3Error::Other(_))) => {
-            match store.head(&url.bucket, &url.key, None, false).await {
-                Ok(info)
-                    if info.size == size
-                        && info
-                            .etag
-                            .trim_matches('"')
-                            .ends_with(&format!("-{}", parts.len())) =>
-                {
-                    Ok(info.etag)
-                }
-                _ => Err(err.into()),
-            }
+            err
         }
-        Err(e) => Err(e.into()),
+        Err(e) => return Err(e.into()),
+    };
+    let info = store.head(&url.bucket, &url.key, None, false).await;
+    let etags: Vec<&str> = parts.iter().map(|p| p.etag.as_str()).collect();
+    match (info, parts::multipart_etag(&etags)) {
+        (Ok(info), Some(ours)) if info.size == size && info.etag.trim_matches('"') == ours => {
+            Ok(info.etag)
+        }
+        (Ok(info), _) => Err(UploadError::NotOurs {
+            why: err.to_string(),
+            found: info.etag,
+        }),
+        (Err(_), _) => Err(err.into()),
     }
 }
