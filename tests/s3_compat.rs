@@ -458,3 +458,62 @@ fn a_request_that_is_never_answered_ends_within_the_idle_timeout() {
     );
     assert!(out.stdout.is_empty());
 }
+
+/// A listing is complete or an error: a body cut mid-XML, a page that
+/// says more follows without saying where, and a store that hands out
+/// the same continuation twice fail s3ls, `--latest` and s3prune (which
+/// then deletes nothing) instead of giving part of the list.
+#[test]
+fn a_cut_or_looping_listing_is_an_error_and_prune_deletes_nothing() {
+    use support::liar::{Liar, Lie};
+    let s = Server::garage();
+    for i in 0..12 {
+        let key = format!("listing/host-2026-01-{:02}-03-00-00.tar.gz", i + 1);
+        let out = s.run("s3put", &["--verify", "none", &s.url(&key)], b"x");
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+    }
+    for lie in [
+        Lie::CutListing,
+        Lie::TruncatedWithoutToken,
+        Lie::RepeatedToken,
+    ] {
+        let liar = Liar::start(&s.endpoint, lie);
+        let via = |tool: &str, args: &[&str]| {
+            let mut cmd = s.cmd(tool);
+            cmd.env("AWS_ENDPOINT_URL", &liar.endpoint)
+                .args(["--retries", "0"])
+                .args(args);
+            run_command(cmd, b"")
+        };
+        let prefix = s.url("listing/host-");
+        for (tool, args) in [
+            ("s3ls", vec!["--recursive", prefix.as_str()]),
+            ("s3ls", vec!["--latest", prefix.as_str()]),
+            ("s3prune", vec!["--keep-last", "1", prefix.as_str()]),
+        ] {
+            let out = via(tool, &args);
+            assert_eq!(
+                code(&out),
+                1,
+                "{lie:?} {tool} {args:?}: {}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+            let why = match lie {
+                Lie::CutListing => {
+                    "the store's answer (HTTP 200) could not be read: malformed or cut short"
+                }
+                Lie::TruncatedWithoutToken => {
+                    "incomplete listing: a listing page says more follows but not where"
+                }
+                _ => "incomplete listing: the listing's continuation \"loop\" came twice",
+            };
+            assert!(
+                stderr(&out).contains(why),
+                "{lie:?} {tool}: {}",
+                stderr(&out)
+            );
+            assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+        }
+        assert_eq!(s.keys("listing/").len(), 12, "{lie:?}: nothing deleted");
+    }
+}

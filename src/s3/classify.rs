@@ -62,12 +62,16 @@ fn service(code: &str, message: &str, status: u16, bucket: &str, key: &str) -> S
             S3Error::SignatureMismatch
         }
         ("AccessDenied" | "InvalidAccessKeyId" | "Forbidden", _) | ("", 403) => {
-            S3Error::AccessDenied(if message.is_empty() {
-                format!("{code} (HTTP {status})")
-            } else {
-                message.into()
+            S3Error::AccessDenied(match (message, code) {
+                ("", "") => format!("HTTP {status}, no error detail"),
+                ("", code) => format!("{code} (HTTP {status})"),
+                (message, _) => message.into(),
             })
         }
+        // The SDK could not read a successful answer: a body cut short or
+        // not S3's XML (a listing cut mid-XML read "HTTP 200: no error
+        // detail" before).
+        ("", 200..=299) => S3Error::Malformed(status),
         ("PreconditionFailed", _) | (_, 412) => S3Error::PreconditionFailed(message.into()),
         _ => S3Error::Service {
             code: if code.is_empty() {
@@ -136,7 +140,16 @@ mod tests {
                 "k",
                 "access denied: AccessDenied (HTTP 403)",
             ),
-            (svc("", "", 403), "k", "access denied:  (HTTP 403)"),
+            (
+                svc("", "", 403),
+                "k",
+                "access denied: HTTP 403, no error detail",
+            ),
+            (
+                svc("", "", 200),
+                "k",
+                "the store's answer (HTTP 200) could not be read: malformed or cut short",
+            ),
             (
                 svc("InvalidAccessKeyId", "no such key id", 403),
                 "k",

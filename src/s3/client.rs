@@ -53,6 +53,7 @@ use aws_smithy_checksums::ChecksumAlgorithm as Alg;
 use bytes::Bytes;
 
 use super::classify::{Failure, classify};
+use super::pages::{Incomplete, Page, Pages};
 
 /// Set the `ObjectSettings` fields on a Put/CreateMultipartUpload builder
 /// (two SDK types with the same setters).
@@ -189,6 +190,10 @@ pub enum S3Error {
         message: String,
         status: u16,
     },
+    #[error("the store's answer (HTTP {0}) could not be read: malformed or cut short")]
+    Malformed(u16),
+    #[error("incomplete listing: {0}")]
+    Listing(Incomplete),
     #[error("CA bundle {path}: {why}")]
     CaBundle { path: PathBuf, why: String },
     #[error("{0}")]
@@ -664,34 +669,47 @@ impl Store {
         prefix: &str,
         delimiter: Option<&str>,
     ) -> Result<Listing, S3Error> {
-        let mut listing = Listing::default();
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(prefix)
-            .set_delimiter(delimiter.map(String::from))
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| self.classify(e, bucket, prefix))?;
-            for obj in page.contents.unwrap_or_default() {
+        let (mut listing, mut pages) = (Listing::default(), Pages::default());
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .set_delimiter(delimiter.map(String::from))
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| self.classify(e, bucket, prefix))?;
+            let (objects, prefixes) = (page.contents.unwrap_or_default(), page.common_prefixes);
+            let prefixes = prefixes.unwrap_or_default();
+            let said = Page {
+                truncated: page.is_truncated,
+                next: page.next_continuation_token,
+                key_count: page.key_count.map(i64::from),
+                entries: objects.len() + prefixes.len(),
+            };
+            for obj in objects {
                 listing.objects.push(ListedObject {
                     key: obj.key.unwrap_or_default(),
                     size: obj.size.unwrap_or(0).max(0) as u64,
                     last_modified: obj.last_modified.map_or(0, |t| t.secs()),
                 });
             }
-            for p in page.common_prefixes.unwrap_or_default() {
-                listing.prefixes.extend(p.prefix);
+            listing
+                .prefixes
+                .extend(prefixes.into_iter().filter_map(|p| p.prefix));
+            match pages.next(said).map_err(S3Error::Listing)? {
+                Some(next) => token = Some(next),
+                None => return Ok(listing),
             }
         }
-        Ok(listing)
     }
 
     /// In-progress multipart uploads under `prefix` (all pages).
     pub async fn list_uploads(&self, bucket: &str, prefix: &str) -> Result<Vec<Upload>, S3Error> {
-        let mut uploads = Vec::new();
+        let (mut uploads, mut pages) = (Vec::new(), Pages::default());
         let (mut key_marker, mut id_marker) = (None::<String>, None::<String>);
         loop {
             let out = self
@@ -704,18 +722,27 @@ impl Store {
                 .send()
                 .await
                 .map_err(|e| self.classify(e, bucket, prefix))?;
-            for u in out.uploads.unwrap_or_default() {
+            let listed = out.uploads.unwrap_or_default();
+            let (key, id) = (out.next_key_marker, out.next_upload_id_marker);
+            let said = Page {
+                truncated: out.is_truncated,
+                next: key
+                    .clone()
+                    .map(|k| format!("{k}\n{}", id.clone().unwrap_or_default())),
+                key_count: None,
+                entries: listed.len(),
+            };
+            for u in listed {
                 uploads.push(Upload {
                     key: u.key.unwrap_or_default(),
                     upload_id: u.upload_id.unwrap_or_default(),
                     initiated: u.initiated.map_or(0, |t| t.secs()),
                 });
             }
-            if out.is_truncated != Some(true) {
+            if pages.next(said).map_err(S3Error::Listing)?.is_none() {
                 return Ok(uploads);
             }
-            key_marker = out.next_key_marker;
-            id_marker = out.next_upload_id_marker;
+            (key_marker, id_marker) = (key, id);
         }
     }
 

@@ -12,6 +12,7 @@ pub mod concurrency;
 pub mod delete;
 pub mod download;
 pub mod list;
+pub mod pages;
 pub mod parts;
 pub mod prune;
 pub mod rate;

@@ -30,6 +30,12 @@ pub enum Lie {
     /// dropped with the connection: the SDK's retry meets an upload that
     /// is already complete.
     LostCompleteReply,
+    /// A ListObjectsV2 body cut in half (its Content-Length to match).
+    CutListing,
+    /// Every ListObjectsV2 page says more follows, without a token.
+    TruncatedWithoutToken,
+    /// Every ListObjectsV2 page says more follows at the same token.
+    RepeatedToken,
     /// GETs are forwarded and never answered (a store that accepts a
     /// request and hangs).
     SilentGet,
@@ -82,8 +88,36 @@ fn raw(lines: &[String]) -> Vec<u8> {
 /// when the proxy gives it itself.
 struct Asked {
     method: String,
-    local: Option<&'static str>,
+    local: Option<Vec<u8>>,
     drop_reply: bool,
+    /// A ListObjectsV2 request.
+    listing: bool,
+}
+
+/// A ListObjectsV2 page as the lie has it.
+fn rewrite_listing(body: Vec<u8>, lie: Lie) -> Vec<u8> {
+    let text = String::from_utf8(body).unwrap();
+    let cut_token = |t: &str| match (
+        t.find("<NextContinuationToken>"),
+        t.find("</NextContinuationToken>"),
+    ) {
+        (Some(a), Some(b)) => format!("{}{}", &t[..a], &t[b + "</NextContinuationToken>".len()..]),
+        _ => t.to_string(),
+    };
+    let truncated = |t: &str, token: &str| {
+        cut_token(t).replace(
+            "<IsTruncated>false</IsTruncated>",
+            &format!("<IsTruncated>true</IsTruncated>{token}"),
+        )
+    };
+    match lie {
+        Lie::CutListing => text.as_bytes()[..text.len() / 2].to_vec(),
+        Lie::TruncatedWithoutToken => truncated(&text, "").into_bytes(),
+        Lie::RepeatedToken => {
+            truncated(&text, "<NextContinuationToken>loop</NextContinuationToken>").into_bytes()
+        }
+        _ => text.into_bytes(),
+    }
 }
 
 /// Whether [`Lie::LostCompleteReply`] has dropped its one answer (one
@@ -145,7 +179,8 @@ fn rewrite_response(mut lines: Vec<String>, asked: &Asked, lie: Lie) -> Vec<Stri
 }
 
 /// The body of the last ranged GET, for [`Lie::OtherRange`] to answer the
-/// next one of the same length with.
+/// next one of the same length with (and the last listing page, whole, for
+/// [`Lie::RepeatedToken`]).
 type Previous = std::sync::Arc<std::sync::Mutex<Vec<u8>>>;
 
 fn swap(previous: &Previous, body: Vec<u8>) -> Vec<u8> {
@@ -177,18 +212,33 @@ async fn serve(
                 tokio::io::copy(&mut (&mut cr).take(length), &mut tokio::io::sink()).await?;
                 let _ = asked_tx.send(Asked {
                     method,
-                    local: Some(NO_SUCH_UPLOAD),
+                    local: Some(NO_SUCH_UPLOAD.as_bytes().to_vec()),
                     drop_reply: false,
+                    listing: false,
                 });
                 continue;
             }
             let drop_reply = lie == Lie::LostCompleteReply
                 && completing
                 && !LOST.swap(true, std::sync::atomic::Ordering::SeqCst);
+            let listing = method == "GET" && lines[0].contains("list-type=2");
+            // The store refuses a token it never gave: the page that gave
+            // it is given again, as a store that loops would.
+            if lie == Lie::RepeatedToken && lines[0].contains("continuation-token=loop") {
+                let page = previous.lock().unwrap().clone();
+                let _ = asked_tx.send(Asked {
+                    method,
+                    local: Some(page),
+                    drop_reply: false,
+                    listing,
+                });
+                continue;
+            }
             let _ = asked_tx.send(Asked {
                 method,
                 local: None,
                 drop_reply,
+                listing,
             });
             sw.write_all(&head).await?;
             tokio::io::copy(&mut (&mut cr).take(length), &mut sw).await?;
@@ -200,7 +250,7 @@ async fn serve(
         let mut sr = BufReader::new(sr);
         while let Some(asked) = asked_rx.recv().await {
             if let Some(answer) = asked.local {
-                cw.write_all(answer.as_bytes()).await?;
+                cw.write_all(&answer).await?;
                 continue;
             }
             if lie == Lie::SilentGet && asked.method == "GET" {
@@ -228,13 +278,20 @@ async fn serve(
                     return cw.shutdown().await;
                 }
                 let ranged = status == 206;
-                let lines = rewrite_response(lines, &asked, lie);
-                cw.write_all(&raw(&lines)).await?;
+                let mut lines = rewrite_response(lines, &asked, lie);
                 let mut body = vec![0u8; length as usize];
                 sr.read_exact(&mut body).await?;
                 if lie == Lie::OtherRange && ranged {
                     body = swap(previous, body);
                 }
+                if asked.listing && status == 200 {
+                    body = rewrite_listing(body, lie);
+                    set(&mut lines, "content-length", &body.len().to_string());
+                    if lie == Lie::RepeatedToken {
+                        *previous.lock().unwrap() = [raw(&lines), body.clone()].concat();
+                    }
+                }
+                cw.write_all(&raw(&lines)).await?;
                 cw.write_all(&body).await?;
                 if status >= 200 {
                     break;
