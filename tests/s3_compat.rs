@@ -517,3 +517,34 @@ fn a_cut_or_looping_listing_is_an_error_and_prune_deletes_nothing() {
         assert_eq!(s.keys("listing/").len(), 12, "{lie:?}: nothing deleted");
     }
 }
+
+/// `s3rm --uploads` lists an upload, and by the time it aborts it the
+/// upload is gone (completed meanwhile; a Garage cluster lists completed
+/// uploads for a while): the clean-up's goal holds, so it is no failure.
+#[test]
+fn an_upload_gone_before_its_abort_is_no_failure() {
+    use support::liar::{Liar, Lie};
+    let s = Server::garage();
+    let out = s.interrupted_upload("gone/key", &[], nix::sys::signal::Signal::SIGKILL);
+    assert_eq!(out.status.code(), None, "killed");
+    assert_eq!(s.uploads("gone/"), 1);
+    let liar = Liar::start(&s.endpoint, Lie::NoSuchUploadOnAbort);
+    let mut cmd = s.cmd("s3rm");
+    cmd.env("AWS_ENDPOINT_URL", &liar.endpoint).args([
+        "--uploads",
+        "--retries",
+        "0",
+        &s.url("gone/"),
+    ]);
+    let out = run_command(cmd, b"");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.starts_with("aborted s3://s3pipe-test/gone/key (upload "),
+        "{said}"
+    );
+    assert!(said.trim_end().ends_with("(already gone)"), "{said}");
+    let out = s.run("s3rm", &["--uploads", &s.url("gone/")], b"");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(s.uploads("gone/"), 0);
+}

@@ -40,13 +40,20 @@ pub async fn rm(store: &Store, urls: &[S3Url], opts: &RmOptions) -> Result<RmRep
                     continue;
                 }
                 let name = format!("s3://{}/{} (upload {})", url.bucket, u.key, u.upload_id);
-                if !opts.dry_run
-                    && let Err(e) = store.abort(&url.bucket, &u.key, &u.upload_id).await
-                {
-                    report.failed.push((name, e.to_string()));
-                    continue;
+                let aborted = match opts.dry_run {
+                    true => Ok(()),
+                    false => store.abort(&url.bucket, &u.key, &u.upload_id).await,
+                };
+                match aborted {
+                    Ok(()) => report.done.push(format!("{verb}aborted {name}")),
+                    // Listed, then gone (completed or aborted meanwhile; a
+                    // Garage cluster lists a completed upload for a while):
+                    // what the clean-up wants is already true.
+                    Err(S3Error::NoSuchUpload(_)) => {
+                        report.done.push(format!("aborted {name} (already gone)"))
+                    }
+                    Err(e) => report.failed.push((name, e.to_string())),
                 }
-                report.done.push(format!("{verb}aborted {name}"));
             }
             continue;
         }

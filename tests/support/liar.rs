@@ -36,6 +36,9 @@ pub enum Lie {
     TruncatedWithoutToken,
     /// Every ListObjectsV2 page says more follows at the same token.
     RepeatedToken,
+    /// AbortMultipartUpload is not forwarded; the answer is 404
+    /// NoSuchUpload (the upload was listed, then completed meanwhile).
+    NoSuchUploadOnAbort,
     /// GETs are forwarded and never answered (a store that accepts a
     /// request and hangs).
     SilentGet,
@@ -208,7 +211,10 @@ async fn serve(
         while let Some((head, lines, length)) = read_head(&mut cr).await? {
             let method = lines[0].split(' ').next().unwrap_or_default().to_string();
             let completing = method == "POST" && lines[0].contains("uploadId=");
-            if lie == Lie::NoSuchUploadOnComplete && completing {
+            let aborting = method == "DELETE" && lines[0].contains("uploadId=");
+            if (lie == Lie::NoSuchUploadOnComplete && completing)
+                || (lie == Lie::NoSuchUploadOnAbort && aborting)
+            {
                 tokio::io::copy(&mut (&mut cr).take(length), &mut tokio::io::sink()).await?;
                 let _ = asked_tx.send(Asked {
                     method,
