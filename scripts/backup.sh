@@ -26,6 +26,11 @@
 #                           The manifest records each object's encryption and
 #                           the recipients' public keys, never a secret.
 #   METRICS_TEXTFILE, PUSHGATEWAY_URL  Prometheus metrics (scripts/report.sh)
+#   BACKUP_IDLE_TIMEOUT  a producer (DB_DUMP_CMD, a BACKUP_STREAMS command)
+#                 that writes nothing on stdout or stderr for this long is
+#                 killed and the run fails (default 10m; off for none):
+#                 mongodump and pg_dump talk on stderr while they work, a
+#                 stalled `kubectl exec` says nothing (TheCombine#4322)
 #
 # Objects: NAME-TS.db.EXT, NAME-TS.files.tar.gz, NAME-TS.manifest.json.
 # Single-archive mode (BACKUP_MODE=single) writes one NAME-TS.tar.gz that
@@ -43,12 +48,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/report.sh"
 run_started=$(date +%s)
 ts=${BACKUP_TS:-$(date -u +%Y-%m-%d-%H-%M-%S)}
-# A failure before anything was uploaded: the summary line, exit 1.
-die() {
-  log "$*"
-  report_run failure "\"error\":$(json_string "$*")"
-  exit 1
-}
+ts_given=${BACKUP_TS:-}
 # A configuration that cannot work: exit 2, so a Job does not retry it.
 misconfigured() {
   log "$*"
@@ -57,6 +57,23 @@ misconfigured() {
 }
 
 [ -n "${BACKUP_URL:-}" ] || misconfigured "set BACKUP_URL=s3://bucket/prefix"
+[[ -z $ts_given || $ts_given =~ ^[0-9]{4}(-[0-9]{2}){5}$ ]] ||
+  misconfigured "BACKUP_TS must be YYYY-MM-DD-HH-MM-SS, not $ts_given"
+# The idle limit, in seconds: pack watches the streams it splices with it,
+# and s3put watches its producer with a minute more, so that a stalled
+# splice is named by pack (the innermost watcher) rather than by s3put.
+idle=${BACKUP_IDLE_TIMEOUT:-10m}
+case $idle in
+  off) unset S3PIPE_IDLE_TIMEOUT; put_idle=() ;;
+  *[1-9]*)
+    [[ $idle =~ ^([0-9]+)([smhd]?)$ ]] || misconfigured "BACKUP_IDLE_TIMEOUT must be a duration (90s, 10m, 1h) or off, not $idle"
+    case ${BASH_REMATCH[2]} in m) unit=60 ;; h) unit=3600 ;; d) unit=86400 ;; *) unit=1 ;; esac
+    idle=$((10#${BASH_REMATCH[1]} * unit))
+    export S3PIPE_IDLE_TIMEOUT=$idle
+    put_idle=(--idle-timeout "$((idle + 60))")
+    ;;
+  *) misconfigured "BACKUP_IDLE_TIMEOUT must be a duration (90s, 10m, 1h) or off, not $idle" ;;
+esac
 [ -n "${BACKUP_NAME:-}" ] || misconfigured "set BACKUP_NAME, e.g. the host name"
 [ -n "${BACKUP_PATHS:-}${BACKUP_STREAMS:-}${DB_DUMP_CMD:-}" ] ||
   misconfigured "nothing to back up: set BACKUP_PATHS, BACKUP_STREAMS and/or DB_DUMP_CMD"
@@ -94,8 +111,15 @@ objects=""
 fail() {
   trap - INT TERM HUP
   log "FAILED: $*"
+  local url why
   for url in "${uploaded[@]}"; do
-    s3rm -q "$url" 2>/dev/null || s3rm -q --uploads "$url" 2>/dev/null || true
+    # Completed objects are deleted, uploads in progress aborted; what
+    # stays behind is said, with why.
+    if why=$(s3rm -q "$url" 2>&1); then
+      log "removed $url"
+    elif ! why="$why; $(s3rm -q --uploads "$url" 2>&1)"; then
+      log "could not remove $url, left behind: $why"
+    fi
   done
   report_run failure "\"error\":$(json_string "$*")"
   exit 1
@@ -109,7 +133,7 @@ put() {
   shift
   uploaded+=("$url")
   log "streaming $* -> $url"
-  report=$(s3put -q --sha256 --json "${encrypt[@]}" --exec "$url" -- "$@") ||
+  report=$(s3put -q --sha256 --json "${put_idle[@]}" "${encrypt[@]}" --exec "$url" -- "$@") ||
     fail "$url: the producer or the upload failed"
   objects="${objects:+$objects,}$report"
 }
@@ -133,8 +157,8 @@ else
 fi
 
 version=$(s3put --version | awk '{print $2}')
-manifest=$(printf '{"name":"%s","timestamp":"%s","tool":"s3pipe %s","objects":[%s]}' \
-  "$BACKUP_NAME" "$ts" "$version" "$objects")
+manifest=$(printf '{"name":%s,"timestamp":"%s","tool":"s3pipe %s","objects":[%s]}' \
+  "$(json_string "$BACKUP_NAME")" "$ts" "$version" "$objects")
 uploaded+=("$base.manifest.json")
 printf '%s\n' "$manifest" | s3put -q "$base.manifest.json" || fail "writing the manifest"
 uploaded=()
@@ -147,8 +171,10 @@ keep_args
 if [ "$policy" -gt 0 ]; then
   log "pruning ${BACKUP_URL%/}/${BACKUP_NAME}- (${keep[*]})"
   if ! s3prune -q "${keep[@]}" "${BACKUP_URL%/}/${BACKUP_NAME}-"; then
+    # The backup is stored; the run still failed: one summary, exit 1.
+    log "pruning failed"
     report_run failure "\"manifest\":$(json_string "$base.manifest.json"),\"objects\":[$objects],\"error\":\"pruning failed\""
-    die "pruning failed"
+    exit 1
   fi
 fi
 report_run success "\"manifest\":$(json_string "$base.manifest.json"),\"bytes\":$(sum_sizes "$objects"),\"objects\":[$objects]"

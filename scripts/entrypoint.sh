@@ -15,6 +15,13 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 log() { printf '%s entrypoint: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
+# A setting that is missing: a timestamped line, exit 2 (as usage).
+need() {
+  local name
+  for name in "$@"; do
+    [ -n "${!name:-}" ] || { log "$command: set $name"; exit 2; }
+  done
+}
 usage() {
   log "usage: entrypoint.sh backup | restore [--clean] [TS|latest|s3://bucket/key] | list | prune | cleanup-uploads"
   exit 2
@@ -31,12 +38,12 @@ case "$command" in
     exec "$here/restore.sh" "$@"
     ;;
   list)
-    : "${BACKUP_URL:?set BACKUP_URL}" "${BACKUP_NAME:?set BACKUP_NAME}"
+    need BACKUP_URL BACKUP_NAME
     # STAMP<TAB>URL<TAB>SUFFIXES per complete backup, oldest first.
     exec s3ls --backups "${BACKUP_URL%/}/${BACKUP_NAME}-"
     ;;
   prune)
-    : "${BACKUP_URL:?set BACKUP_URL}" "${BACKUP_NAME:?set BACKUP_NAME}"
+    need BACKUP_URL BACKUP_NAME
     # shellcheck source=scripts/keep-args.sh
     . "$here/keep-args.sh"
     keep_args
@@ -45,7 +52,7 @@ case "$command" in
     exec s3prune "${keep[@]}" "$@" "${BACKUP_URL%/}/${BACKUP_NAME}-"
     ;;
   cleanup-uploads)
-    : "${BACKUP_URL:?set BACKUP_URL}"
+    need BACKUP_URL
     log "aborting uploads older than ${UPLOAD_MAX_AGE:-1d} under ${BACKUP_URL%/}/"
     exec s3rm --uploads --older-than "${UPLOAD_MAX_AGE:-1d}" "${BACKUP_URL%/}/"
     ;;

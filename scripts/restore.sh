@@ -27,6 +27,10 @@
 #                            "kubectl exec -i deploy/db -- sh -c 'rm -rf /dump && mkdir /dump && tar xf - -C /dump && mongorestore --drop --gzip --dir=/dump'"
 #   RESTORE_IDENTITY_FILE    age identity file for encrypted backups (a
 #                            Secret mounted as a file; s3get --identity)
+#   RESTORE_REQUIRE_CHECKSUM on (default): an object s3get can verify nothing
+#                            of (no stored checksum, no MD5 ETag) is refused
+#                            before anything is restored from it; off: it is
+#                            restored with one warning line
 # Exit 0 success, 1 failure, 2 misconfiguration.
 set -euo pipefail
 
@@ -44,6 +48,11 @@ for arg in "$@"; do
 done
 # s3get reads its identity file from here.
 [ -z "${RESTORE_IDENTITY_FILE:-}" ] || export S3PIPE_IDENTITY_FILE=$RESTORE_IDENTITY_FILE
+case ${RESTORE_REQUIRE_CHECKSUM:-on} in
+  on) export S3PIPE_REQUIRE_CHECKSUM=true ;;
+  off) ;;
+  *) misconfigured "RESTORE_REQUIRE_CHECKSUM must be on or off, not $RESTORE_REQUIRE_CHECKSUM" ;;
+esac
 
 # unpack's routes: RESTORE_ROUTES, one PREFIX=COMMAND per line.
 here=$(cd "$(dirname "$0")" && pwd)

@@ -481,3 +481,104 @@ fn encrypted_backups_restore_with_the_identity_and_prune_like_any_other() {
         &tmp.path().join("restored/files"),
     );
 }
+
+/// A stream that stalls (TheCombine#4322's `kubectl cp`) fails the run
+/// within BACKUP_IDLE_TIMEOUT: pack names it, its process group is
+/// killed, nothing of the run is left in the bucket.
+#[test]
+fn a_stalled_stream_fails_the_backup_within_its_idle_timeout() {
+    let s = Server::garage();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut env = files_job(s, tmp.path(), "stalled", "2026-11-24-03-15-00");
+    let dir = tmp.path().join("src/files").display().to_string();
+    let stream = format!("sh -c 'tar cf - -C {dir} .; sleep 604'");
+    env.push(("BACKUP_STREAMS", format!("extra={stream}")));
+    env.push(("BACKUP_IDLE_TIMEOUT", "1s".to_string()));
+    let out = script(s, "backup.sh", &env, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let want =
+        format!("`{stream}` wrote nothing on stdout or stderr for 1s (--idle-timeout): killed it");
+    assert!(stderr(&out).contains(&want), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["result"], "failure", "{summary}");
+    assert!(s.keys("stalled/").is_empty(), "{:?}", s.keys("stalled/"));
+    assert_eq!(s.uploads("stalled/"), 0);
+    let still = std::process::Command::new("pgrep")
+        .args(["-f", "sleep 604"])
+        .output()
+        .unwrap();
+    assert!(!still.status.success(), "the stalled stream lives on");
+
+    for (name, value, why) in [
+        (
+            "BACKUP_IDLE_TIMEOUT",
+            "soon",
+            "BACKUP_IDLE_TIMEOUT must be a duration (90s, 10m, 1h) or off, not soon",
+        ),
+        (
+            "BACKUP_IDLE_TIMEOUT",
+            "0",
+            "BACKUP_IDLE_TIMEOUT must be a duration (90s, 10m, 1h) or off, not 0",
+        ),
+        (
+            "BACKUP_TS",
+            "yesterday",
+            "BACKUP_TS must be YYYY-MM-DD-HH-MM-SS, not yesterday",
+        ),
+    ] {
+        let mut bad = files_job(s, tmp.path(), "stalled", "2026-11-24-03-15-00");
+        bad.retain(|(k, _)| *k != name);
+        bad.push((name, value.to_string()));
+        let out = script(s, "backup.sh", &bad, &[]);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{name}={value}: {}",
+            stderr(&out)
+        );
+        assert!(stderr(&out).contains(why), "{}", stderr(&out));
+        assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+    }
+    assert!(s.keys("stalled/").is_empty());
+}
+
+/// The defects a review found in the scripts, each pinned: a prune that
+/// fails after a stored backup reports once (it reported twice), the
+/// manifest's name is JSON-escaped, and the entrypoint's subcommands
+/// without BACKUP_URL exit 2 with a timestamped line (was 1, bare).
+#[test]
+fn the_scripts_report_once_escape_names_and_exit_2_when_misconfigured() {
+    let s = Server::garage();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut env = files_job(s, tmp.path(), "defects", "2026-11-24-03-15-00");
+    env.retain(|(k, _)| *k != "BACKUP_NAME");
+    env.push(("BACKUP_NAME", "we\"b".to_string()));
+    env.push(("KEEP_LAST", "many".to_string()));
+    let out = script(s, "backup.sh", &env, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let lines: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
+    assert_eq!(lines.len(), 1, "one summary line: {lines:?}");
+    let summary: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(
+        (summary["result"].as_str(), summary["error"].as_str()),
+        (Some("failure"), Some("pruning failed"))
+    );
+    let manifest_url = s.url("defects/we\"b-2026-11-24-03-15-00.manifest.json");
+    let manifest = s.run("s3get", &[&manifest_url], b"");
+    assert_eq!(code(&manifest), 0, "{}", stderr(&manifest));
+    let manifest: serde_json::Value = serde_json::from_slice(&manifest.stdout).unwrap();
+    assert_eq!(manifest["name"], "we\"b");
+
+    let mut bare = files_job(s, tmp.path(), "defects", "2026-11-24-03-15-00");
+    bare.retain(|(k, _)| *k != "BACKUP_URL");
+    for sub in ["list", "prune", "cleanup-uploads"] {
+        let out = script(s, "entrypoint.sh", &bare, &[sub]);
+        assert_eq!(out.status.code(), Some(2), "{sub}: {}", stderr(&out));
+        let line = stderr(&out);
+        assert!(
+            line.ends_with(&format!(" entrypoint: {sub}: set BACKUP_URL\n")),
+            "{line}"
+        );
+        assert!(line.starts_with("20"), "timestamped: {line}");
+    }
+}
