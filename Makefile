@@ -118,9 +118,11 @@ image-base: deps
 k8s-deps:
 	@command -v kubernetes-validate >/dev/null 2>&1 || pip install -q kubernetes-validate
 
-# Objects uploaded the way Python jobs do (tests/s3_compat.rs: boto3).
+# Objects uploaded the way Python jobs do (tests/s3_compat.rs: boto3), and
+# moto's server, the emulator users test their scripts against.
 py-deps:
 	@python3 -c 'import boto3' 2>/dev/null || pip install -q boto3
+	@command -v moto_server >/dev/null 2>&1 || pip install -q 'moto[server]'
 
 clean:
 	cargo clean

@@ -210,6 +210,12 @@ pub struct ObjectInfo {
     pub parts: Option<u32>,
     /// Size of part 1, when asked for.
     pub part_size: Option<u64>,
+    /// False when a part HEAD did not say the object's total size (no
+    /// Content-Range): `size` may be part 1's.
+    pub exact_size: bool,
+    /// The store says its checksum covers the whole object
+    /// (`x-amz-checksum-type: FULL_OBJECT`), parts or not.
+    pub full_object: bool,
     /// The stored CRC32C (base64; `…-N` when composite over N parts).
     pub crc32c: Option<String>,
     /// Every other checksum the store holds (CRC32, CRC64NVME, SHA-1,
@@ -595,23 +601,21 @@ impl Store {
         let parts = out.parts_count.map(|n| n as u32);
         // With partNumber, Content-Length is part 1's; the total is in
         // Content-Range ("bytes 0-N/TOTAL").
-        // Without one, Content-Length may be either: part 1's size is then
-        // not known (None), and s3get asks a plain HEAD for the whole.
+        // Without one, Content-Length may be either: the size is then not
+        // exact, and s3get asks a plain HEAD for the whole.
         let total = (out.content_range.as_deref())
             .and_then(|r| r.rsplit('/').next())
             .and_then(|total| total.parse::<u64>().ok());
-        let (size, part_size) = match (part_one, total) {
-            (true, Some(total)) => (total, Some(part_len)),
-            (true, None) if parts.is_some() => (part_len, None),
-            (true, None) => (part_len, Some(part_len)),
-            (false, _) => (part_len, None),
-        };
+        let exact_size = !(part_one && parts.is_some() && total.is_none());
+        let size = total.filter(|_| part_one).unwrap_or(part_len);
         Ok(ObjectInfo {
             size,
             etag: out.e_tag.unwrap_or_default(),
             version_id: out.version_id,
             parts,
-            part_size,
+            part_size: part_one.then_some(part_len),
+            exact_size,
+            full_object: out.checksum_type == Some(aws_sdk_s3::types::ChecksumType::FullObject),
             crc32c: out.checksum_crc32_c,
             checksums: [
                 (Algorithm::Crc64Nvme, out.checksum_crc64_nvme),

@@ -132,6 +132,30 @@ impl Server {
         })
     }
 
+    /// moto's server, the emulator users test their scripts against: any
+    /// keys, the bucket created here (PyPI `moto[server]`, `make py-deps`).
+    pub fn moto() -> &'static Server {
+        static MOTO: OnceLock<Server> = OnceLock::new();
+        MOTO.get_or_init(|| {
+            let dir = tempfile::Builder::new().prefix("s3pipe-moto-").tempdir().unwrap().keep();
+            let port = free_port();
+            let script = format!("exec moto_server -H 127.0.0.1 -p {port}");
+            let guard = watchdog(&script, &dir);
+            let endpoint = format!("http://127.0.0.1:{port}");
+            // moto checks no signature: an unsigned PUT creates the bucket.
+            let create = format!(
+                "import time, urllib.request\n\
+                 for _ in range(300):\n\
+                 \x20   try:\n\
+                 \x20       urllib.request.urlopen(urllib.request.Request('{endpoint}/{BUCKET}', method='PUT')); break\n\
+                 \x20   except OSError: time.sleep(0.1)\n"
+            );
+            let out = Command::new("python3").args(["-c", &create]).output().unwrap();
+            assert!(out.status.success(), "moto: {}", String::from_utf8_lossy(&out.stderr));
+            Server::started("moto", endpoint, guard, &dir)
+        })
+    }
+
     /// Wait until the bucket answers a listing (polling a condition, with a
     /// deadline), or fail with the server's log.
     fn started(

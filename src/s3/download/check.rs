@@ -142,7 +142,10 @@ pub(super) fn choose_check(info: &ObjectInfo, verify: bool, max_part: u64) -> Ch
     }
     if let Some(crc) = &info.crc32c {
         let Some((_, n)) = crc.split_once('-') else {
-            return Check::Crc32c(crc.clone());
+            if whole_value(info) {
+                return Check::Crc32c(crc.clone());
+            }
+            return stored_or_etag(info, max_part);
         };
         if let Some(ends) = part_ends(info, n) {
             return Check::PartCrc32c {
@@ -151,9 +154,24 @@ pub(super) fn choose_check(info: &ObjectInfo, verify: bool, max_part: u64) -> Ch
             };
         }
     }
+    stored_or_etag(info, max_part)
+}
+
+/// A value without `-N` is the whole object's — unless the object is
+/// multipart and the store does not say FULL_OBJECT: an emulator stores a
+/// CRC32C there that is neither the whole's nor the composite (seen with
+/// moto 5.2), and trusting it would fail every good download.
+fn whole_value(info: &ObjectInfo) -> bool {
+    let multipart = info.parts.is_some() || info.etag.trim_matches('"').contains('-');
+    info.full_object || !multipart
+}
+
+/// Another stored checksum, else the ETag.
+fn stored_or_etag(info: &ObjectInfo, max_part: u64) -> Check {
     let stored = info.checksums.iter().find_map(|(alg, value)| {
         let (ends, composite) = match value.split_once('-') {
-            None => (vec![info.size], false),
+            None if whole_value(info) => (vec![info.size], false),
+            None => return None,
             Some((_, n)) => (part_ends(info, n)?, true),
         };
         let (digest, expected) = (Digest::Sum(*alg), value.clone());
@@ -384,6 +402,8 @@ mod tests {
             part_size: Some(part_size),
             crc32c: crc.map(String::from),
             checksums: Vec::new(),
+            exact_size: true,
+            full_object: false,
             etag_is_md5: true,
             content_type: None,
             metadata: Vec::new(),
@@ -530,6 +550,9 @@ mod tests {
         let mib = 1 << 20;
         let mut crc32 = info(40 * mib, Some(2), 32 * mib, None, "\"x-2\"");
         crc32.checksums = vec![(Algorithm::Crc32, "AAAAAA==".into())];
+        // Multipart, no `-N`, no FULL_OBJECT: not trusted (moto's CRC32C).
+        assert_eq!(choose_check(&crc32, true, 16 * mib), Check::None);
+        crc32.full_object = true;
         let full = Sequential {
             digest: Digest::Sum(Algorithm::Crc32),
             ends: vec![40 * mib],

@@ -194,7 +194,7 @@ async fn discover(
         }
         Err(_) => return Ok(store.head(&url.bucket, &url.key, version, false).await?),
     };
-    if part.parts.is_none() || names_parts(&part.etag, part.parts) && part.part_size.is_some() {
+    if part.parts.is_none() || names_parts(&part.etag, part.parts) && part.exact_size {
         return Ok(part);
     }
     // A store that answers HEAD partNumber=1 with the part's own ETag (a
@@ -202,8 +202,12 @@ async fn discover(
     // total size: the object's identity comes from a plain HEAD, and the
     // part layout is kept only where it agrees with it.
     let whole = store.head(&url.bucket, &url.key, version, false).await?;
-    let agrees =
-        whole.size == part.size && part.part_size.is_some() && names_parts(&whole.etag, part.parts);
+    let (parts, first) = (part.parts.unwrap_or(0), part.part_size.unwrap_or(0));
+    let growth = super::parts::growth(&whole.metadata);
+    let fits = super::parts::ends(whole.size, parts, first, growth).is_some();
+    let agrees = (whole.size == part.size || !part.exact_size)
+        && fits
+        && names_parts(&whole.etag, part.parts);
     Ok(ObjectInfo {
         parts: part.parts.filter(|_| agrees),
         part_size: part.part_size.filter(|_| agrees),
