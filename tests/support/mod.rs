@@ -162,7 +162,27 @@ fn walk(
 
 /// Assert two trees are identical, naming the first difference.
 pub fn assert_same_tree(a: &Path, b: &Path) {
-    let (sa, sb) = (snapshot(a), snapshot(b));
+    assert_same_trees(snapshot(a), snapshot(b), a, b);
+}
+
+/// The same for two extractions made at different moments: a directory
+/// whose mtime is `since` or later got it from the clock (the archive had
+/// none for it), so its mtime is not compared — two extractions a second
+/// apart gave 1796222309 and …310 in a clean-clone run.
+pub fn assert_same_extraction(a: &Path, b: &Path, since: i64) {
+    let settled = |root: &Path| {
+        let mut snap = snapshot(root);
+        for node in snap.values_mut() {
+            if node.kind == "dir" && node.mtime.is_some_and(|t| t >= since) {
+                node.mtime = None;
+            }
+        }
+        snap
+    };
+    assert_same_trees(settled(a), settled(b), a, b);
+}
+
+fn assert_same_trees(sa: BTreeMap<PathBuf, Node>, sb: BTreeMap<PathBuf, Node>, a: &Path, b: &Path) {
     let ka: Vec<_> = sa.keys().collect();
     let kb: Vec<_> = sb.keys().collect();
     assert_eq!(
