@@ -79,8 +79,8 @@ bench-deps:
 
 lint: deps
 	cargo fmt --check
-	cargo clippy --all-targets -- -D warnings
-	cargo check --quiet --manifest-path fuzz/Cargo.toml --bins
+	cargo clippy --locked --all-targets -- -D warnings
+	cargo check --locked --quiet --manifest-path fuzz/Cargo.toml --bins
 	shellcheck scripts/*.sh bench/run.sh bench/garage-cluster.sh bench/build-profiles.sh .ci/run
 
 install:

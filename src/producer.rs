@@ -227,11 +227,23 @@ mod tests {
         assert!(matches!(missing, Err(ProducerError::Start { .. })));
     }
 
+    /// Dropping a producer kills it and reaps it: no orphan keeps writing,
+    /// no zombie stays (the pid is gone); with an idle limit its whole
+    /// process group goes.
     #[test]
     fn dropping_it_early_stops_the_command() {
-        let mut p = Producer::shell("yes", None).unwrap();
-        let mut buf = [0u8; 10];
-        p.read_exact(&mut buf).unwrap();
-        drop(p); // kills `yes` and reaps it instead of hanging or leaking it
+        for idle in [None, Some(Duration::from_secs(60))] {
+            let mut p = Producer::shell("yes", idle).unwrap();
+            let mut buf = [0u8; 10];
+            p.read_exact(&mut buf).unwrap();
+            let pid = nix::unistd::Pid::from_raw(p.child.id() as i32);
+            drop(p);
+            let gone = nix::sys::signal::kill(pid, None);
+            assert_eq!(
+                gone,
+                Err(nix::errno::Errno::ESRCH),
+                "{idle:?}: pid {pid} lives on"
+            );
+        }
     }
 }

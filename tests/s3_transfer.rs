@@ -603,6 +603,15 @@ fn expect_size_refuses_a_short_stream() {
     );
     assert!(listed(s, "expect/").is_empty());
     assert_eq!(s.uploads("expect/"), 0);
+    let less = (6 * MIB).to_string();
+    let out = put(s, "expect/long", &data, &["--expect-size", &less]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let want = format!(
+        "input is longer than --expect-size: got {} bytes, --expect-size said {less}",
+        7 * MIB
+    );
+    assert!(stderr(&out).contains(&want), "{}", stderr(&out));
+    assert!(listed(s, "expect/").is_empty());
     let exact = (7 * MIB).to_string();
     assert_eq!(
         code(&put(s, "expect/exact", &data, &["--expect-size", &exact])),

@@ -44,6 +44,9 @@ pub enum Error {
     Pattern { pattern: String, reason: String },
     #[error("--splice -: standard input can be spliced only once")]
     StdinTwice,
+    /// A thread of ours panicked: one line, not exit 101 and a backtrace.
+    #[error("the {0} thread failed: {1}")]
+    Thread(&'static str, String),
 }
 
 impl Error {

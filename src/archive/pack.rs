@@ -175,10 +175,10 @@ pub fn pack<W: Write>(
         let written = writer.run(&mut builder, queue);
         // Wake a walk waiting for room, so it sees the writer is gone.
         budget.close();
-        if let Err(panic) = walk.join() {
-            std::panic::resume_unwind(panic);
+        match walk.join() {
+            Ok(_) => written,
+            Err(panic) => Err(Error::Thread("walk", panic_text(&*panic))),
         }
-        written
     })?;
     ManuallyDrop::into_inner(builder)
         .into_inner()
@@ -543,4 +543,11 @@ pub fn parse_id(spec: &str, is_group: bool) -> Result<Id, IdError> {
             }
         },
     }
+}
+
+/// What a panic said, when it said it with a string.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    (panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "it panicked".into())
 }

@@ -56,11 +56,11 @@ fn exit_code(err: &anyhow::Error) -> Option<u8> {
     })
 }
 
-/// A command line that cannot work (bad URL, bad value): exit 2, as clap's
-/// own usage errors do.
 /// What `--version` says: the version and the commit it was built from.
 pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("S3PIPE_COMMIT"), ")");
 
+/// A command line that cannot work (bad URL, bad value): exit 2, as clap's
+/// own usage errors do.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);

@@ -39,7 +39,7 @@ pub const TOOLS: [(&str, Main); 7] = [
     ("s3prune", s3prune),
 ];
 
-/// `pack`: parse flags (cli::pack) → `archive::pack`. Nothing else lives here.
+/// `pack`: parse flags (cli::pack) → `archive::pack`.
 pub fn pack(argv: Vec<OsString>) -> ExitCode {
     cli::run("pack", 2, || {
         let (args, inputs) = cli::pack::Args::parse_with_order(argv)?;

@@ -1,7 +1,8 @@
 //! The only module that touches aws-sdk-s3 types. Everything else sees
 //! [`Store`], plain Rust values and [`S3Error`].
 //!
-//! Choices, each measured or hit by the prototype (see issue 3):
+//! Choices, each measured or hit by the prototype (their figures are in
+//! docs/ARCHITECTURE.md and bench/results.md):
 //! - credentials, region and endpoint come from aws-config's standard chain
 //!   (env, `AWS_PROFILE`/~/.aws, SSO, web identity, ECS/EKS, IMDSv2) and
 //!   `AWS_ENDPOINT_URL[_S3]`; nothing here re-implements any of it;

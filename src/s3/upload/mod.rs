@@ -100,7 +100,9 @@ pub enum UploadError {
     #[error(transparent)]
     Check(#[from] CheckError),
     #[error("input ended early: got {got} bytes, --expect-size said {expected}")]
-    SizeMismatch { got: u64, expected: u64 },
+    ShortInput { got: u64, expected: u64 },
+    #[error("input is longer than --expect-size: got {got} bytes, --expect-size said {expected}")]
+    LongInput { got: u64, expected: u64 },
     #[error("no input: refusing to store an empty object (use --allow-empty)")]
     Empty,
     #[error("input reader stopped unexpectedly")]
@@ -318,11 +320,20 @@ async fn run<R: Read + Send + 'static>(
     if size == 0 && !opts.allow_empty {
         return Err(UploadError::Empty);
     }
-    if let Some(expected) = opts.expect_size.filter(|&e| e != size) {
-        return Err(UploadError::SizeMismatch {
-            got: size,
-            expected,
-        });
+    match opts.expect_size {
+        Some(expected) if size < expected => {
+            return Err(UploadError::ShortInput {
+                got: size,
+                expected,
+            });
+        }
+        Some(expected) if size > expected => {
+            return Err(UploadError::LongInput {
+                got: size,
+                expected,
+            });
+        }
+        _ => {}
     }
     let (etag, parts) = if multipart.started() {
         multipart.finish(stored).await?
