@@ -141,12 +141,16 @@ fn without_a_write_quorum_the_tools_fail_clearly_and_in_time() {
     // alone fails with "Could not reach quorum", so s3put has no id to
     // abort, yet Garage keeps that one write and replicates it when the
     // other nodes return — seen in 1 run of 3.)
-    assert!(c.s3.uploads("quorum/") <= 1, "{put_err}");
+    // A completed upload can stay listed for a while after two of three
+    // nodes went down right after it (quorum/stored, in 2 runs of 4): its
+    // abort meets NoSuchUpload, which s3rm counts as done ("already
+    // gone"); the failed put's own upload is what must not survive.
+    assert!(c.s3.uploads("quorum/new") <= 1, "{put_err}");
     let out = c.s3.run("s3rm", &["--uploads", &c.s3.url("quorum/")], b"");
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(c.s3.uploads("quorum/"), 0, "{put_err}");
+    assert_eq!(c.s3.uploads("quorum/new"), 0, "{put_err}");
 }
