@@ -587,3 +587,46 @@ fn moto_round_trips_verified_despite_its_part_head() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(s.keys("moto/").is_empty());
 }
+
+/// Stores limited to 1,000 parts (Scaleway, OVH): `--max-parts N` makes
+/// the part size grow to fit N parts (a tenth of N between doublings),
+/// recorded so that s3get still verifies every part; fixed parts past N
+/// fail clearly with nothing stored.
+#[test]
+fn max_parts_fits_the_growth_to_the_store() {
+    let s = Server::garage();
+    let data = random_bytes(31 * MIB, 31);
+    let url = s.url("maxparts/grown");
+    let out = s.run(
+        "s3put",
+        &[&url, "--part-size", "5MiB", "--max-parts", "4", "--json"],
+        &data,
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["parts"], 3, "5 + 10 + 20 MiB: {report}");
+    let back = s.run("s3get", &["--json", "--part-size", "3MiB", &url], b"");
+    assert!(back.stdout == data);
+    let info: serde_json::Value = serde_json::from_str(stderr(&back).trim()).unwrap();
+    assert_eq!(info["verified"], "crc32c");
+    assert_eq!(info["metadata"]["s3pipe-part-growth"], "1");
+
+    let fixed = s.url("maxparts/fixed");
+    let args = [
+        fixed.as_str(),
+        "--part-size",
+        "5MiB",
+        "--max-parts",
+        "4",
+        "--fixed-part-size",
+    ];
+    let out = s.run("s3put", &args, &data);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("input is larger than 4 parts of 5242880"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(s.keys("maxparts/"), ["maxparts/grown"]);
+    assert_eq!(s.uploads("maxparts/"), 0);
+}

@@ -47,12 +47,15 @@ pub struct Args {
     /// Refuse unless the stream is exactly this many bytes
     #[arg(long, value_name = "BYTES", value_parser = super::parse_size)]
     pub expect_size: Option<u64>,
-    /// Keep every part the same size (fails past 10,000 parts)
+    /// Keep every part the same size (fails past --max-parts)
     #[arg(long, conflicts_with = "grow_every")]
     pub fixed_part_size: bool,
-    /// Double the part size every N parts, so that a stream of unknown size fits in 10,000 parts (8MiB parts reach 5 TiB)
-    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
-    pub grow_every: u32,
+    /// Double the part size every N parts, so that a stream of unknown size fits in --max-parts (8MiB parts doubling every 1,000 reach 5 TiB) [default: a tenth of --max-parts]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub grow_every: Option<u32>,
+    /// The most parts the store takes: 10,000 on AWS, 1,000 on Scaleway and OVH; the part growth and --expected-size fit in it
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max_parts: u32,
     /// Store an empty object when stdin is empty
     #[arg(long)]
     pub allow_empty: bool,
@@ -125,7 +128,8 @@ impl Args {
             expected_size: self.expected_size,
             expect_size: self.expect_size,
             fixed_part_size: self.fixed_part_size,
-            grow_every: self.grow_every,
+            grow_every: self.grow_every.unwrap_or((self.max_parts / 10).max(1)),
+            max_parts: self.max_parts,
             allow_empty: self.allow_empty,
             sha256: self.sha256,
             settings: ObjectSettings {

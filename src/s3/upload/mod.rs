@@ -26,7 +26,7 @@ use tokio::sync::mpsc;
 use super::client::{Checksum, ObjectSettings, PutBody, S3Error, Store};
 use super::concurrency::{Budget, Concurrency};
 use super::list::human;
-use super::parts::{GROWTH_KEY, MAX_PART, MAX_PARTS, grown_part_size};
+use super::parts::{GROWTH_KEY, MAX_PART, grown_part_size};
 use super::rate::{Paced, RateLimit};
 use super::url::S3Url;
 use crate::codec::verify::{CheckError, Verify};
@@ -57,6 +57,9 @@ pub struct PutOptions {
     pub fixed_part_size: bool,
     /// Otherwise the part size doubles every this many parts.
     pub grow_every: u32,
+    /// The most parts the store takes (`--max-parts`: 10,000 on AWS,
+    /// 1,000 on Scaleway and OVH).
+    pub max_parts: u32,
     pub allow_empty: bool,
     pub sha256: bool,
     pub settings: ObjectSettings,
@@ -93,9 +96,9 @@ pub enum UploadError {
     #[error("{url} already exists (--if-none-match)")]
     Exists { url: String },
     #[error(
-        "input is larger than {MAX_PARTS} parts of {part_size} (use --expected-size, a larger --part-size, or drop --fixed-part-size)"
+        "input is larger than {max_parts} parts of {part_size} (use --expected-size, a larger --part-size, or drop --fixed-part-size)"
     )]
-    TooManyParts { part_size: u64 },
+    TooManyParts { part_size: u64, max_parts: u32 },
     /// The stream check found the input truncated or corrupt.
     #[error(transparent)]
     Check(#[from] CheckError),
@@ -152,14 +155,18 @@ impl PutOptions {
     }
 
     /// The size of part `n` (1-based). With `--expected-size` the part size
-    /// is raised up front to fit in 10,000 parts; otherwise it doubles every
+    /// is raised up front to fit in `max_parts` parts; otherwise it doubles every
     /// `grow_every` parts (8 MiB parts every 1,000 reach 5 TiB), unless fixed.
     pub fn part_size_for(&self, n: u32) -> u64 {
         match self.expected_size {
             _ if self.grows() => grown_part_size(self.part_size, n, self.grow_every),
             Some(total) => self
                 .part_size
-                .max(total.div_ceil(MAX_PARTS as u64).next_multiple_of(1 << 20))
+                .max(
+                    total
+                        .div_ceil(u64::from(self.max_parts))
+                        .next_multiple_of(1 << 20),
+                )
                 .min(MAX_PART),
             None => self.part_size.min(MAX_PART),
         }
@@ -190,7 +197,7 @@ impl PutOptions {
     /// budget table): the bytes of every part up to the last one whose
     /// buffers fit.
     pub fn largest_stream_within_budget(&self) -> u64 {
-        (1..=MAX_PARTS)
+        (1..=self.max_parts)
             .take_while(|&n| {
                 self.max_memory
                     .shortfall(self.part_size_for(n), HELD)
@@ -428,6 +435,7 @@ async fn put_single(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::s3::parts::MAX_PARTS;
 
     fn opts() -> PutOptions {
         PutOptions {
@@ -441,6 +449,7 @@ mod tests {
             expect_size: None,
             fixed_part_size: false,
             grow_every: 1000,
+            max_parts: MAX_PARTS,
             allow_empty: false,
             sha256: false,
             settings: ObjectSettings::default(),

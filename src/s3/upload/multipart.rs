@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 use super::{PutOptions, UploadError};
 use crate::s3::client::{PartDone, PutBody, S3Error, Store};
 use crate::s3::concurrency::Concurrency;
-use crate::s3::parts::{self, MAX_PARTS};
+use crate::s3::parts;
 use crate::s3::url::S3Url;
 
 /// A part task's outcome, with what the controller learns from it: the
@@ -89,9 +89,10 @@ impl<'a> Multipart<'a> {
 
     /// Start uploading part `number` (creating the upload on the first).
     pub async fn start_part(&mut self, number: u32, body: PutBody) -> Result<(), UploadError> {
-        if number > MAX_PARTS {
+        if number > self.opts.max_parts {
             return Err(UploadError::TooManyParts {
                 part_size: self.opts.part_size,
+                max_parts: self.opts.max_parts,
             });
         }
         let existing = lock(&self.id).clone();
