@@ -17,7 +17,7 @@ DEB_TOOLS := pigz:pigz zstd:zstd age:age ssh-keygen:openssh-client man:man-db bs
   shellcheck:shellcheck psql:postgresql runuser:util-linux socat:socat openssl:openssl \
   podman:podman mmdebstrap:mmdebstrap yamllint:yamllint prometheus-pushgateway:prometheus-pushgateway
 
-.PHONY: all build demo test bench bench-deps lint deps servers clean fuzz install image image-base k8s-deps py-deps
+.PHONY: all build demo test bench bench-deps lint deps servers clean fuzz install image image-base k8s-deps py-deps ceph-deps
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the tools, the job's scripts,
 # man pages and bash/zsh/fish completions (made from the clap definitions).
@@ -57,7 +57,7 @@ $(S3S_FS):
 demo: build $(GARAGE)
 	scripts/demo.sh target/release
 
-test: deps servers image-base k8s-deps py-deps
+test: deps servers image-base k8s-deps py-deps ceph-deps
 	cargo test --all-targets
 	cargo test --doc
 
@@ -81,7 +81,7 @@ lint: deps
 	cargo fmt --check
 	cargo clippy --locked --all-targets -- -D warnings
 	cargo check --locked --quiet --manifest-path fuzz/Cargo.toml --bins
-	shellcheck scripts/*.sh bench/run.sh bench/garage-cluster.sh bench/build-profiles.sh .ci/run
+	shellcheck scripts/*.sh tests/support/ceph.sh bench/run.sh bench/garage-cluster.sh bench/build-profiles.sh .ci/run
 
 install:
 	cargo build --release --bin s3pipe --example gen_docs
@@ -123,6 +123,11 @@ k8s-deps:
 py-deps:
 	@python3 -c 'import boto3' 2>/dev/null || pip install -q boto3
 	@command -v moto_server >/dev/null 2>&1 || pip install -q 'moto[server]'
+
+# Ceph RGW 16 for the store matrix (tests/support/ceph.sh starts it).
+ceph-deps:
+	@command -v radosgw >/dev/null 2>&1 && command -v ceph-osd >/dev/null 2>&1 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ceph-mon ceph-mgr ceph-osd radosgw ceph-common >/dev/null; }
 
 clean:
 	cargo clean

@@ -633,8 +633,8 @@ fn if_none_match_refuses_to_overwrite() {
 #[test]
 fn content_type_and_metadata_are_stored() {
     let s = Server::garage();
-    // A multipart upload also records how its part size grows (s3get
-    // reads the part layout from it).
+    // A multipart upload also records its first part's size and how its
+    // part size grows (s3get reads the part layout from them).
     for (key, data, metadata) in [
         (
             "meta/small",
@@ -644,7 +644,7 @@ fn content_type_and_metadata_are_stored() {
         (
             "meta/multipart",
             random_bytes(6 * MIB, 2),
-            serde_json::json!({"host": "web1", "kind": "nightly", "s3pipe-part-growth": "1000"}),
+            serde_json::json!({"host": "web1", "kind": "nightly", "s3pipe-part-growth": "1000", "s3pipe-part-size": "5242880"}),
         ),
     ] {
         let out = put(

@@ -13,6 +13,19 @@ pub const MAX_PARTS: u32 = 10_000;
 /// verify each part's checksum. Uniform layouts need no record.
 pub const GROWTH_KEY: &str = "s3pipe-part-growth";
 
+/// The metadata key under which s3put records its first part's size, for
+/// stores whose HEAD ignores `partNumber` (Ceph RGW 16): with the ETag's
+/// `-N` and the growth record it gives every part's bounds.
+pub const PART_SIZE_KEY: &str = "s3pipe-part-size";
+
+/// The first part's size a object's metadata records.
+pub fn recorded_part_size(metadata: &[(String, String)]) -> Option<u64> {
+    metadata
+        .iter()
+        .find(|(k, _)| k == PART_SIZE_KEY)
+        .and_then(|(_, v)| v.parse().ok())
+}
+
 /// Part `n`'s size (1-based) when parts start at `base` and double every
 /// `every` parts, up to S3's 5 GiB: the one definition s3put uploads by and
 /// s3get reads back by.

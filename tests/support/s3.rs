@@ -156,6 +156,33 @@ impl Server {
         })
     }
 
+    /// Ceph RGW 16 from Debian's packages (`make ceph-deps`): a
+    /// single-node cluster started by tests/support/ceph.sh (~5 s), a user
+    /// with the test keys, the bucket created with boto3 (path-style, no
+    /// LocationConstraint).
+    pub fn ceph() -> &'static Server {
+        static CEPH: OnceLock<Server> = OnceLock::new();
+        CEPH.get_or_init(|| {
+            let dir = tempfile::Builder::new().prefix("s3pipe-ceph-").tempdir().unwrap().keep();
+            let port = free_port();
+            let start = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/ceph.sh");
+            let script = format!("exec bash '{}' '{}/c' {port} {ACCESS_KEY} {SECRET_KEY}", start.display(), dir.display());
+            let guard = watchdog(&script, &dir);
+            let endpoint = format!("http://127.0.0.1:{port}");
+            let create = format!(
+                "import time, boto3\n\
+                 c = boto3.client('s3', endpoint_url='{endpoint}', region_name='us-east-1', aws_access_key_id='{ACCESS_KEY}', aws_secret_access_key='{SECRET_KEY}')\n\
+                 for _ in range(600):\n\
+                 \x20   try:\n\
+                 \x20       c.create_bucket(Bucket='{BUCKET}'); break\n\
+                 \x20   except Exception: time.sleep(0.1)\n"
+            );
+            let out = Command::new("python3").args(["-c", &create]).env("HOME", "/nonexistent").output().unwrap();
+            assert!(out.status.success(), "ceph: {}", String::from_utf8_lossy(&out.stderr));
+            Server::started("ceph", endpoint, guard, &dir)
+        })
+    }
+
     /// Wait until the bucket answers a listing (polling a condition, with a
     /// deadline), or fail with the server's log.
     fn started(

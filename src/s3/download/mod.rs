@@ -192,9 +192,16 @@ async fn discover(
         Err(e @ (S3Error::NoSuchKey(_) | S3Error::NoSuchBucket(_) | S3Error::AccessDenied(_))) => {
             return Err(e.into());
         }
-        Err(_) => return Ok(store.head(&url.bucket, &url.key, version, false).await?),
+        Err(_) => {
+            return Ok(recorded_layout(
+                store.head(&url.bucket, &url.key, version, false).await?,
+            ));
+        }
     };
-    if part.parts.is_none() || names_parts(&part.etag, part.parts) && part.exact_size {
+    if part.parts.is_none() {
+        return Ok(recorded_layout(part));
+    }
+    if names_parts(&part.etag, part.parts) && part.exact_size {
         return Ok(part);
     }
     // A store that answers HEAD partNumber=1 with the part's own ETag (a
@@ -213,6 +220,24 @@ async fn discover(
         part_size: part.part_size.filter(|_| agrees),
         ..whole
     })
+}
+
+/// A store whose HEAD ignores `partNumber` (Ceph RGW 16) says no parts
+/// count: the ETag's `-N` and what s3put recorded (the first part's size)
+/// stand in, and [`check`] uses them only if the layout adds up.
+fn recorded_layout(info: ObjectInfo) -> ObjectInfo {
+    let etag = info.etag.trim_matches('"');
+    let n = etag
+        .rsplit_once('-')
+        .and_then(|(_, n)| n.parse::<u32>().ok());
+    match (n, super::parts::recorded_part_size(&info.metadata)) {
+        (Some(n), Some(first)) if info.parts.is_none() => ObjectInfo {
+            parts: Some(n),
+            part_size: Some(first),
+            ..info
+        },
+        _ => info,
+    }
 }
 
 /// Does a multipart ETag (`"…-N"`) name `parts` parts?

@@ -26,7 +26,7 @@ use tokio::sync::mpsc;
 use super::client::{Checksum, ObjectSettings, PutBody, S3Error, Store};
 use super::concurrency::{Budget, Concurrency};
 use super::list::human;
-use super::parts::{GROWTH_KEY, MAX_PART, grown_part_size};
+use super::parts::{GROWTH_KEY, MAX_PART, PART_SIZE_KEY, grown_part_size};
 use super::rate::{Paced, RateLimit};
 use super::url::S3Url;
 use crate::codec::verify::{CheckError, Verify};
@@ -217,10 +217,12 @@ impl PutOptions {
         settings
     }
 
-    /// The object settings for CreateMultipartUpload, plus the growth
-    /// record when the part size grows.
+    /// The object settings for CreateMultipartUpload, plus the first
+    /// part's size and the growth record when the part size grows.
     fn multipart_settings(&self) -> ObjectSettings {
         let mut settings = self.object_settings();
+        let first = self.part_size_for(1).to_string();
+        settings.metadata.push((PART_SIZE_KEY.into(), first));
         if self.grows() {
             settings
                 .metadata
