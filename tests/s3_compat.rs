@@ -288,7 +288,7 @@ fn s3get_never_exits_0_with_wrong_bytes_whoever_uploaded_the_object() {
         let out = s.run("s3put", &put, &data);
         assert_eq!(code(&out), 0, "{key}: {}", stderr(&out));
     }
-    let flip = wire::Recorder::corrupting(&s.endpoint);
+    let flip = Liar::start(&s.endpoint, Lie::FlipBit);
     let liars = [Lie::OtherRange, Lie::WrongContentRange, Lie::ShortHead]
         .map(|lie| (lie, Liar::start(&s.endpoint, lie)));
     for key in [

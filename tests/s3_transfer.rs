@@ -797,7 +797,7 @@ fn object_options_are_sent_when_the_object_is_created() {
 #[test]
 fn a_corrupted_download_fails_its_integrity_check() {
     let s = Server::garage();
-    let proxy = support::wire::Recorder::corrupting(&s.endpoint);
+    let proxy = support::liar::Liar::start(&s.endpoint, support::liar::Lie::FlipBit);
     let data = random_bytes(12 * MIB, 21);
     let small = &data[..1000];
     let cases: [(&str, &[u8], &[&str], &str); 4] = [
@@ -863,7 +863,7 @@ fn a_corrupted_download_fails_its_integrity_check() {
 #[test]
 fn a_growing_part_layout_is_still_verified() {
     let s = Server::garage();
-    let proxy = support::wire::Recorder::corrupting(&s.endpoint);
+    let proxy = support::liar::Liar::start(&s.endpoint, support::liar::Lie::FlipBit);
     let data = random_bytes(45 * MIB, 8);
     // (s3get --part-size, what it verifies with it)
     let crc_gets = [("8MiB", "crc32c"), ("3MiB", "crc32c"), ("20MiB", "crc32c")];

@@ -11,6 +11,9 @@ use super::wire::{listen, read_head};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lie {
+    /// One bit flipped in the middle of every GET response body, as a bad
+    /// disk or NIC would: the download's integrity check must catch it.
+    FlipBit,
     /// A ranged GET is answered with the bytes of the previous range of
     /// the same length, under the Content-Range that was asked for.
     OtherRange,
@@ -289,6 +292,11 @@ async fn serve(
                 sr.read_exact(&mut body).await?;
                 if lie == Lie::OtherRange && ranged {
                     body = swap(previous, body);
+                }
+                if lie == Lie::FlipBit && asked.method == "GET" && status < 300 && !body.is_empty()
+                {
+                    let middle = body.len() / 2;
+                    body[middle] ^= 0x01;
                 }
                 if asked.listing && status == 200 {
                     body = rewrite_listing(body, lie);
