@@ -325,25 +325,7 @@ async fn run<R: Read + Send + 'static>(
             Msg::Failed(e) => return Err(e),
         }
     };
-    // The input's size: an empty stream encrypted is not empty.
-    if size == 0 && !opts.allow_empty {
-        return Err(UploadError::Empty);
-    }
-    match opts.expect_size {
-        Some(expected) if size < expected => {
-            return Err(UploadError::ShortInput {
-                got: size,
-                expected,
-            });
-        }
-        Some(expected) if size > expected => {
-            return Err(UploadError::LongInput {
-                got: size,
-                expected,
-            });
-        }
-        _ => {}
-    }
+    check_size(size, opts)?;
     let (etag, parts) = if multipart.started() {
         multipart.finish(stored).await?
     } else {
@@ -362,6 +344,23 @@ async fn run<R: Read + Send + 'static>(
         peak_concurrency: 0,
         seconds: 0.0,
     })
+}
+
+/// The input's size against `--allow-empty` and `--expect-size` (an empty
+/// stream encrypted is not empty: this is the input's size).
+fn check_size(size: u64, opts: &PutOptions) -> Result<(), UploadError> {
+    match opts.expect_size {
+        _ if size == 0 && !opts.allow_empty => Err(UploadError::Empty),
+        Some(expected) if size < expected => Err(UploadError::ShortInput {
+            got: size,
+            expected,
+        }),
+        Some(expected) if size > expected => Err(UploadError::LongInput {
+            got: size,
+            expected,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// The reader's next message. One already waiting when a slot had to be
