@@ -522,11 +522,19 @@ mod tests {
         };
         assert_eq!(sized.part_size_for(1), 105 << 20);
         assert!(sized.part_size_for(1) * MAX_PARTS as u64 >= 1 << 40);
-        // Only a growing layout is recorded with the object.
-        let record = (GROWTH_KEY.to_string(), "1000".to_string());
-        assert!(o.multipart_settings().metadata.contains(&record));
-        assert!(fixed.multipart_settings().metadata.is_empty());
-        assert!(sized.multipart_settings().metadata.is_empty());
+        // The growth is recorded only when the parts grow; the first
+        // part's size always (for stores whose HEAD ignores partNumber).
+        let record = |k: &str, v: u64| (k.to_string(), v.to_string());
+        let first = |o: &PutOptions| record(PART_SIZE_KEY, o.part_size_for(1));
+        assert_eq!(
+            o.multipart_settings().metadata,
+            [first(&o), record(GROWTH_KEY, 1000)]
+        );
+        assert_eq!(fixed.multipart_settings().metadata, [first(&fixed)]);
+        assert_eq!(
+            sized.multipart_settings().metadata,
+            [record(PART_SIZE_KEY, 105 << 20)]
+        );
         let fast = PutOptions {
             grow_every: 2,
             ..opts()
