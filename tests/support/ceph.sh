@@ -2,11 +2,10 @@
 # A single-node Ceph cluster with radosgw on 127.0.0.1, for the tests
 # (tests/support/s3.rs, Server::ceph): one mon, one mgr, one memstore OSD,
 # no cephx, radosgw's beast frontend on PORT, a user with fixed keys.
-#   ceph.sh DIR PORT ACCESS_KEY SECRET_KEY
+#   ceph.sh DIR PORT MON_PORT ACCESS_KEY SECRET_KEY
 # Runs in the foreground until TERM; every daemon dies with it.
 set -euo pipefail
-dir=$1 port=$2 access=$3 secret=$4
-mon_port=$((port + 1))
+dir=$1 port=$2 mon_port=$3 access=$4 secret=$5
 mkdir -p "$dir"/{run,log,mon,osd,mgr}
 fsid=$(cat /proc/sys/kernel/random/uuid)
 conf=$dir/ceph.conf

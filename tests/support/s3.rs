@@ -164,9 +164,10 @@ impl Server {
         static CEPH: OnceLock<Server> = OnceLock::new();
         CEPH.get_or_init(|| {
             let dir = tempfile::Builder::new().prefix("s3pipe-ceph-").tempdir().unwrap().keep();
-            let port = free_port();
+            // Two ports asked of the system: port + 1 was once taken.
+            let (port, mon) = (free_port(), free_port());
             let start = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/ceph.sh");
-            let script = format!("exec bash '{}' '{}/c' {port} {ACCESS_KEY} {SECRET_KEY}", start.display(), dir.display());
+            let script = format!("exec bash '{}' '{}/c' {port} {mon} {ACCESS_KEY} {SECRET_KEY}", start.display(), dir.display());
             let guard = watchdog(&script, &dir);
             let endpoint = format!("http://127.0.0.1:{port}");
             let create = format!(
