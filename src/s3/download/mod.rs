@@ -226,10 +226,7 @@ async fn discover(
 /// count: the ETag's `-N` and what s3put recorded (the first part's size)
 /// stand in, and [`check`] uses them only if the layout adds up.
 fn recorded_layout(info: ObjectInfo) -> ObjectInfo {
-    let etag = info.etag.trim_matches('"');
-    let n = etag
-        .rsplit_once('-')
-        .and_then(|(_, n)| n.parse::<u32>().ok());
+    let n = etag_parts(&info.etag);
     match (n, super::parts::recorded_part_size(&info.metadata)) {
         (Some(n), Some(first)) if info.parts.is_none() => ObjectInfo {
             parts: Some(n),
@@ -240,13 +237,15 @@ fn recorded_layout(info: ObjectInfo) -> ObjectInfo {
     }
 }
 
-/// Does a multipart ETag (`"…-N"`) name `parts` parts?
+/// The parts count a multipart ETag (`"…-N"`) names.
+fn etag_parts(etag: &str) -> Option<u32> {
+    let (_, n) = etag.trim_matches('"').rsplit_once('-')?;
+    n.parse().ok()
+}
+
+/// Does a multipart ETag name `parts` parts?
 fn names_parts(etag: &str, parts: Option<u32>) -> bool {
-    let n = etag
-        .trim_matches('"')
-        .rsplit_once('-')
-        .map(|(_, n)| n.parse::<u32>().ok());
-    n.flatten() == parts
+    etag_parts(etag) == parts
 }
 
 /// Decrypt or not: an object marked as age-encrypted needs `--identity`
