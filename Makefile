@@ -17,7 +17,7 @@ DEB_TOOLS := pigz:pigz zstd:zstd age:age ssh-keygen:openssh-client man:man-db bs
   shellcheck:shellcheck psql:postgresql runuser:util-linux socat:socat openssl:openssl \
   podman:podman mmdebstrap:mmdebstrap yamllint:yamllint prometheus-pushgateway:prometheus-pushgateway
 
-.PHONY: all build demo test bench bench-deps lint deps servers clean fuzz install image image-base k8s-deps py-deps ceph-deps
+.PHONY: all build demo test bench bench-deps lint deps servers clean fuzz install image image-base k8s-deps py-deps ceph-deps wheel
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the tools, the job's scripts,
 # man pages and bash/zsh/fish completions (made from the clap definitions).
@@ -114,15 +114,23 @@ image-base: deps
 	  mmdebstrap --quiet --variant=minbase bookworm $(TOOLS)/images/bookworm-minbase.tar; \
 	  podman import --quiet $(TOOLS)/images/bookworm-minbase.tar $(BASE_IMAGE); }
 
+# The pip-installable wheel, s3pipe-tools (wheel/; README, "Install with
+# pip"): the release binary and the seven tools' scripts, into dist/.
+wheel: py-deps
+	maturin build --release --locked -m wheel/Cargo.toml -o dist
+	@ls -l dist/s3pipe_tools-*.whl
+
 # Offline validators for deploy/kubernetes (tests/kubernetes.rs).
 k8s-deps:
 	@command -v kubernetes-validate >/dev/null 2>&1 || pip install -q kubernetes-validate
 
 # Objects uploaded the way Python jobs do (tests/s3_compat.rs: boto3), and
-# moto's server, the emulator users test their scripts against.
+# moto's server, the emulator users test their scripts against; maturin
+# builds the wheel (tests/wheel.rs, make wheel).
 py-deps:
 	@python3 -c 'import boto3' 2>/dev/null || pip install -q boto3
 	@command -v moto_server >/dev/null 2>&1 || pip install -q 'moto[server]'
+	@command -v maturin >/dev/null 2>&1 || pip install -q 'maturin>=1.8,<2.0'
 
 # Ceph RGW 16 for the store matrix (tests/support/ceph.sh starts it).
 ceph-deps:

@@ -17,6 +17,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
 use support::postgres::Postgres;
 use support::s3::{ACCESS_KEY, SECRET_KEY, Server};
@@ -60,6 +61,17 @@ fn build_image(stage: &Path) {
     let context = format!("build={}", stage.display());
     let extra = ["--build-context", &context, "--build-arg", "VERSION=test"];
     podman_build(TAG, &extra, &root());
+}
+
+/// The test image, built once for the tests of this file.
+fn built() -> &'static str {
+    static STAGE: OnceLock<tempfile::TempDir> = OnceLock::new();
+    STAGE.get_or_init(|| {
+        let stage = tempfile::tempdir().unwrap();
+        build_image(stage.path());
+        stage
+    });
+    TAG
 }
 
 /// `podman build` as these machines allow it (no registry, no runc
@@ -131,6 +143,18 @@ fn in_image(
     env: &[(&str, String)],
     args: &[&str],
 ) -> Output {
+    in_image_as("10001:10001", root, view, binds, env, args)
+}
+
+/// [`in_image`] as `user` (`UID:GID`).
+fn in_image_as(
+    user: &str,
+    root: &Path,
+    view: &Path,
+    binds: &[(&Path, &str, bool)],
+    env: &[(&str, String)],
+    args: &[&str],
+) -> Output {
     let mut script = String::from(
         r#"set -eu
 mount --bind "$1" "$2"
@@ -145,8 +169,8 @@ mount --bind /proc "$2/proc"
         }
     }
     script += r#"mount -o remount,bind,ro "$2"
-view=$2; shift 2
-exec /usr/sbin/chroot --userspec=10001:10001 "$view" "$@""#;
+view=$2 user=$3; shift 3
+exec /usr/sbin/chroot --userspec="$user" "$view" "$@""#;
     let mut cmd = Command::new("unshare");
     cmd.args([
         "--mount",
@@ -158,6 +182,7 @@ exec /usr/sbin/chroot --userspec=10001:10001 "$view" "$@""#;
         "bash",
     ])
     .args([root, view])
+    .arg(user)
     .args(args)
     .env_clear()
     .env("PATH", "/usr/local/bin:/usr/bin:/bin")
@@ -192,8 +217,7 @@ fn source_tree(srv: &Path) {
 fn the_image_backs_up_lists_and_restores_as_uid_10001_read_only() {
     let s = Server::garage();
     let tmp = tempfile::tempdir().unwrap();
-    let (stage, view, srv, mnt) = (
-        tmp.path().join("stage"),
+    let (view, srv, mnt) = (
         tmp.path().join("view"),
         tmp.path().join("srv"),
         tmp.path().join("mnt"),
@@ -203,7 +227,7 @@ fn the_image_backs_up_lists_and_restores_as_uid_10001_read_only() {
     }
     nix::unistd::chown(&mnt, Some(10001.into()), Some(10001.into())).unwrap();
     source_tree(&srv);
-    build_image(&stage);
+    built();
 
     let config = podman(&[
         "image",
@@ -286,23 +310,31 @@ fn the_image_backs_up_lists_and_restores_as_uid_10001_read_only() {
 
 const PG_TAG: &str = "localhost/s3pipe-pg-test:latest";
 
-/// Build README's ```dockerfile example on top of the test image.
-fn build_extension(dir: &Path) {
+/// README's ```dockerfile example that contains `marker`, its lines
+/// unindented (README's are inside a list item).
+fn readme_dockerfile(marker: &str) -> String {
     let readme = fs::read_to_string(root().join("README.md")).unwrap();
     let example = readme
         .split("```dockerfile\n")
-        .nth(1)
-        .and_then(|rest| rest.split("```").next())
-        .expect("README has a ```dockerfile example");
-    let dockerfile: String = example
+        .skip(1)
+        .filter_map(|rest| rest.split("```").next())
+        .find(|block| block.contains(marker))
+        .unwrap_or_else(|| panic!("README has no ```dockerfile example with {marker:?}"));
+    example
         .lines()
-        .map(|l| l.trim_start())
+        .map(|l| format!("{}\n", l.trim_start()))
+        .collect()
+}
+
+/// Build README's example of extending the image on top of the test image.
+fn build_extension(dir: &Path) {
+    let dockerfile: String = readme_dockerfile("postgresql-client")
+        .lines()
         .map(|l| match l.strip_prefix("FROM ") {
             Some(_) => format!("FROM {TAG}\n"),
             None => format!("{l}\n"),
         })
         .collect();
-    assert!(dockerfile.contains("postgresql-client"), "{dockerfile}");
     fs::create_dir_all(dir).unwrap();
     fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
     podman_build(PG_TAG, &[], dir);
@@ -355,4 +387,114 @@ fn extended_with_postgres(s: &Server, tmp: &Path, srv: &Path, prefix: &str) {
     );
     assert_eq!(code(&restore), 0, "{}", stderr(&restore));
     assert_eq!(rows(), before);
+}
+
+const THEIR_BASE: &str = "localhost/s3pipe-foreign-base-test:latest";
+const THEIRS: &str = "localhost/s3pipe-foreign-test:latest";
+
+/// An image of someone else's, standing for The Combine's maintenance
+/// image: Debian with Python, CA certificates and a user 999 of its own,
+/// built FROM Debian, not from s3pipe's image.
+fn their_base(dir: &Path) {
+    fs::create_dir_all(dir).unwrap();
+    fs::write(
+        dir.join("Dockerfile"),
+        "FROM docker.io/library/debian:bookworm-slim\n\
+         RUN apt-get update \\\n \
+         && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 ca-certificates \\\n \
+         && rm -rf /var/lib/apt/lists/* \\\n \
+         && groupadd -r -g 999 user && useradd -r -u 999 -g user -d /home/user -s /sbin/nologin app\n\
+         USER 999\n",
+    )
+    .unwrap();
+    podman_build(THEIR_BASE, &[], dir);
+}
+
+#[test]
+fn an_image_of_another_base_gets_the_tools_by_the_readme_recipe_and_runs_them_as_uid_999() {
+    let s = Server::garage();
+    let ours = built();
+    let tmp = tempfile::tempdir().unwrap();
+    their_base(&tmp.path().join("base"));
+    let dockerfile: String = readme_dockerfile("# Add s3pipe to an image of your own")
+        .replace("registry.example/your-image:1.0", THEIR_BASE)
+        .replace("registry.example/s3pipe:0.1.0", ours);
+    assert!(
+        dockerfile.contains(&format!("FROM {THEIR_BASE}")),
+        "{dockerfile}"
+    );
+    let dir = tmp.path().join("theirs");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
+    podman_build(THEIRS, &[], &dir);
+    let user = podman(&["image", "inspect", "--format", "{{.Config.User}}", THEIRS]);
+    assert_eq!(String::from_utf8_lossy(&user.stdout).trim(), "999");
+
+    let (view, srv, mnt) = (
+        tmp.path().join("view"),
+        tmp.path().join("srv"),
+        tmp.path().join("mnt"),
+    );
+    for dir in [&view, &srv, &mnt] {
+        fs::create_dir_all(dir).unwrap();
+    }
+    nix::unistd::chown(&mnt, Some(999.into()), Some(999.into())).unwrap();
+    source_tree(&srv);
+    let image = Mounted::new(THEIRS);
+    assert!(
+        image.0.join("usr/bin/python3").exists(),
+        "their base has Python"
+    );
+    let binds = [
+        (srv.as_path(), "/srv", false),
+        (mnt.as_path(), "/mnt", true),
+    ];
+    let env = [("AWS_ENDPOINT_URL", s.endpoint.clone())];
+    let url = s.url(&format!("foreign-{}/data.tar.gz", std::process::id()));
+    let run = |script: &str| {
+        in_image_as(
+            "999:999",
+            &image.0,
+            &view,
+            &binds,
+            &env,
+            &["sh", "-c", script],
+        )
+    };
+    let put = run(&format!("pack -C /srv data | s3put -q {url}"));
+    assert_eq!(code(&put), 0, "{}", stderr(&put));
+    let get = run(&format!(
+        "mkdir /mnt/restore && s3get -q {url} | unpack -C /mnt/restore && s3pipe s3ls {url}"
+    ));
+    assert_eq!(code(&get), 0, "{}", stderr(&get));
+    assert!(String::from_utf8_lossy(&get.stdout).contains("data.tar.gz"));
+    assert_same_tree(&srv.join("data"), &mnt.join("restore/data"));
+    let owner = fs::metadata(mnt.join("restore/data/notes.txt")).unwrap();
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&owner), 999);
+}
+
+/// `docker buildx build --platform linux/amd64,linux/arm64` needs a
+/// Dockerfile with nothing tied to one architecture: every image it names
+/// is multi-arch, nothing is downloaded per arch, no path names an arch.
+/// Only the host's arch can be built here; the test image is that arch.
+#[test]
+fn the_dockerfile_names_no_architecture_and_the_image_is_the_hosts() {
+    let dockerfile = fs::read_to_string(root().join("Dockerfile")).unwrap();
+    for arch in [
+        "amd64", "x86_64", "x86-64", "arm64", "aarch64", "armv7", "i686", "musl",
+    ] {
+        let found = dockerfile
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .find(|l| l.contains(arch));
+        assert_eq!(found, None, "the Dockerfile names {arch}");
+    }
+    assert!(!dockerfile.contains("ADD http"), "no per-arch download");
+    let arch = podman(&["image", "inspect", "--format", "{{.Architecture}}", built()]);
+    let want = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    assert_eq!(String::from_utf8_lossy(&arch.stdout).trim(), want);
 }
