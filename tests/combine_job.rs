@@ -343,3 +343,118 @@ fn the_pushgateway_and_the_textfile_get_the_metrics() {
         "{text}"
     );
 }
+
+/// README's ```python block for their own scripts, written out as a
+/// module; `call(function, args…)` runs one of its functions with python3,
+/// our tools on PATH and the server's credentials, as their image would.
+struct ReadmePython {
+    dir: tempfile::TempDir,
+}
+
+impl ReadmePython {
+    fn new() -> ReadmePython {
+        let readme =
+            fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+        let block = readme
+            .split("```python\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .expect("README has a ```python block");
+        let code: String = block
+            .lines()
+            .map(|l| format!("{}\n", l.strip_prefix("  ").unwrap_or(l)))
+            .collect();
+        assert!(code.contains("def pull_backup"), "{code}");
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("combine_s3pipe.py"), code).unwrap();
+        ReadmePython { dir }
+    }
+
+    fn call(&self, s: &Server, function: &str, args: &[&str]) -> Output {
+        let mut cmd = Command::new("python3");
+        s.env_into(&mut cmd);
+        cmd.env(
+            "PATH",
+            format!("{}:/usr/lib/postgresql/15/bin", path_with_bins()),
+        )
+        .args([
+            "-c",
+            "import sys; sys.path.insert(0, sys.argv[1]); import combine_s3pipe as m; getattr(m, sys.argv[2])(*sys.argv[3:])",
+        ])
+        .arg(self.dir.path())
+        .arg(function)
+        .args(args);
+        cmd.output().unwrap()
+    }
+}
+
+#[test]
+fn their_python_scripts_with_readmes_functions_back_up_verify_and_restore() {
+    let s = Server::garage();
+    let py = ReadmePython::new();
+    let pg = Postgres::start();
+    pg.sql("postgres", "create database app");
+    pg.sql(
+        "app",
+        "create table t as select i, md5(i::text) as v from generate_series(1, 20000) i",
+    );
+    let before = rows(&pg);
+    let tmp = tempfile::tempdir().unwrap();
+    let files = tmp.path().join("backend/.CombineFiles");
+    rich_tree(&files.join("proj1"));
+    let db_pod = tmp.path().join("database-pod");
+    fs::create_dir_all(&db_pod).unwrap();
+    let (p, c) = (db_pod.display(), pg.conn());
+    let dump = format!(
+        "rm -rf {p}/dump && mkdir {p}/dump && pg_dump -Fd -f {p}/dump/app {c} app && tar cf - -C {p}/dump ."
+    );
+    let url = s.url("combine/python/thecombine-app-2026-08-22-03-15-07.tar.gz");
+    let files_cmd = backend_pod(&files, "tar cf - -C /mnt .");
+    let push = py.call(s, "push_backup", &[&url, &dump, &files_cmd]);
+    assert_eq!(code(&push), 0, "{}", stderr(&push));
+    let archive = s.run("s3get", &[&url], b"").stdout;
+    let listing = run(bin("unpack"), &["-t"], &archive);
+    let tops: std::collections::BTreeSet<String> = String::from_utf8_lossy(&listing.stdout)
+        .lines()
+        .map(|l| l.split('/').next().unwrap().to_string())
+        .collect();
+    let want = [".CombineFiles", "dump"].map(String::from);
+    assert_eq!(tops, std::collections::BTreeSet::from(want));
+
+    // Restore commands that leave a mark when they start.
+    let marks = tmp.path().join("marks");
+    fs::create_dir_all(&marks).unwrap();
+    let restored = tmp.path().join("backend-restored");
+    fs::create_dir_all(&restored).unwrap();
+    let m = marks.display();
+    let db_restore = format!(
+        "touch {m}/db && rm -rf {p}/restore && mkdir {p}/restore && tar xf - -C {p}/restore && pg_restore --clean --if-exists {c} -d app {p}/restore/app"
+    );
+    let files_restore = format!("touch {m}/files && tar xf - -C {}", restored.display());
+
+    // A damaged copy of the same backup (one byte of the compressed stream
+    // flipped, stored by a tool that checks nothing, with checksums of its
+    // own, so only the stream itself shows it): the verify pass fails,
+    // no restore command starts, the database is untouched.
+    let mut damaged = archive.clone();
+    let middle = damaged.len() / 2;
+    damaged[middle] ^= 0x40;
+    let bad_url = s.url("combine/python/thecombine-app-2026-08-23-03-15-07.tar.gz");
+    let stored = s.run("s3put", &["--verify", "none", &bad_url], &damaged);
+    assert_eq!(code(&stored), 0, "{}", stderr(&stored));
+    let bad = py.call(s, "pull_backup", &[&bad_url, &db_restore, &files_restore]);
+    assert_ne!(code(&bad), 0, "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("unpack: "), "{}", stderr(&bad));
+    assert_eq!(
+        fs::read_dir(&marks).unwrap().count(),
+        0,
+        "a restore command ran"
+    );
+    assert_eq!(rows(&pg), before);
+
+    pg.sql("app", "drop table t");
+    let pull = py.call(s, "pull_backup", &[&url, &db_restore, &files_restore]);
+    assert_eq!(code(&pull), 0, "{}", stderr(&pull));
+    assert_eq!(rows(&pg), before, "the database is back");
+    assert_same_tree(&files, &restored);
+}
