@@ -2,7 +2,11 @@
 # Container entrypoint for a Kubernetes Job/CronJob. Subcommands:
 #   backup               scripts/backup.sh (env as documented there)
 #   restore [--clean] [TS|latest|s3://bucket/key]
-#                        scripts/restore.sh
+#                        scripts/restore.sh: verified first, then restored
+#   verify [TS|latest|s3://bucket/key]
+#                        the restore's first pass alone: every object read
+#                        and checked whole, nothing written; one JSON line,
+#                        metrics (restore.sh --verify-only)
 #   list                 complete backups (those with a manifest), oldest first:
 #                        STAMP<TAB>URL<TAB>SUFFIXES (s3ls --backups)
 #   prune                s3prune with KEEP_* (at least one required)
@@ -23,7 +27,7 @@ need() {
   done
 }
 usage() {
-  log "usage: entrypoint.sh backup | restore [--clean] [TS|latest|s3://bucket/key] | list | prune | cleanup-uploads"
+  log "usage: entrypoint.sh backup | restore [--clean] [TS|latest|s3://bucket/key] | verify [TS|latest|s3://bucket/key] | list | prune | cleanup-uploads"
   exit 2
 }
 
@@ -36,6 +40,9 @@ case "$command" in
     ;;
   restore)
     exec "$here/restore.sh" "$@"
+    ;;
+  verify)
+    exec "$here/restore.sh" --verify-only "$@"
     ;;
   list)
     need BACKUP_URL BACKUP_NAME

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Sourced by backup.sh: what a run reports when it ends, for CronJobs.
-#   report_run success|failure DETAIL_JSON
+# Sourced by backup.sh and restore.sh: what a run reports when it ends,
+# for CronJobs.
+#   report_run success|failure DETAIL_JSON      (a backup)
+#   report_verify success|failure DETAIL_JSON   (restore.sh --verify-only)
 # prints one JSON line on stdout (the run's summary: logs are on stderr)
 # and, when configured, writes Prometheus metrics:
 #   METRICS_TEXTFILE  a file for node_exporter's textfile collector,
@@ -11,7 +13,11 @@
 # Metrics: s3pipe_backup_last_success_timestamp_seconds (kept from the
 # last success on a failed run), s3pipe_backup_last_run_timestamp_seconds,
 # s3pipe_backup_last_run_failed (0 or 1), s3pipe_backup_duration_seconds,
-# s3pipe_backup_bytes (stored by the last successful run).
+# s3pipe_backup_bytes (stored by the last successful run); a verify run:
+# s3pipe_backup_last_verify_success_timestamp_seconds (kept on a failed
+# one), s3pipe_backup_last_verify_timestamp_seconds,
+# s3pipe_backup_last_verify_failed. Each kind of run replaces only its own
+# metrics, in the textfile as in the Pushgateway.
 
 # A JSON string of $1.
 json_string() {
@@ -22,6 +28,16 @@ json_string() {
   s=${s//$'\t'/\\t}
   s=${s//$'\r'/\\r}
   printf '"%s"' "$s"
+}
+
+# The string a JSON string literal $1 holds (\" and \\ are all that s3pipe's
+# reports escape in URLs and ETags).
+json_unstring() {
+  local s=${1#\"}
+  s=${s%\"}
+  s=${s//\\\"/\"}
+  s=${s//\\\\/\\}
+  printf '%s' "$s"
 }
 
 # The total of every "size": N in $1 (s3put's JSON reports).
@@ -66,8 +82,52 @@ report_run() {
       echo "s3pipe_backup_bytes $bytes"
     fi
   )
+  write_metrics "$metrics"
+}
+
+# One verify run's summary line and metrics (restore.sh --verify-only).
+report_verify() {
+  local result=$1 detail=$2 now seconds failed=0 last_success=""
+  now=$(date +%s)
+  seconds=$((now - ${run_started:-now}))
+  [ "$result" = success ] || failed=1
+  printf '{"result":"%s","name":%s,"timestamp":"%s","seconds":%s,%s}\n' \
+    "$result" "$(json_string "${BACKUP_NAME:-}")" "${ts:-}" "$seconds" "$detail"
+  [ -n "${METRICS_TEXTFILE:-}${PUSHGATEWAY_URL:-}" ] || return 0
+  if [ "$failed" = 0 ]; then
+    last_success=$now
+  elif [ -n "${METRICS_TEXTFILE:-}" ] && [ -r "$METRICS_TEXTFILE" ]; then
+    last_success=$(awk '$1 == "s3pipe_backup_last_verify_success_timestamp_seconds" {print $2}' "$METRICS_TEXTFILE")
+  fi
+  local metrics
+  metrics=$(
+    echo "# TYPE s3pipe_backup_last_verify_timestamp_seconds gauge"
+    echo "s3pipe_backup_last_verify_timestamp_seconds $now"
+    echo "# TYPE s3pipe_backup_last_verify_failed gauge"
+    echo "s3pipe_backup_last_verify_failed $failed"
+    if [ -n "$last_success" ]; then
+      echo "# TYPE s3pipe_backup_last_verify_success_timestamp_seconds gauge"
+      echo "s3pipe_backup_last_verify_success_timestamp_seconds $last_success"
+    fi
+  )
+  write_metrics "$metrics"
+}
+
+# Write metrics $1 to METRICS_TEXTFILE (the file's other metrics kept:
+# backups and verify runs share it; written beside it, then renamed) and
+# to PUSHGATEWAY_URL; a failure is logged, never fails the run.
+write_metrics() {
+  local metrics=$1 names
   if [ -n "${METRICS_TEXTFILE:-}" ]; then
-    if ! { printf '%s\n' "$metrics" > "$METRICS_TEXTFILE.$$" && mv -f "$METRICS_TEXTFILE.$$" "$METRICS_TEXTFILE"; }; then
+    names=$(printf '%s\n' "$metrics" | awk '$1 != "#" {print $1}')
+    if ! {
+      {
+        [ ! -r "$METRICS_TEXTFILE" ] ||
+          awk -v names="$names" 'BEGIN { n = split(names, a, "\n"); for (i = 1; i <= n; i++) mine[a[i]] = 1 }
+            !(($1 == "#" && mine[$3]) || mine[$1])' "$METRICS_TEXTFILE"
+        printf '%s\n' "$metrics"
+      } > "$METRICS_TEXTFILE.$$" && mv -f "$METRICS_TEXTFILE.$$" "$METRICS_TEXTFILE"
+    }; then
       log "writing $METRICS_TEXTFILE failed"
     fi
   fi

@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
-# Restore a backup, streaming: s3get | unpack (into RESTORE_DIR and/or
-# through routes into other places), s3get | DB_RESTORE_CMD. No scratch disk.
+# Restore a backup, streaming and verified first: every object is read and
+# checked in full before anything is changed (a first pass that writes
+# nothing), then restored pinned to the objects that were checked:
+# s3get | unpack (into RESTORE_DIR and/or through routes into other
+# places), s3get | DB_RESTORE_CMD. No scratch disk.
 #
-#   scripts/restore.sh [--clean] [TIMESTAMP|latest|s3://bucket/key]   (default latest)
+#   scripts/restore.sh [--clean] [--verify-only] [TIMESTAMP|latest|s3://bucket/key]   (default latest)
 #     TIMESTAMP, latest   a complete backup (one with a manifest) made by
 #                         backup.sh under BACKUP_URL/BACKUP_NAME-
 #     s3://bucket/key     any archive (tar, gzip or zstd), with or without a
 #                         manifest: e.g. one an older job made
-#     --clean             empty RESTORE_DIR first (route commands and
-#                         DB_RESTORE_CMD clean their own targets, e.g.
-#                         mongorestore --drop, pg_restore --clean)
+#     --clean             RESTORE_DIR ends up holding exactly the backup: what
+#                         else it held is removed (after the new tree is in
+#                         place); route commands and DB_RESTORE_CMD clean
+#                         their own targets (mongorestore --drop, pg_restore
+#                         --clean)
+#     --verify-only       the first pass alone (entrypoint.sh verify): one
+#                         JSON line on stdout, metrics, nothing written
 #   BACKUP_URL, BACKUP_NAME  as for backup.sh          (required for TIMESTAMP/latest)
 #   RESTORE_DIR              where the files go (created)
 #   RESTORE_ROUTES           entries under PREFIX go to COMMAND's stdin as a
@@ -31,18 +38,47 @@
 #                            of (no stored checksum, no MD5 ETag) is refused
 #                            before anything is restored from it; off: it is
 #                            restored with one warning line
+#   RESTORE_VERIFY           first (default): the first pass reads every
+#                            object whole — stored checksums, the manifest's
+#                            SHA-256, the compression trailers and the tar to
+#                            its end, decrypted when encrypted — and a damaged
+#                            or cut backup exits 1 with nothing touched;
+#                            skip: restore at once (a damaged backup is then
+#                            found half-way, after routes and the database
+#                            command started)
+#   RESTORE_PRECHECK_CMD     run after the first pass and before anything is
+#                            changed; if it fails, nothing is (e.g. "kubectl
+#                            wait --for=condition=Available deploy/backend")
+#   RESTORE_STAGING          on (default): RESTORE_DIR's new entries are
+#                            extracted into RESTORE_DIR/.s3pipe-staging-PID
+#                            and swapped in (renames) only once complete, so
+#                            a failure half-way leaves the old tree whole; it
+#                            needs room for both trees. off: extracted in
+#                            place (with --clean, emptied first)
+#   METRICS_TEXTFILE, PUSHGATEWAY_URL  --verify-only's metrics (scripts/report.sh)
 # Exit 0 success, 1 failure, 2 misconfiguration.
 set -euo pipefail
 
 log() { printf '%s restore: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
-die() { log "$*"; exit 1; }
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/report.sh
+. "$here/report.sh"
+# shellcheck source=scripts/env-lines.sh
+. "$here/env-lines.sh"
+run_started=$(date +%s)
+clean=0 which=latest verify_only=0 ts="" reports=""
+fail() {
+  log "$*"
+  [ "$verify_only" = 0 ] || report_verify failure "\"error\":$(json_string "$*")"
+  exit 1
+}
 misconfigured() { log "$*"; exit 2; }
 
-clean=0 which=latest
 for arg in "$@"; do
   case $arg in
     --clean) clean=1 ;;
-    -*) misconfigured "usage: restore.sh [--clean] [TIMESTAMP|latest|s3://bucket/key]" ;;
+    --verify-only) verify_only=1 ;;
+    -*) misconfigured "usage: restore.sh [--clean] [--verify-only] [TIMESTAMP|latest|s3://bucket/key]" ;;
     *) which=$arg ;;
   esac
 done
@@ -53,11 +89,18 @@ case ${RESTORE_REQUIRE_CHECKSUM:-on} in
   off) ;;
   *) misconfigured "RESTORE_REQUIRE_CHECKSUM must be on or off, not $RESTORE_REQUIRE_CHECKSUM" ;;
 esac
+case ${RESTORE_VERIFY:-first} in
+  first | skip) ;;
+  *) misconfigured "RESTORE_VERIFY must be first or skip, not $RESTORE_VERIFY" ;;
+esac
+[ "$verify_only" = 0 ] || [ "${RESTORE_VERIFY:-first}" = first ] ||
+  misconfigured "--verify-only with RESTORE_VERIFY=skip verifies nothing"
+case ${RESTORE_STAGING:-on} in
+  on | off) ;;
+  *) misconfigured "RESTORE_STAGING must be on or off, not $RESTORE_STAGING" ;;
+esac
 
 # unpack's routes: RESTORE_ROUTES, one PREFIX=COMMAND per line.
-here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=scripts/env-lines.sh
-. "$here/env-lines.sh"
 routes=()
 lines=()
 env_lines lines "${RESTORE_ROUTES:-}"
@@ -65,12 +108,129 @@ for line in "${lines[@]}"; do
   routes+=(--route "$line")
 done
 
-# restore_archive URL [db]: stream one archive through unpack; with "db",
-# its dump/ goes to DB_RESTORE_CMD.
+# The plan: what to restore, in order, one object each: its kind (archive,
+# archive-db: an archive whose dump/ goes to DB_RESTORE_CMD, dump: a dump
+# object), URL, and the ETag and SHA-256 the manifest recorded (or the
+# first pass saw).
+kinds=() urls=() etags=() sums=() get=()
+plan() { kinds+=("$1") urls+=("$2") etags+=("${3:-}") sums+=("${4:-}"); }
+
+# "ETAG<TAB>SHA256" of the object URL in manifest $1: s3put's reports,
+# whose keys serde_json writes sorted, so each object's "etag" and
+# "sha256" come before its "url".
+manifest_object() {
+  local token etag="" sha="" want
+  want=$(json_string "$2")
+  while IFS= read -r token; do
+    case $token in
+      '"etag":'*) etag=${token#'"etag":'} ;;
+      '"sha256":'*) sha=${token#'"sha256":'} ;;
+      '"url":'*)
+        if [ "${token#'"url":'}" = "$want" ]; then
+          printf '%s\t%s\n' "$(json_unstring "$etag")" "$(json_unstring "$sha")"
+          return 0
+        fi
+        etag="" sha=""
+        ;;
+    esac
+  done < <(printf '%s' "$1" | grep -oE '"(etag|sha256|url)":"([^"\\]|\\.)*"')
+  return 1
+}
+
+# Fill the plan from the backup $which names.
+plan_backup() {
+  local prefix backups line base suffixes suffix manifest pinned kind
+  [ -n "${BACKUP_URL:-}" ] || misconfigured "set BACKUP_URL=s3://bucket/prefix"
+  [ -n "${BACKUP_NAME:-}" ] || misconfigured "set BACKUP_NAME"
+  prefix="${BACKUP_URL%/}/${BACKUP_NAME}-"
+  # Complete backups (those with a manifest), oldest first, one per line:
+  # STAMP<TAB>s3://bucket/BASE<TAB>SUFFIXES (s3ls --backups, made for scripts).
+  backups=$(s3ls --backups "$prefix") || fail "no complete backup under $prefix"
+  if [ "$which" = latest ]; then
+    line=$(printf '%s\n' "$backups" | tail -n 1)
+  else
+    line=$(printf '%s\n' "$backups" | awk -F '\t' -v ts="$which" '$1 == ts' | tail -n 1)
+    [ -n "$line" ] || fail "no complete backup with timestamp $which under $prefix"
+  fi
+  IFS=$'\t' read -r ts base suffixes <<<"$line"
+  backup=$base
+  manifest=$(s3get -q "$base.manifest.json") || fail "reading $base.manifest.json failed"
+  for suffix in $suffixes; do
+    case $suffix in
+      .files.tar.gz) kind=archive ;;
+      .tar.gz) kind=archive-db ;;
+      .db.*) kind=dump ;;
+      *) continue ;;
+    esac
+    pinned=$(manifest_object "$manifest" "$base$suffix") ||
+      fail "$base.manifest.json does not list $base$suffix"
+    plan "$kind" "$base$suffix" "${pinned%%$'\t'*}" "${pinned#*$'\t'}"
+  done
+  [ ${#urls[@]} -gt 0 ] || fail "the backup at $base has no objects to restore"
+  for kind in "${kinds[@]}"; do
+    if [ "$kind" = dump ] && [ -z "${DB_RESTORE_CMD:-}" ] && [ "$verify_only" = 0 ]; then
+      misconfigured "set DB_RESTORE_CMD: this backup has a database dump"
+    fi
+  done
+}
+
+# s3get's flags for object $1 of the plan: pinned to the ETag, held to the
+# SHA-256.
+get_args() {
+  get=(-q)
+  [ -z "${etags[$1]}" ] || get+=(--if-match "${etags[$1]}")
+  [ -z "${sums[$1]}" ] || get+=(--expect-sha256 "${sums[$1]}")
+}
+
+# The first pass for object $1: read it whole, check it, write nothing;
+# keep its ETag (an object given by URL is then pinned to what was checked).
+verify_object() {
+  local i=$1 url=${urls[$1]} out report
+  get_args "$i"
+  log "verifying $url"
+  if [ "${kinds[$i]}" = dump ]; then
+    out=$({ s3get "${get[@]}" --json "$url" > /dev/null; } 2>&1) || fail "verifying $url failed: ${out//$'\n'/; }"
+  else
+    out=$({ s3get "${get[@]}" --json "$url" | unpack -q -t > /dev/null; } 2>&1) || fail "verifying $url failed: ${out//$'\n'/; }"
+  fi
+  # What else s3get said (a warning) still reaches the log.
+  printf '%s\n' "$out" | grep -v '^{' >&2 || true
+  report=$(printf '%s\n' "$out" | grep '^{' | tail -n 1)
+  reports="${reports:+$reports,}$report"
+  if [ -z "${etags[$i]}" ]; then
+    etags[i]=$(json_unstring "$(printf '%s' "$report" | grep -oE '"etag":"([^"\\]|\\.)*"' | head -n 1 | cut -d: -f2-)")
+  fi
+}
+
+# swap_in STAGE DIR: each of STAGE's entries replaces DIR's entry of that
+# name (the old one moved aside first; renames on one filesystem), then
+# the old ones are removed; with --clean every other entry of DIR too.
+swap_in() {
+  local stage=$1 dir=$2 old entry name
+  old="$dir/.s3pipe-old-$$"
+  mkdir "$old"
+  shopt -s dotglob nullglob
+  for entry in "$dir"/*; do
+    name=${entry##*/}
+    case $name in ".s3pipe-staging-$$" | ".s3pipe-old-$$") continue ;; esac
+    if [ "$clean" = 1 ] || [ -e "$stage/$name" ] || [ -L "$stage/$name" ]; then
+      mv "$entry" "$old/"
+    fi
+  done
+  for entry in "$stage"/*; do
+    mv "$entry" "$dir/"
+  done
+  shopt -u dotglob nullglob
+  rmdir "$stage"
+  rm -rf "$old"
+}
+
+# Restore object $1 (an archive): through unpack, into RESTORE_DIR
+# (staged) and/or the routes; archive-db's dump/ to DB_RESTORE_CMD.
 restore_archive() {
-  local url=$1 args=(-q)
+  local url=${urls[$1]} args=(-q) stage=""
   args+=("${routes[@]}")
-  if [ "${2:-}" = db ]; then
+  if [ "${kinds[$1]}" = archive-db ]; then
     if [ -n "${DB_RESTORE_CMD:-}" ]; then
       args+=(--route "dump=$DB_RESTORE_CMD")
     else
@@ -78,63 +238,68 @@ restore_archive() {
     fi
   fi
   if [ -n "${RESTORE_DIR:-}" ]; then
-    if [ "$clean" = 1 ] && [ -d "$RESTORE_DIR" ]; then
-      log "--clean: emptying $RESTORE_DIR"
-      find "$RESTORE_DIR" -mindepth 1 -delete || die "emptying $RESTORE_DIR failed"
+    mkdir -p "$RESTORE_DIR" || fail "creating $RESTORE_DIR failed"
+    if [ "${RESTORE_STAGING:-on}" = on ]; then
+      stage="$RESTORE_DIR/.s3pipe-staging-$$"
+      { rm -rf "$stage" && mkdir "$stage"; } || fail "creating $stage failed"
+      args+=(-C "$stage")
+    else
+      if [ "$clean" = 1 ]; then
+        log "--clean: emptying $RESTORE_DIR"
+        find "$RESTORE_DIR" -mindepth 1 -delete || fail "emptying $RESTORE_DIR failed"
+      fi
+      args+=(-C "$RESTORE_DIR")
     fi
-    args+=(--mkdir -C "$RESTORE_DIR")
   elif [ ${#args[@]} -gt 1 ]; then
     args+=(--routes-only)
   else
     misconfigured "set RESTORE_DIR and/or RESTORE_ROUTES: where should $url go?"
   fi
+  get_args "$1"
   log "s3get $url | unpack ${args[*]:1}"
-  s3get -q "$url" | unpack "${args[@]}" || die "restoring $url failed"
+  if ! s3get "${get[@]}" "$url" | unpack "${args[@]}"; then
+    [ -z "$stage" ] || { rm -rf "$stage"; log "$RESTORE_DIR is as it was"; }
+    fail "restoring $url failed"
+  fi
+  if [ -n "$stage" ]; then
+    swap_in "$stage" "$RESTORE_DIR" || fail "swapping the restored tree into $RESTORE_DIR failed"
+  fi
 }
 
+restore_object() {
+  if [ "${kinds[$1]}" = dump ]; then
+    get_args "$1"
+    log "s3get ${urls[$1]} | $DB_RESTORE_CMD"
+    s3get "${get[@]}" "${urls[$1]}" | bash -c "$DB_RESTORE_CMD" || fail "restoring the database failed"
+  else
+    restore_archive "$1"
+  fi
+}
+
+backup=""
 case $which in
-  s3://*)
-    restore_archive "$which" db
-    log "restored $which"
-    exit 0
-    ;;
+  s3://*) plan archive-db "$which"; backup=$which ;;
+  *) plan_backup ;;
 esac
+# Archives before the dump, as backup.sh lists them: files, then database.
+order=()
+for i in "${!urls[@]}"; do [ "${kinds[$i]}" = dump ] || order+=("$i"); done
+for i in "${!urls[@]}"; do [ "${kinds[$i]}" != dump ] || order+=("$i"); done
 
-[ -n "${BACKUP_URL:-}" ] || misconfigured "set BACKUP_URL=s3://bucket/prefix"
-[ -n "${BACKUP_NAME:-}" ] || misconfigured "set BACKUP_NAME"
-prefix="${BACKUP_URL%/}/${BACKUP_NAME}-"
-# Complete backups (those with a manifest), oldest first, one per line:
-# STAMP<TAB>s3://bucket/BASE<TAB>SUFFIXES (s3ls --backups, made for scripts).
-backups=$(s3ls --backups "$prefix") || die "no complete backup under $prefix"
-if [ "$which" = latest ]; then
-  line=$(printf '%s\n' "$backups" | tail -n 1)
+if [ "${RESTORE_VERIFY:-first}" = first ]; then
+  for i in "${order[@]}"; do verify_object "$i"; done
+  log "verified $backup: ${#urls[@]} object(s), nothing changed yet"
 else
-  line=$(printf '%s\n' "$backups" | awk -F '\t' -v ts="$which" '$1 == ts' | tail -n 1)
-  [ -n "$line" ] || die "no complete backup with timestamp $which under $prefix"
+  log "RESTORE_VERIFY=skip: restoring unverified; a damaged backup fails half-way"
 fi
-IFS=$'\t' read -r _ base suffixes <<<"$line"
-log "restoring $base"
-has() { case " $suffixes " in *" $1 "*) return 0 ;; esac; return 1; }
-
-restored=0
-if has .files.tar.gz; then
-  restore_archive "$base.files.tar.gz"
-  restored=$((restored + 1))
+if [ "$verify_only" = 1 ]; then
+  report_verify success "\"backup\":$(json_string "$backup"),\"objects\":[$reports]"
+  exit 0
 fi
-# Single-archive backups: one NAME-TS.tar.gz with dump/ beside the files.
-if has .tar.gz; then
-  restore_archive "$base.tar.gz" db
-  restored=$((restored + 1))
+if [ -n "${RESTORE_PRECHECK_CMD:-}" ]; then
+  log "RESTORE_PRECHECK_CMD: $RESTORE_PRECHECK_CMD"
+  bash -c "$RESTORE_PRECHECK_CMD" >&2 || fail "RESTORE_PRECHECK_CMD failed: nothing was changed"
 fi
-dump=""
-for suffix in $suffixes; do
-  case $suffix in .db.*) dump=$suffix; break ;; esac
-done
-if [ -n "$dump" ]; then
-  [ -n "${DB_RESTORE_CMD:-}" ] || misconfigured "set DB_RESTORE_CMD: this backup has a database dump"
-  log "s3get $base$dump | $DB_RESTORE_CMD"
-  s3get -q "$base$dump" | bash -c "$DB_RESTORE_CMD" || die "restoring the database failed"
-  restored=$((restored + 1))
-fi
-[ "$restored" -gt 0 ] || die "the backup at $base has no objects to restore"
-log "restored $base"
+log "restoring $backup"
+for i in "${order[@]}"; do restore_object "$i"; done
+log "restored $backup"

@@ -111,7 +111,12 @@ fn every_container_is_locked_down_and_runs_an_entrypoint_subcommand() {
     let names: Vec<&str> = pods.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
         names,
-        ["s3pipe-backup", "s3pipe-maintenance", "s3pipe-restore"]
+        [
+            "s3pipe-backup",
+            "s3pipe-maintenance",
+            "s3pipe-verify",
+            "s3pipe-restore"
+        ]
     );
     let mut commands = BTreeSet::new();
     for (name, pod) in &pods {
@@ -136,7 +141,7 @@ fn every_container_is_locked_down_and_runs_an_entrypoint_subcommand() {
             commands.insert(command);
         }
     }
-    let expected = ["backup", "cleanup-uploads", "prune", "restore"];
+    let expected = ["backup", "cleanup-uploads", "prune", "restore", "verify"];
     assert_eq!(commands.into_iter().collect::<Vec<_>>(), expected);
 }
 

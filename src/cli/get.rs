@@ -26,6 +26,12 @@ pub struct Args {
     /// Download this version
     #[arg(long, value_name = "ID")]
     pub version_id: Option<String>,
+    /// Fail, before writing anything, unless the object's ETag is ETAG (quotes optional): the object a first pass verified, or a manifest recorded
+    #[arg(long, value_name = "ETAG")]
+    pub if_match: Option<String>,
+    /// Fail at the end unless what was written (after decryption) has this SHA-256, e.g. the one `s3put --sha256` reported
+    #[arg(long, value_name = "HEX", value_parser = super::parse_sha256)]
+    pub expect_sha256: Option<String>,
     /// Skip the integrity check (a stored checksum: CRC32C, CRC32, CRC64NVME, SHA-1, SHA-256; else the ETag's MD5)
     #[arg(long, conflicts_with = "require_checksum")]
     pub no_verify: bool,
@@ -41,7 +47,7 @@ pub struct Args {
     /// Write an age-encrypted object as stored (ciphertext), e.g. for `age -d`
     #[arg(long)]
     pub no_decrypt: bool,
-    /// Print {url, size, etag, verified, seconds, content_type, metadata} as JSON on stderr when done
+    /// Print {url, size, etag, verified, sha256, seconds, content_type, metadata} as JSON on stderr when done
     #[arg(long)]
     pub json: bool,
     /// Print errors only: no progress bar, warnings or per-item lines
@@ -60,6 +66,8 @@ impl Args {
             max_memory: self.transfer.budget(DEFAULT_GET_MEMORY),
             limit_rate: self.transfer.rate(),
             version_id: self.version_id.clone(),
+            if_match: self.if_match.clone(),
+            expect_sha256: self.expect_sha256.clone(),
             verify: !self.no_verify,
             require_checksum: self.require_checksum,
             idle_timeout: Duration::from_secs(self.idle_timeout.max(1)),
@@ -83,7 +91,7 @@ pub fn report(url: &S3Url, report: &GetReport) -> String {
         .collect();
     serde_json::json!({
         "url": url.to_string(), "size": report.size, "etag": report.etag,
-        "verified": report.verified, "seconds": report.seconds, "retries": report.retries,
+        "verified": report.verified, "sha256": report.sha256, "seconds": report.seconds, "retries": report.retries,
         "concurrency": report.concurrency, "peak_concurrency": report.peak_concurrency,
         "content_type": report.content_type, "metadata": metadata,
     })

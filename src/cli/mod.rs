@@ -17,7 +17,9 @@ pub mod unpack;
 pub mod values;
 
 pub use s3::{DEFAULT_PART_SIZE, DEFAULT_RANGE_SIZE, S3_EXIT_CODES, S3Args, TransferArgs};
-pub use values::{parse_duration, parse_key_value, parse_rate, parse_size, parse_time};
+pub use values::{
+    parse_duration, parse_key_value, parse_rate, parse_sha256, parse_size, parse_time,
+};
 
 use std::ffi::OsString;
 use std::process::ExitCode;

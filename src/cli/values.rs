@@ -23,6 +23,8 @@ pub enum ValueError {
     RateTooLow(String),
     #[error("expected KEY=VALUE, got {0:?}")]
     NotKeyValue(String),
+    #[error("not a SHA-256: {0:?} (64 hex digits)")]
+    NotASha256(String),
 }
 
 /// A byte count: `1048576`, `128K`, `64M`, `5MiB`, `1G`, `2T`. Suffixes are
@@ -113,9 +115,28 @@ pub fn parse_key_value(text: &str) -> Result<(String, String), ValueError> {
         .ok_or_else(|| ValueError::NotKeyValue(text.into()))
 }
 
+/// A SHA-256 as 64 hex digits, for `--expect-sha256`; kept lowercase, as
+/// `sha256sum` and `s3put --sha256` print it.
+pub fn parse_sha256(text: &str) -> Result<String, ValueError> {
+    let hex = text.trim();
+    match hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        true => Ok(hex.to_ascii_lowercase()),
+        false => Err(ValueError::NotASha256(text.into())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sha256_is_64_hex_digits() {
+        let upper = "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855";
+        assert_eq!(parse_sha256(upper), Ok(upper.to_ascii_lowercase()));
+        for bad in ["", "e3b0", &format!("{upper}0"), &upper.replace('E', "g")] {
+            assert_eq!(parse_sha256(bad), Err(ValueError::NotASha256(bad.into())));
+        }
+    }
 
     #[test]
     fn sizes() {

@@ -33,7 +33,7 @@ use crate::encryption::{CryptError, Identities, METADATA_KEY, METADATA_VALUE};
 use crate::progress::Progress;
 use check::{Check, MD5_PART_LIMIT, choose_check, verify};
 use fetch::{Source, fetch_in_order};
-use writer::{Buffers, Decrypt, spawn_writer};
+use writer::{Buffers, Decrypt, Hashing, spawn_writer};
 
 /// Why an object's bytes cannot be checked.
 const UNVERIFIABLE: &str =
@@ -49,6 +49,12 @@ pub struct GetOptions {
     /// One rate for the whole download (`--limit-rate`).
     pub limit_rate: Option<RateLimit>,
     pub version_id: Option<String>,
+    /// The ETag the object must have (`--if-match`): checked before
+    /// anything is written.
+    pub if_match: Option<String>,
+    /// The SHA-256 what is written must have (`--expect-sha256`, lowercase
+    /// hex): checked at the end, after the stored checksum.
+    pub expect_sha256: Option<String>,
     /// Check the bytes against a stored checksum, else the ETag's MD5.
     pub verify: bool,
     /// With `verify`: an object with nothing to check against is an error
@@ -72,6 +78,8 @@ pub struct GetReport {
     /// "md5" (the ETag: a single part's MD5, or a multipart upload's MD5 of
     /// its parts' MD5s) or "none".
     pub verified: &'static str,
+    /// The SHA-256 of what was written, when `--expect-sha256` asked.
+    pub sha256: Option<String>,
     pub seconds: f64,
     /// Calls the SDK retried (ranges s3get resumed itself not counted).
     pub retries: u64,
@@ -90,6 +98,14 @@ pub enum DownloadError {
         "the object changed during the download (its ETag is no longer {0}); the bytes already written are from the old version and incomplete"
     )]
     Changed(String),
+    #[error(
+        "{url}: its ETag is {etag}, not {expected} (--if-match): it is not the object expected; nothing written"
+    )]
+    NotExpected {
+        url: String,
+        etag: String,
+        expected: String,
+    },
     #[error("{0}: {UNVERIFIABLE} (--require-checksum)")]
     Unverifiable(String),
     #[error("integrity check failed: {0}; the bytes already written are suspect")]
@@ -125,6 +141,15 @@ pub async fn download<W: Write + Send + 'static>(
 ) -> Result<GetReport, DownloadError> {
     let started = Instant::now();
     let info = discover(store, url, opts).await?;
+    if let Some(expected) = opts.if_match.as_deref() {
+        if expected.trim_matches('"') != info.etag.trim_matches('"') {
+            return Err(DownloadError::NotExpected {
+                url: url.to_string(),
+                etag: info.etag.clone(),
+                expected: expected.to_string(),
+            });
+        }
+    }
     let version = opts.version_id.clone().or(info.version_id.clone());
     let check = choose_check(&info, opts.verify, opts.part_size.max(MD5_PART_LIMIT));
     if opts.verify && check == Check::None {
@@ -135,7 +160,9 @@ pub async fn download<W: Write + Send + 'static>(
     }
     let decrypt = decryption(&info, opts, url)?;
     let buffers = Buffers::default();
-    let (tx, writer) = spawn_writer(out, &check, decrypt, buffers.clone())?;
+    let hashing = Hashing::new(out, opts.expect_sha256.is_some());
+    let sha256 = hashing.digest();
+    let (tx, writer) = spawn_writer(hashing, &check, decrypt, buffers.clone())?;
     let source = Arc::new(Source {
         store: store.clone(),
         url: url.clone(),
@@ -166,10 +193,12 @@ pub async fn download<W: Write + Send + 'static>(
     let sums = fetched?;
     let digest = written?;
     let verified = verify(&check, sums, digest)?;
+    let sha256 = expect_sha256(sha256, opts.expect_sha256.as_deref())?;
     Ok(GetReport {
         size: info.size,
         etag: info.etag.clone(),
         verified,
+        sha256,
         seconds: started.elapsed().as_secs_f64(),
         retries: store.retries(),
         concurrency: concurrency.limit(),
@@ -177,6 +206,25 @@ pub async fn download<W: Write + Send + 'static>(
         content_type: info.content_type.clone(),
         metadata: info.metadata.clone(),
     })
+}
+
+/// The SHA-256 of what was written, held to `--expect-sha256`'s.
+fn expect_sha256(
+    digest: Option<std::sync::Arc<std::sync::Mutex<sha2::Sha256>>>,
+    expected: Option<&str>,
+) -> Result<Option<String>, DownloadError> {
+    use sha2::Digest;
+    let (Some(digest), Some(expected)) = (digest, expected) else {
+        return Ok(None);
+    };
+    let hasher = digest.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let got = format!("{:x}", hasher.finalize());
+    match got == expected {
+        true => Ok(Some(got)),
+        false => Err(DownloadError::Integrity(format!(
+            "the SHA-256 of what was written is {got}, not {expected} (--expect-sha256)"
+        ))),
+    }
 }
 
 /// HEAD partNumber=1 tells the part layout too; a store that refuses it

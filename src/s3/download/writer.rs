@@ -159,3 +159,39 @@ impl Buffers {
         }
     }
 }
+
+/// The output, hashed with SHA-256 on the way when `--expect-sha256`
+/// asked (after decryption: what the user gets is what is checked).
+pub(super) struct Hashing<W> {
+    inner: W,
+    hasher: Option<Arc<Mutex<sha2::Sha256>>>,
+}
+
+impl<W: Write> Hashing<W> {
+    pub(super) fn new(inner: W, hash: bool) -> Self {
+        let hasher = hash.then(|| Arc::new(Mutex::new(<sha2::Sha256 as sha2::Digest>::new())));
+        Hashing { inner, hasher }
+    }
+
+    /// The running digest, to finish once the writer is done.
+    pub(super) fn digest(&self) -> Option<Arc<Mutex<sha2::Sha256>>> {
+        self.hasher.clone()
+    }
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        if let Some(h) = &self.hasher {
+            sha2::Digest::update(
+                &mut *h.lock().unwrap_or_else(PoisonError::into_inner),
+                &buf[..n],
+            );
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
