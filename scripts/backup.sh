@@ -26,6 +26,9 @@
 #                           The manifest records each object's encryption and
 #                           the recipients' public keys, never a secret.
 #   METRICS_TEXTFILE, PUSHGATEWAY_URL  Prometheus metrics (scripts/report.sh)
+#   NOTIFY_URL    healthchecks.io-style pings: NOTIFY_URL/start, then
+#                 NOTIFY_URL or NOTIFY_URL/fail with the summary line
+#                 (scripts/report.sh; NOTIFY_TIMEOUT, NOTIFY_CA_BUNDLE)
 #   BACKUP_IDLE_TIMEOUT  a producer (DB_DUMP_CMD, a BACKUP_STREAMS command)
 #                 that writes nothing on stdout or stderr for this long is
 #                 killed and the run fails (default 10m; off for none):
@@ -47,6 +50,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/report.sh
 . "$here/report.sh"
 run_started=$(date +%s)
+notify /start ""
 ts=${BACKUP_TS:-$(date -u +%Y-%m-%d-%H-%M-%S)}
 ts_given=${BACKUP_TS:-}
 # A configuration that cannot work: exit 2, so a Job does not retry it.

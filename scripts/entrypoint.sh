@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Container entrypoint for a Kubernetes Job/CronJob. Subcommands:
-#   backup               scripts/backup.sh (env as documented there)
+#   backup               scripts/backup.sh (env as documented there); with
+#                        BACKUP_RETRIES=N a failed run (exit 1, already
+#                        cleaned up) is tried again up to N times, after
+#                        BACKUP_RETRY_DELAY seconds (default 60), doubling;
+#                        a misconfiguration (exit 2) or a signal is not
 #   restore [--clean] [TS|latest|s3://bucket/key]
 #                        scripts/restore.sh: verified first, then restored
 #   verify [TS|latest|s3://bucket/key]
@@ -26,6 +30,22 @@ need() {
     [ -n "${!name:-}" ] || { log "$command: set $name"; exit 2; }
   done
 }
+# One backup.sh run as a child (not exec: the loop goes on after it); a
+# SIGTERM, SIGINT or SIGHUP is passed on to it, so it cleans up as when it
+# runs alone, and ends the retries.
+stopping=0
+run_backup() {
+  local child status=0
+  "$here/backup.sh" "$@" &
+  child=$!
+  trap 'stopping=1; kill -TERM "$child" 2>/dev/null || true' TERM INT HUP
+  wait "$child" || status=$?
+  while [ "$stopping" = 1 ] && kill -0 "$child" 2>/dev/null; do
+    status=0
+    wait "$child" || status=$?
+  done
+  return "$status"
+}
 usage() {
   log "usage: entrypoint.sh backup | restore [--clean] [TS|latest|s3://bucket/key] | verify [TS|latest|s3://bucket/key] | list | prune | cleanup-uploads"
   exit 2
@@ -36,7 +56,21 @@ command=$1
 shift
 case "$command" in
   backup)
-    exec "$here/backup.sh" "$@"
+    retries=${BACKUP_RETRIES:-0} delay=${BACKUP_RETRY_DELAY:-60}
+    [[ $retries =~ ^[0-9]+$ && $delay =~ ^[0-9]+$ ]] ||
+      { log "backup: BACKUP_RETRIES and BACKUP_RETRY_DELAY must be whole numbers"; exit 2; }
+    [ "$retries" -gt 0 ] || exec "$here/backup.sh" "$@"
+    attempt=1
+    while :; do
+      status=0
+      run_backup "$@" || status=$?
+      [ "$status" = 1 ] && [ "$attempt" -le "$retries" ] && [ "$stopping" = 0 ] || exit "$status"
+      log "backup: attempt $attempt of $((retries + 1)) failed; trying again in ${delay}s"
+      sleep "$delay" &
+      wait $! || true
+      [ "$stopping" = 0 ] || exit "$status"
+      attempt=$((attempt + 1)) delay=$((delay * 2))
+    done
     ;;
   restore)
     exec "$here/restore.sh" "$@"

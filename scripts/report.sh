@@ -7,9 +7,14 @@
 # and, when configured, writes Prometheus metrics:
 #   METRICS_TEXTFILE  a file for node_exporter's textfile collector,
 #                     replaced whole (written beside it, then renamed)
-#   PUSHGATEWAY_URL   http://host:port of a Prometheus Pushgateway; the
-#                     metrics are POSTed to the group
-#                     job=s3pipe_backup/instance=BACKUP_NAME (plain HTTP)
+#   PUSHGATEWAY_URL   http(s)://[user:password@]host:port of a Prometheus
+#                     Pushgateway; the metrics are POSTed to the group
+#                     job=s3pipe_backup/instance=BACKUP_NAME
+# and pings NOTIFY_URL, healthchecks.io-style, for backups: notify /start
+# when a run starts, then URL (success) or URL/fail, with the summary line
+# as the body. Both are sent by `s3pipe post` (TLS, basic auth, a deadline
+# of NOTIFY_TIMEOUT, default 10s; NOTIFY_CA_BUNDLE trusts a private CA's
+# PEM), and neither ever fails or holds up the run: a failure is one line.
 # Metrics: s3pipe_backup_last_success_timestamp_seconds (kept from the
 # last success on a failed run), s3pipe_backup_last_run_timestamp_seconds,
 # s3pipe_backup_last_run_failed (0 or 1), s3pipe_backup_duration_seconds,
@@ -54,9 +59,12 @@ report_run() {
   now=$(date +%s)
   seconds=$((now - ${run_started:-now}))
   [ "$result" = success ] || failed=1
+  local line
   # shellcheck disable=SC2154 # ts: the run's timestamp, set by backup.sh
-  printf '{"result":"%s","name":%s,"timestamp":"%s","seconds":%s,%s}\n' \
-    "$result" "$(json_string "${BACKUP_NAME:-}")" "$ts" "$seconds" "$detail"
+  line=$(printf '{"result":"%s","name":%s,"timestamp":"%s","seconds":%s,%s}' \
+    "$result" "$(json_string "${BACKUP_NAME:-}")" "$ts" "$seconds" "$detail")
+  printf '%s\n' "$line"
+  if [ "$failed" = 0 ]; then notify "" "$line"; else notify /fail "$line"; fi
   [ -n "${METRICS_TEXTFILE:-}${PUSHGATEWAY_URL:-}" ] || return 0
   bytes=$(sum_sizes "$detail")
   local last_success=""
@@ -136,22 +144,26 @@ write_metrics() {
   fi
 }
 
-# POST the metrics to the Pushgateway over bash's /dev/tcp (no curl in the
-# image): POST replaces only the metrics it names, so a failed run keeps
-# the last success's timestamp and bytes.
+# post URL BODY: s3pipe post with the job's deadline and CA.
+post() {
+  local args=(--timeout "${NOTIFY_TIMEOUT:-10s}")
+  [ -z "${NOTIFY_CA_BUNDLE:-}" ] || args+=(--ca-bundle "$NOTIFY_CA_BUNDLE")
+  [ -z "${3:-}" ] || args+=(--content-type "$3")
+  printf '%s' "$2" | s3pipe post "${args[@]}" "$1"
+}
+
+# notify SUFFIX BODY: ping NOTIFY_URL+SUFFIX ("", /start, /fail).
+notify() {
+  [ -n "${NOTIFY_URL:-}" ] || return 0
+  post "${NOTIFY_URL%/}$1" "$2" || log "notifying${1:+ $1} failed; the run goes on"
+}
+
+# POST the metrics to the Pushgateway: POST replaces only the metrics it
+# names, so a failed run keeps the last success's timestamp and bytes.
+# The instance label goes base64url-encoded (any BACKUP_NAME is a path).
 push_metrics() {
-  local body="$1"$'\n' hostport host port path reply
-  hostport=${PUSHGATEWAY_URL#http://}
-  hostport=${hostport%%/*}
-  host=${hostport%:*} port=${hostport##*:}
-  [ "$port" != "$hostport" ] || port=80
-  path="/metrics/job/s3pipe_backup/instance/${BACKUP_NAME:-unnamed}"
-  exec 3<>"/dev/tcp/$host/$port" || return 1
-  printf 'POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: %s\r\nConnection: close\r\n\r\n%s' \
-    "$path" "$hostport" "${#body}" "$body" >&3
-  IFS= read -r reply <&3 || reply=""
-  exec 3<&-
-  case $reply in "HTTP/1."?" 2"*) return 0 ;; esac
-  log "Pushgateway said: ${reply%$'\r'}"
-  return 1
+  local instance
+  instance=$(printf '%s' "${BACKUP_NAME:-unnamed}" | base64 -w0 | tr '+/' '-_' | tr -d '=')
+  post "${PUSHGATEWAY_URL%/}/metrics/job/s3pipe_backup/instance@base64/$instance" "$1"$'\n' \
+    'text/plain; version=0.0.4'
 }

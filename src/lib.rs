@@ -38,6 +38,7 @@ pub mod cli;
 pub mod codec;
 pub mod encryption;
 pub mod idle;
+pub mod notify;
 pub mod producer;
 pub mod progress;
 pub mod retention;

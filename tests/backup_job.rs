@@ -579,3 +579,55 @@ fn the_scripts_report_once_escape_names_and_exit_2_when_misconfigured() {
         assert!(line.starts_with("20"), "timestamped: {line}");
     }
 }
+
+/// BACKUP_RETRIES: a run that fails (and cleans up) is tried again, with a
+/// log line each time; the third attempt succeeds. With too few retries
+/// the run fails, and leaves nothing; a misconfiguration is not retried.
+#[test]
+fn entrypoint_retries_a_failed_backup() {
+    let s = Server::garage();
+    let tmp = tempfile::tempdir().unwrap();
+    let counter = tmp.path().join("attempts");
+    // Fails on its first two runs, after writing part of a dump.
+    let dump = format!(
+        "n=$(cat {c} 2>/dev/null || echo 0); echo $((n + 1)) > {c}; echo partial; [ $n -ge 2 ]",
+        c = counter.display()
+    );
+    let env = |prefix: &str, retries: &str| {
+        vec![
+            ("BACKUP_URL", s.url(prefix)),
+            ("BACKUP_NAME", "db".to_string()),
+            ("DB_DUMP_CMD", dump.clone()),
+            ("BACKUP_RETRIES", retries.to_string()),
+            ("BACKUP_RETRY_DELAY", "0".to_string()),
+        ]
+    };
+    let out = script(s, "entrypoint.sh", &env("retry-ok", "2"), &["backup"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    for line in ["attempt 1 of 3 failed", "attempt 2 of 3 failed"] {
+        assert!(stderr(&out).contains(line), "{}", stderr(&out));
+    }
+    let results: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["result"].to_string())
+        .collect();
+    assert_eq!(results, ["\"failure\"", "\"failure\"", "\"success\""]);
+    assert_eq!(s.keys("retry-ok/").len(), 2, "one dump and its manifest");
+
+    fs::remove_file(&counter).unwrap();
+    let out = script(s, "entrypoint.sh", &env("retry-fail", "1"), &["backup"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_eq!(
+        fs::read_to_string(&counter).unwrap().trim(),
+        "2",
+        "two attempts"
+    );
+    assert!(s.keys("retry-fail/").is_empty());
+    let bad = script(s, "entrypoint.sh", &env("retry-fail", "x"), &["backup"]);
+    assert_eq!(code(&bad), 2, "{}", stderr(&bad));
+    let mut unnamed = env("retry-fail", "3");
+    unnamed.retain(|(k, _)| *k != "BACKUP_NAME");
+    let misconfigured = script(s, "entrypoint.sh", &unnamed, &["backup"]);
+    assert_eq!(code(&misconfigured), 2, "{}", stderr(&misconfigured));
+    assert!(!stderr(&misconfigured).contains("trying again"));
+}

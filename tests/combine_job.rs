@@ -336,6 +336,20 @@ fn the_pushgateway_and_the_textfile_get_the_metrics() {
     assert_eq!(gateway.value("s3pipe_backup_bytes", "web"), Some(bytes));
     let text = fs::read_to_string(&textfile).unwrap();
     assert!(text.contains("s3pipe_backup_last_run_failed 1"), "{text}");
+
+    // The same gateway behind TLS with a private CA (NOTIFY_CA_BUNDLE).
+    let front = support::tls::TlsFront::start(&gateway.url);
+    let mut tls = env("2026-11-22-03-15-00", "data");
+    tls.retain(|(k, _)| *k != "PUSHGATEWAY_URL");
+    tls.push(("PUSHGATEWAY_URL", front.endpoint.clone()));
+    tls.push(("NOTIFY_CA_BUNDLE", front.ca.display().to_string()));
+    let ok = script(s, "backup.sh", &tls, &[]);
+    assert_eq!(code(&ok), 0, "{}", stderr(&ok));
+    assert!(!stderr(&ok).contains("failed"), "{}", stderr(&ok));
+    assert_eq!(
+        gateway.value("s3pipe_backup_last_run_failed", "web"),
+        Some(0.0)
+    );
     assert!(
         text.contains(&format!(
             "s3pipe_backup_last_success_timestamp_seconds {success}"

@@ -8,6 +8,7 @@
 pub mod get;
 pub mod ls;
 pub mod pack;
+pub mod post;
 pub mod prune;
 pub mod put;
 pub mod rm;

@@ -217,6 +217,20 @@ pub fn s3prune(argv: Vec<OsString>) -> ExitCode {
     })
 }
 
+/// `s3pipe post`: the job's pings and Pushgateway push (cli::post →
+/// `notify::send`); a helper of the multicall binary, not a tool.
+pub fn post(argv: Vec<OsString>) -> ExitCode {
+    cli::run("s3pipe post", 1, || {
+        let args = cli::post::Args::parse_from(argv);
+        let post = args.post().context("reading the body from stdin")?;
+        match crate::notify::send(&post) {
+            Err(e @ crate::notify::NotifyError::Url(_)) => Err(cli::UsageError(e.to_string()))?,
+            result => result?,
+        };
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
 /// The multicall binary: run the tool named by `argv[0]` (a link such as
 /// `/usr/local/bin/pack -> s3pipe`, as BusyBox does) or by the first
 /// argument (`s3pipe pack -C /data .`). One binary carries the AWS SDK
@@ -235,6 +249,7 @@ pub fn multicall(mut argv: Vec<OsString>) -> ExitCode {
     match first.as_str() {
         "-h" | "--help" | "help" => println!("{}", multicall_usage()),
         "-V" | "--version" => println!("s3pipe {}", cli::VERSION),
+        "post" => return post(argv.split_off(1)),
         _ => match find(&first) {
             Some(main) => return main(argv.split_off(1)),
             None => {
@@ -258,6 +273,7 @@ fn multicall_usage() -> String {
     format!(
         "usage: s3pipe TOOL [ARGS…], or call it through a link named TOOL\n\
          tools: {}\n\
+         helper: post (the job's notifications; s3pipe post --help)\n\
          each tool's own --help says the rest",
         names.join(", ")
     )
