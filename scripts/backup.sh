@@ -15,7 +15,7 @@
 #                 "mongodump --archive --gzip --db=app" or "pg_dump -Fc app"
 #   DB_DUMP_EXT   the dump object's extension              (default dump)
 #   KEEP_LAST, KEEP_DAILY, KEEP_WEEKLY, KEEP_MONTHLY, KEEP_MONTHLY_FIRST,
-#   KEEP_YEARLY, KEEP_WITHIN, KEEP_SERIES (scripts/keep-args.sh)
+#   KEEP_YEARLY, KEEP_WITHIN, KEEP_SERIES (scripts/lib.sh, keep_args)
 #                 retention applied after a complete run  (optional)
 #   BACKUP_TS     the run's timestamp, YYYY-MM-DD-HH-MM-SS (default: now, UTC)
 #   BACKUP_MODE   split (default) or single
@@ -45,22 +45,20 @@
 # Stdout: one JSON line when the run ends, what was stored or why it failed.
 set -euo pipefail
 
-log() { printf '%s backup: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
+role=backup
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/lib.sh
+. "$here/lib.sh"
 # shellcheck source=scripts/report.sh
 . "$here/report.sh"
 run_started=$(date +%s)
 notify /start ""
 ts=${BACKUP_TS:-$(date -u +%Y-%m-%d-%H-%M-%S)}
 ts_given=${BACKUP_TS:-}
-# A configuration that cannot work: exit 2, so a Job does not retry it.
-misconfigured() {
-  log "$*"
-  report_run failure "\"error\":$(json_string "$*")"
-  exit 2
-}
+# A configuration that cannot work is a failed run too: its summary line.
+on_misconfigured() { report_run failure "\"error\":$(json_string "$1")"; }
 
-[ -n "${BACKUP_URL:-}" ] || misconfigured "set BACKUP_URL=s3://bucket/prefix"
+need BACKUP_URL
 [[ -z $ts_given || $ts_given =~ ^[0-9]{4}(-[0-9]{2}){5}$ ]] ||
   misconfigured "BACKUP_TS must be YYYY-MM-DD-HH-MM-SS, not $ts_given"
 # The idle limit, in seconds: pack watches the streams it splices with it,
@@ -78,7 +76,7 @@ case $idle in
     ;;
   *) misconfigured "BACKUP_IDLE_TIMEOUT must be a duration (90s, 10m, 1h) or off, not $idle" ;;
 esac
-[ -n "${BACKUP_NAME:-}" ] || misconfigured "set BACKUP_NAME, e.g. the host name"
+need BACKUP_NAME
 [ -n "${BACKUP_PATHS:-}${BACKUP_STREAMS:-}${DB_DUMP_CMD:-}" ] ||
   misconfigured "nothing to back up: set BACKUP_PATHS, BACKUP_STREAMS and/or DB_DUMP_CMD"
 case ${BACKUP_MODE:-split} in
@@ -86,8 +84,6 @@ case ${BACKUP_MODE:-split} in
   *) misconfigured "BACKUP_MODE must be split or single, not $BACKUP_MODE" ;;
 esac
 
-# shellcheck source=scripts/env-lines.sh
-. "$here/env-lines.sh"
 # pack's arguments for the streams: --prefix P --splice-exec CMD per line.
 streams=()
 lines=()
@@ -107,7 +103,7 @@ for line in "${lines[@]}"; do
 done
 [ -z "${BACKUP_RECIPIENTS_FILE:-}" ] || encrypt+=(--recipients-file "$BACKUP_RECIPIENTS_FILE")
 
-base="${BACKUP_URL%/}/${BACKUP_NAME}-${ts}"
+base="$(series)${ts}"
 uploaded=()
 objects=""
 
@@ -169,12 +165,10 @@ uploaded=()
 trap - INT TERM HUP
 log "complete: $base.manifest.json"
 
-# shellcheck source=scripts/keep-args.sh
-. "$here/keep-args.sh"
 keep_args
 if [ "$policy" -gt 0 ]; then
-  log "pruning ${BACKUP_URL%/}/${BACKUP_NAME}- (${keep[*]})"
-  if ! s3prune -q "${keep[@]}" "${BACKUP_URL%/}/${BACKUP_NAME}-"; then
+  log "pruning $(series) (${keep[*]})"
+  if ! s3prune -q "${keep[@]}" "$(series)"; then
     # The backup is stored; the run still failed: one summary, exit 1.
     log "pruning failed"
     report_run failure "\"manifest\":$(json_string "$base.manifest.json"),\"objects\":[$objects],\"error\":\"pruning failed\""

@@ -21,15 +21,10 @@
 # so a Job's backoffLimit retries only real failures.
 set -euo pipefail
 
+role=entrypoint
 here=$(cd "$(dirname "$0")" && pwd)
-log() { printf '%s entrypoint: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
-# A setting that is missing: a timestamped line, exit 2 (as usage).
-need() {
-  local name
-  for name in "$@"; do
-    [ -n "${!name:-}" ] || { log "$command: set $name"; exit 2; }
-  done
-}
+# shellcheck source=scripts/lib.sh
+. "$here/lib.sh"
 # One backup.sh run as a child (not exec: the loop goes on after it); a
 # SIGTERM, SIGINT or SIGHUP is passed on to it, so it cleans up as when it
 # runs alone, and ends the retries.
@@ -47,18 +42,18 @@ run_backup() {
   return "$status"
 }
 usage() {
-  log "usage: entrypoint.sh backup | restore [--clean] [TS|latest|s3://bucket/key] | verify [TS|latest|s3://bucket/key] | list | prune | cleanup-uploads"
-  exit 2
+  misconfigured "usage: entrypoint.sh backup | restore [--clean] [TS|latest|s3://bucket/key] | verify [TS|latest|s3://bucket/key] | list | prune | cleanup-uploads"
 }
 
 [ $# -ge 1 ] || usage
 command=$1
+need_context=$command
 shift
 case "$command" in
   backup)
     retries=${BACKUP_RETRIES:-0} delay=${BACKUP_RETRY_DELAY:-60}
     [[ $retries =~ ^[0-9]+$ && $delay =~ ^[0-9]+$ ]] ||
-      { log "backup: BACKUP_RETRIES and BACKUP_RETRY_DELAY must be whole numbers"; exit 2; }
+      misconfigured "backup: BACKUP_RETRIES and BACKUP_RETRY_DELAY must be whole numbers"
     [ "$retries" -gt 0 ] || exec "$here/backup.sh" "$@"
     attempt=1
     while :; do
@@ -81,16 +76,14 @@ case "$command" in
   list)
     need BACKUP_URL BACKUP_NAME
     # STAMP<TAB>URL<TAB>SUFFIXES per complete backup, oldest first.
-    exec s3ls --backups "${BACKUP_URL%/}/${BACKUP_NAME}-"
+    exec s3ls --backups "$(series)"
     ;;
   prune)
     need BACKUP_URL BACKUP_NAME
-    # shellcheck source=scripts/keep-args.sh
-    . "$here/keep-args.sh"
     keep_args
-    [ "$policy" -gt 0 ] || { log "prune: set at least one of KEEP_LAST, KEEP_DAILY, KEEP_WITHIN, …"; exit 2; }
-    log "pruning ${BACKUP_URL%/}/${BACKUP_NAME}- (${keep[*]})"
-    exec s3prune "${keep[@]}" "$@" "${BACKUP_URL%/}/${BACKUP_NAME}-"
+    [ "$policy" -gt 0 ] || misconfigured "prune: set at least one of KEEP_LAST, KEEP_DAILY, KEEP_WITHIN, …"
+    log "pruning $(series) (${keep[*]})"
+    exec s3prune "${keep[@]}" "$@" "$(series)"
     ;;
   cleanup-uploads)
     need BACKUP_URL

@@ -20,5 +20,5 @@ for t in "${tools[@]}"; do
   install -m 644 "$docs/completions/zsh/_$t" "$dest/share/zsh/site-functions/_$t"
   install -m 644 "$docs/completions/fish/$t.fish" "$dest/share/fish/vendor_completions.d/$t.fish"
 done
-install -m 755 "$here/backup.sh" "$here/restore.sh" "$here/entrypoint.sh" "$here/keep-args.sh" "$here/report.sh" "$here/env-lines.sh" \
+install -m 755 "$here/backup.sh" "$here/restore.sh" "$here/entrypoint.sh" "$here/lib.sh" "$here/report.sh" \
   "$dest/share/s3pipe/scripts/"

@@ -59,12 +59,12 @@
 # Exit 0 success, 1 failure, 2 misconfiguration.
 set -euo pipefail
 
-log() { printf '%s restore: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
+role=restore
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/lib.sh
+. "$here/lib.sh"
 # shellcheck source=scripts/report.sh
 . "$here/report.sh"
-# shellcheck source=scripts/env-lines.sh
-. "$here/env-lines.sh"
 run_started=$(date +%s)
 clean=0 which=latest verify_only=0 ts="" reports=""
 fail() {
@@ -72,7 +72,6 @@ fail() {
   [ "$verify_only" = 0 ] || report_verify failure "\"error\":$(json_string "$*")"
   exit 1
 }
-misconfigured() { log "$*"; exit 2; }
 
 for arg in "$@"; do
   case $arg in
@@ -140,9 +139,8 @@ manifest_object() {
 # Fill the plan from the backup $which names.
 plan_backup() {
   local prefix backups line base suffixes suffix manifest pinned kind
-  [ -n "${BACKUP_URL:-}" ] || misconfigured "set BACKUP_URL=s3://bucket/prefix"
-  [ -n "${BACKUP_NAME:-}" ] || misconfigured "set BACKUP_NAME"
-  prefix="${BACKUP_URL%/}/${BACKUP_NAME}-"
+  need BACKUP_URL BACKUP_NAME
+  prefix=$(series)
   # Complete backups (those with a manifest), oldest first, one per line:
   # STAMP<TAB>s3://bucket/BASE<TAB>SUFFIXES (s3ls --backups, made for scripts).
   backups=$(s3ls --backups "$prefix") || fail "no complete backup under $prefix"

@@ -149,7 +149,7 @@ fn every_container_is_locked_down_and_runs_an_entrypoint_subcommand() {
 /// are all read by the scripts, and the required ones are set.
 #[test]
 fn the_environment_set_is_the_environment_the_scripts_read() {
-    let scripts: String = ["entrypoint.sh", "backup.sh", "restore.sh", "keep-args.sh"]
+    let scripts: String = ["entrypoint.sh", "backup.sh", "restore.sh", "lib.sh"]
         .iter()
         .map(|s| {
             fs::read_to_string(
@@ -208,7 +208,7 @@ fn readme_yaml_examples_validate_and_set_only_what_the_scripts_read() {
         "entrypoint.sh",
         "backup.sh",
         "restore.sh",
-        "keep-args.sh",
+        "lib.sh",
         "report.sh",
     ]
     .iter()

@@ -104,7 +104,7 @@ fn a_damaged_backup_changes_nothing_and_a_good_one_is_swapped_in_whole() {
         &archive[..archive.len() / 2],
     );
     assert_eq!(code(&stored), 0, "{}", stderr(&stored));
-    let cut_env = with(&marking(&marks), &[dir.clone()]);
+    let cut_env = with(&marking(&marks), std::slice::from_ref(&dir));
     let out = script(s, "restore.sh", &cut_env, &["--clean", &cut_url]);
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     assert!(
@@ -148,7 +148,7 @@ fn a_damaged_backup_changes_nothing_and_a_good_one_is_swapped_in_whole() {
 
     // The good backup: files/ comes back exactly as backed up, replacing
     // the old files/ whole; other/ stays without --clean, goes with it.
-    let good = with(&env, &[dir.clone()]);
+    let good = with(&env, std::slice::from_ref(&dir));
     let out = script(s, "restore.sh", &good, &["latest"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_same_tree(&tmp.path().join("src/files"), &target.join("files"));
@@ -169,7 +169,7 @@ fn verify_passes_a_good_backup_and_fails_a_damaged_one_naming_the_object() {
     let metrics = ("METRICS_TEXTFILE", textfile.display().to_string());
     let env = with(
         &backed_up(s, tmp.path(), "restore-verify"),
-        &[metrics.clone()],
+        std::slice::from_ref(&metrics),
     );
     // The backup's own run wrote its metrics; a verify run keeps them.
     let backup = script(s, "backup.sh", &env, &[]);

@@ -141,14 +141,14 @@ pub async fn download<W: Write + Send + 'static>(
 ) -> Result<GetReport, DownloadError> {
     let started = Instant::now();
     let info = discover(store, url, opts).await?;
-    if let Some(expected) = opts.if_match.as_deref() {
-        if expected.trim_matches('"') != info.etag.trim_matches('"') {
-            return Err(DownloadError::NotExpected {
-                url: url.to_string(),
-                etag: info.etag.clone(),
-                expected: expected.to_string(),
-            });
-        }
+    if let Some(expected) = opts.if_match.as_deref()
+        && expected.trim_matches('"') != info.etag.trim_matches('"')
+    {
+        return Err(DownloadError::NotExpected {
+            url: url.to_string(),
+            etag: info.etag.clone(),
+            expected: expected.to_string(),
+        });
     }
     let version = opts.version_id.clone().or(info.version_id.clone());
     let check = choose_check(&info, opts.verify, opts.part_size.max(MD5_PART_LIMIT));
