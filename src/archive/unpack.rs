@@ -98,22 +98,40 @@ pub fn unpack<R: Read + Send + 'static>(
         summary: UnpackSummary::default(),
     };
     let mut routes = Routes::new(opts.routes.clone());
-    while let Some(entry) = tar.next_entry()? {
-        warn_all(progress, &mut tar);
-        if routes.take(&entry, &mut tar)? {
-            unpacker.routed(&entry);
-        } else if !opts.routes_only {
-            unpacker.entry(&entry, &mut tar)?;
-        }
-    }
+    let extracted = extract_all(&mut tar, &mut unpacker, &mut routes, progress);
     warn_all(progress, &mut tar);
-    unpacker.finish_dirs()?;
+    // Directories get their modes, owners and times on every exit that
+    // extracted entries, errors included (GNU tar does too): a 0750 home
+    // directory must not stay 0755 — or 0777 under umask 000 — because the
+    // archive was cut or a member was bad. The first error is the one told.
+    let dirs = unpacker.finish_dirs();
+    extracted?;
+    dirs?;
     for prefix in routes.finish()? {
         progress.warn(format_args!(
             "--route {prefix}: no entry of the archive is under it"
         ));
     }
     Ok(unpacker.summary)
+}
+
+/// Every entry to its route or under the destination, until the end of
+/// the archive or the first error.
+fn extract_all<R: Read>(
+    tar: &mut TarReader<R>,
+    unpacker: &mut Unpacker<'_>,
+    routes: &mut Routes,
+    progress: &Progress,
+) -> Result<(), Error> {
+    while let Some(entry) = tar.next_entry()? {
+        warn_all(progress, tar);
+        if routes.take(&entry, tar)? {
+            unpacker.routed(&entry);
+        } else if !unpacker.opts.routes_only {
+            unpacker.entry(&entry, tar)?;
+        }
+    }
+    Ok(())
 }
 
 fn prepare_dest(opts: &UnpackOptions) -> Result<(), Error> {
@@ -502,12 +520,17 @@ impl Unpacker<'_> {
         Some((uid, gid))
     }
 
-    /// Directory metadata last, deepest (latest) first.
+    /// Directory metadata last, deepest (latest) first; one directory that
+    /// fails does not keep the others from theirs (the first error is told).
     fn finish_dirs(&mut self) -> Result<(), Error> {
+        let mut first = Ok(());
         for dir in std::mem::take(&mut self.dirs).into_iter().rev() {
-            self.restore_meta(&dir.path, dir.meta, false, &dir.path)?;
+            let done = self.restore_meta(&dir.path, dir.meta, false, &dir.path);
+            if first.is_ok() {
+                first = done;
+            }
         }
-        Ok(())
+        first
     }
 }
 

@@ -1,0 +1,90 @@
+//! unpack restores what can be restored (issue: metadata after errors):
+//! an archive that GNU tar made, damaged the ways backups are, extracted
+//! by unpack and by GNU tar, and the two trees compared — directories'
+//! modes, owners and mtimes included.
+
+mod support;
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use support::*;
+
+/// `home/` 0750 and `home/private/` 0700, owned by 1234:1235, with files
+/// and fixed mtimes.
+fn homes(src: &Path) {
+    let private = src.join("home/private");
+    fs::create_dir_all(&private).unwrap();
+    fs::write(src.join("home/notes.txt"), b"notes\n").unwrap();
+    fs::write(private.join("key"), random_bytes(70_000, 3)).unwrap();
+    for (path, mode, mtime) in [
+        (src.join("home/notes.txt"), 0o640, 1_600_000_100),
+        (private.join("key"), 0o600, 1_600_000_200),
+        (private.clone(), 0o700, 1_600_000_300),
+        (src.join("home"), 0o750, 1_600_000_400),
+    ] {
+        nix::unistd::chown(&path, Some(1234.into()), Some(1235.into())).unwrap();
+        chmod(&path, mode);
+        set_mtime(&path, mtime);
+    }
+}
+
+/// `command` under `umask`, reading `input`.
+fn under_umask(umask: &str, command: &str, input: &[u8]) -> std::process::Output {
+    run(
+        "bash",
+        &["-c", &format!("umask {umask}; exec {command}")],
+        input,
+    )
+}
+
+#[test]
+fn directories_get_their_metadata_when_the_end_marker_is_missing() {
+    for umask in ["000", "022"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = tmp.path().join("src");
+        homes(&src);
+        // 512-byte records: the archive ends with exactly its two zero blocks.
+        let tar = run(
+            "tar",
+            &["-b1", "-cf", "-", "-C", src.to_str().unwrap(), "home"],
+            b"",
+        );
+        assert_eq!(code(&tar), 0, "{}", stderr(&tar));
+        let archive = tar.stdout;
+        assert!(archive[archive.len() - 1024..].iter().all(|&b| b == 0));
+        let cut = &archive[..archive.len() - 1024];
+
+        let (gnu, ours) = (tmp.path().join("gnu"), tmp.path().join("ours"));
+        fs::create_dir_all(&gnu).unwrap();
+        fs::create_dir_all(&ours).unwrap();
+        let by_gnu = under_umask(umask, &format!("tar -xf - -C {}", gnu.display()), cut);
+        assert_eq!(code(&by_gnu), 0, "{}", stderr(&by_gnu));
+        let by_us = under_umask(
+            umask,
+            &format!("{} -C {}", bin("unpack").display(), ours.display()),
+            cut,
+        );
+        assert_eq!(code(&by_us), 2, "umask {umask}: {}", stderr(&by_us));
+        assert!(
+            stderr(&by_us).contains("no end-of-archive marker"),
+            "{}",
+            stderr(&by_us)
+        );
+        assert_same_tree(&gnu, &ours);
+        for dir in ["home", "home/private"] {
+            let (g, o) = (
+                fs::metadata(gnu.join(dir)).unwrap(),
+                fs::metadata(ours.join(dir)).unwrap(),
+            );
+            assert_eq!((o.uid(), o.gid()), (g.uid(), g.gid()), "{dir}");
+            assert_eq!((o.uid(), o.gid()), (1234, 1235), "{dir}");
+        }
+        assert_eq!(
+            fs::metadata(ours.join("home")).unwrap().mode() & 0o7777,
+            0o750,
+            "umask {umask}"
+        );
+    }
+}
