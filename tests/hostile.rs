@@ -56,11 +56,15 @@ impl Sandbox {
             "wanted {fragment:?} in: {}",
             stderr(&out)
         );
+        // The refused member, then (GNU tar's rule: skip it, go on, exit
+        // 2 at the end) the count of members not written.
+        let err = stderr(&out);
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines.len(), 2, "{err}");
+        assert!(lines[0].contains(fragment), "{err}");
         assert_eq!(
-            stderr(&out).lines().count(),
-            1,
-            "one line: {}",
-            stderr(&out)
+            lines[1],
+            "unpack: 1 entries could not be written (see above)"
         );
     }
 }

@@ -88,3 +88,64 @@ fn directories_get_their_metadata_when_the_end_marker_is_missing() {
         );
     }
 }
+
+/// Python's tarfile writes what a hostile or broken tool would: 50 files
+/// with a `..` member in the middle, then a hard link with an empty target
+/// and a symlink after it (node-tar's links-invalid.tar). GNU tar reports
+/// the two bad members, extracts everything else and exits 2; so must
+/// unpack — and the `..` member is still refused, nothing written outside.
+const BAD_MEMBERS: &str = r#"
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w", format=tarfile.GNU_FORMAT) as tar:
+    def add(name, data=b"", kind=tarfile.REGTYPE, link=""):
+        info = tarfile.TarInfo(name)
+        info.type, info.linkname, info.size, info.mtime, info.mode = kind, link, len(data), 1600000000, 0o644
+        tar.addfile(info, io.BytesIO(data))
+    for i in range(50):
+        add("files/%02d.txt" % i, b"file %d\n" % i)
+        if i == 24:
+            add("files/../../escape", b"outside\n")
+    add("links/empty-target", kind=tarfile.LNKTYPE, link="")
+    add("links/after", kind=tarfile.SYMTYPE, link="../files/00.txt")
+"#;
+
+#[test]
+fn a_bad_member_is_reported_and_skipped_and_the_rest_extracted_as_gnu_tar_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let archive = tmp.path().join("bad.tar");
+    let made = run(
+        "python3",
+        &["-c", BAD_MEMBERS, archive.to_str().unwrap()],
+        b"",
+    );
+    assert_eq!(code(&made), 0, "{}", stderr(&made));
+    let bytes = fs::read(&archive).unwrap();
+    let (gnu, ours) = (tmp.path().join("x/gnu"), tmp.path().join("x/ours"));
+    fs::create_dir_all(&gnu).unwrap();
+    fs::create_dir_all(&ours).unwrap();
+    let by_gnu = run(
+        "tar",
+        &[
+            "-xf",
+            archive.to_str().unwrap(),
+            "-C",
+            gnu.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(code(&by_gnu), 2, "{}", stderr(&by_gnu));
+    let by_us = run(bin("unpack"), &["-C", ours.to_str().unwrap()], &bytes);
+    assert_eq!(code(&by_us), 2, "{}", stderr(&by_us));
+    let err = stderr(&by_us);
+    for fragment in [
+        "refusing entry files/../../escape: path contains a '..' component",
+        "hard link links/empty-target has no target",
+        "unpack: 2 entries could not be written (see above)",
+    ] {
+        assert!(err.contains(fragment), "{fragment:?} in {err}");
+    }
+    assert_same_extraction(&gnu, &ours, 1_700_000_000);
+    assert_eq!(fs::read_dir(ours.join("files")).unwrap().count(), 50);
+    assert!(ours.join("links/after").is_symlink());
+    assert!(!tmp.path().join("escape").exists() && !tmp.path().join("x/escape").exists());
+}

@@ -37,6 +37,11 @@ pub enum Error {
     Unsafe { entry: String, violation: Violation },
     #[error("corrupt input: {0}")]
     Corrupt(String),
+    /// One member that cannot be extracted as it stands (a symlink or hard
+    /// link with no target, a member with no name); the stream itself is
+    /// whole, so extraction goes on after it.
+    #[error("corrupt input: {0}")]
+    Member(String),
     #[error("{0}")]
     Truncated(String),
     /// A command line the archive code cannot follow.
@@ -50,6 +55,17 @@ pub enum Error {
 }
 
 impl Error {
+    /// Does this error end only the member it came from? GNU tar's rule for
+    /// a restore: report the member, skip it, go on, exit 2 at the end. A
+    /// refused member stays refused; a damaged or cut stream still ends
+    /// the extraction.
+    pub fn is_member_error(&self) -> bool {
+        matches!(
+            self,
+            Error::Unsafe { .. } | Error::Io { .. } | Error::Member(_)
+        )
+    }
+
     pub fn io(context: impl Into<String>, source: io::Error) -> Error {
         Error::Io {
             context: context.into(),

@@ -128,7 +128,10 @@ fn extract_all<R: Read>(
         if routes.take(&entry, tar)? {
             unpacker.routed(&entry);
         } else if !unpacker.opts.routes_only {
-            unpacker.entry(&entry, tar)?;
+            match unpacker.entry(&entry, tar) {
+                Err(e) if e.is_member_error() => unpacker.member_failed(&e),
+                done => done?,
+            }
         }
     }
     Ok(())
@@ -295,7 +298,7 @@ impl Unpacker<'_> {
         name: &str,
     ) -> Result<Option<(PathBuf, PathBuf)>, Error> {
         let Some(file_name) = clean.rel.file_name() else {
-            return Err(Error::Corrupt(format!("entry {name} has no name")));
+            return Err(Error::Member(format!("entry {name} has no name")));
         };
         let parent = self
             .guard
@@ -397,7 +400,7 @@ impl Unpacker<'_> {
 
     fn symlink(&mut self, entry: &Entry, target: &Path, meta: Meta) -> Result<(), Error> {
         let Some(link) = &entry.link else {
-            return Err(Error::Corrupt(format!(
+            return Err(Error::Member(format!(
                 "symlink {} has no target",
                 show(&entry.name)
             )));
@@ -411,7 +414,7 @@ impl Unpacker<'_> {
     fn hard_link(&mut self, entry: &Entry, target: &Path) -> Result<(), Error> {
         let name = show(&entry.name);
         let Some(link) = &entry.link else {
-            return Err(Error::Corrupt(format!("hard link {name} has no target")));
+            return Err(Error::Member(format!("hard link {name} has no target")));
         };
         let refuse = |violation| Error::Unsafe {
             entry: name.clone(),
@@ -489,6 +492,13 @@ impl Unpacker<'_> {
     }
 
     /// A per-entry failure that does not stop the run (GNU tar's way).
+    /// A member that failed on its own (see [`Error::is_member_error`]):
+    /// reported and counted; the next member follows.
+    fn member_failed(&mut self, e: &Error) {
+        self.progress.error(format_args!("{e}"));
+        self.summary.errors += 1;
+    }
+
     fn entry_error(&mut self, message: std::fmt::Arguments) -> Result<(), Error> {
         self.progress.error(message);
         self.summary.errors += 1;
