@@ -149,3 +149,71 @@ fn a_bad_member_is_reported_and_skipped_and_the_rest_extracted_as_gnu_tar_does()
     assert!(ours.join("links/after").is_symlink());
     assert!(!tmp.path().join("escape").exists() && !tmp.path().join("x/escape").exists());
 }
+
+/// One flipped byte in the header of the 10th of 20 members (a GNU tar
+/// archive): GNU tar says "Skipping to next header" and extracts the
+/// other 19; so does unpack, exiting 2 — and the damaged stream is still
+/// refused where a whole one is wanted (`s3put --verify`, `unpack -t`).
+#[test]
+fn a_damaged_header_costs_its_member_only_and_the_stream_still_counts_as_damaged() {
+    let s = support::s3::Server::garage();
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src/files");
+    fs::create_dir_all(&src).unwrap();
+    for i in 0..20 {
+        let path = src.join(format!("{i:02}.txt"));
+        fs::write(&path, format!("file {i}\n")).unwrap();
+        set_mtime(&path, 1_600_000_000 + i);
+    }
+    set_mtime(&src, 1_600_000_500);
+    let tar = run(
+        "tar",
+        &[
+            "-b1",
+            "--sort=name",
+            "-cf",
+            "-",
+            "-C",
+            src.parent().unwrap().to_str().unwrap(),
+            "files",
+        ],
+        b"",
+    );
+    assert_eq!(code(&tar), 0, "{}", stderr(&tar));
+    let mut archive = tar.stdout;
+    let at = archive
+        .windows(12)
+        .position(|w| w == b"files/10.txt")
+        .unwrap();
+    assert_eq!(at % 512, 0, "a header starts with its name");
+    archive[at + 100] ^= 0x01; // the mode field
+    let (gnu, ours) = (tmp.path().join("gnu"), tmp.path().join("ours"));
+    fs::create_dir_all(&gnu).unwrap();
+    fs::create_dir_all(&ours).unwrap();
+    let by_gnu = run("tar", &["-xf", "-", "-C", gnu.to_str().unwrap()], &archive);
+    assert_eq!(code(&by_gnu), 2, "{}", stderr(&by_gnu));
+    assert!(
+        stderr(&by_gnu).contains("Skipping to next header"),
+        "{}",
+        stderr(&by_gnu)
+    );
+    let by_us = run(bin("unpack"), &["-C", ours.to_str().unwrap()], &archive);
+    assert_eq!(code(&by_us), 2, "{}", stderr(&by_us));
+    for fragment in [
+        format!("damaged header at byte {at} (checksum mismatch): skipping to the next header"),
+        format!("1 damaged header(s) skipped, the first at byte {at}"),
+    ] {
+        assert!(stderr(&by_us).contains(&fragment), "{}", stderr(&by_us));
+    }
+    assert_same_tree(&gnu, &ours);
+    assert_eq!(fs::read_dir(ours.join("files")).unwrap().count(), 19);
+
+    let listed = run(bin("unpack"), &["-t"], &archive);
+    assert_eq!(code(&listed), 2, "{}", stderr(&listed));
+    assert_eq!(String::from_utf8_lossy(&listed.stdout).lines().count(), 20);
+    let url = s.url("recover/damaged.tar");
+    let put = s.run("s3put", &["--verify", "tar", &url], &archive);
+    assert_eq!(code(&put), 1, "{}", stderr(&put));
+    assert!(stderr(&put).contains("damaged header"), "{}", stderr(&put));
+    assert!(s.keys("recover/").is_empty(), "nothing stored");
+}

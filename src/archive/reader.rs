@@ -110,6 +110,8 @@ pub struct TarReader<R> {
     globals: Vec<Record>,
     warnings: Vec<String>,
     scratch: Vec<u8>,
+    /// Where damaged headers were skipped (see [`TarReader::resync`]).
+    skipped: Vec<u64>,
 }
 
 /// Open a (gzip, zstd or plain, detected unless `format` says) tar stream.
@@ -134,6 +136,7 @@ impl<R: Read> TarReader<R> {
             globals: Vec::new(),
             warnings: Vec::new(),
             scratch: Vec::new(),
+            skipped: Vec::new(),
         }
     }
 
@@ -148,7 +151,7 @@ impl<R: Read> TarReader<R> {
         self.skip_data()?;
         let mut pending = Pending::default();
         loop {
-            let at = self.offset;
+            let mut at = self.offset;
             let mut block = [0u8; BLOCK];
             let n = self.read_full(&mut block)?;
             if n == 0 && at == 0 {
@@ -157,9 +160,13 @@ impl<R: Read> TarReader<R> {
             if n < BLOCK {
                 return Err(cut_before_the_end());
             }
+            if !block.iter().all(|&b| b == 0) && !is_valid_tar_block(&block) && at > 0 {
+                (block, at) = self.resync(at)?;
+                pending = Pending::default();
+            }
             if block.iter().all(|&b| b == 0) {
                 self.end(at)?;
-                return Ok(None);
+                return self.damaged().map(|()| None);
             }
             check_sum(&block, at)?;
             let size = field(&block, 124..136, "size", at)?;
@@ -294,6 +301,41 @@ impl<R: Read> TarReader<R> {
         self.current_stored = stored;
         self.data_left = stored;
         self.pad_left = stored.next_multiple_of(BLOCK as u64) - stored;
+    }
+
+    /// A damaged header (its checksum fails) after a good start: skip to
+    /// the next block that is a valid header (or the end-of-archive
+    /// marker), as GNU tar does ("Skipping to next header"), so a few
+    /// flipped bits cost the member they hit, not every member after it.
+    /// Each block is looked at once: the work is the input's length. The
+    /// stream is still damaged: the end of the archive says so
+    /// ([`TarReader::damaged`]), so nothing takes it for a whole one.
+    fn resync(&mut self, damaged_at: u64) -> Result<([u8; BLOCK], u64), Error> {
+        self.warnings.push(format!(
+            "damaged header at byte {damaged_at} (checksum mismatch): skipping to the next header"
+        ));
+        self.skipped.push(damaged_at);
+        loop {
+            let at = self.offset;
+            let mut block = [0u8; BLOCK];
+            if self.read_full(&mut block)? < BLOCK {
+                return Err(cut_before_the_end());
+            }
+            if block.iter().all(|&b| b == 0) || is_valid_tar_block(&block) {
+                return Ok((block, at));
+            }
+        }
+    }
+
+    /// At the end: an error if damaged headers were skipped on the way.
+    fn damaged(&self) -> Result<(), Error> {
+        match self.skipped.as_slice() {
+            [] => Ok(()),
+            [first, ..] => Err(Error::Corrupt(format!(
+                "{} damaged header(s) skipped, the first at byte {first}: the member(s) there are lost, the others were read",
+                self.skipped.len()
+            ))),
+        }
     }
 
     /// After the first zero block: the second, then only zeros to EOF.
