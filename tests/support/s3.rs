@@ -170,16 +170,26 @@ impl Server {
             let script = format!("exec bash '{}' '{}/c' {port} {mon} {ACCESS_KEY} {SECRET_KEY}", start.display(), dir.display());
             let guard = watchdog(&script, &dir);
             let endpoint = format!("http://127.0.0.1:{port}");
+            // Polled for at most 90 s of wall time (one try each, short
+            // timeouts: boto3's own retries made a cluster that never came
+            // up cost hours), then the log says why.
             let create = format!(
-                "import time, boto3\n\
-                 c = boto3.client('s3', endpoint_url='{endpoint}', region_name='us-east-1', aws_access_key_id='{ACCESS_KEY}', aws_secret_access_key='{SECRET_KEY}')\n\
-                 for _ in range(600):\n\
+                "import sys, time, boto3, botocore.config\n\
+                 cfg = botocore.config.Config(retries={{'max_attempts': 1}}, connect_timeout=2, read_timeout=10)\n\
+                 c = boto3.client('s3', endpoint_url='{endpoint}', region_name='us-east-1', aws_access_key_id='{ACCESS_KEY}', aws_secret_access_key='{SECRET_KEY}', config=cfg)\n\
+                 deadline = time.time() + 90\n\
+                 while True:\n\
                  \x20   try:\n\
                  \x20       c.create_bucket(Bucket='{BUCKET}'); break\n\
-                 \x20   except Exception: time.sleep(0.1)\n"
+                 \x20   except Exception as e:\n\
+                 \x20       if time.time() > deadline: sys.exit('no bucket after 90 s: %s' % e)\n\
+                 \x20       time.sleep(0.1)\n"
             );
             let out = Command::new("python3").args(["-c", &create]).env("HOME", "/nonexistent").output().unwrap();
-            assert!(out.status.success(), "ceph: {}", String::from_utf8_lossy(&out.stderr));
+            if !out.status.success() {
+                let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+                panic!("ceph: {}\n{log}", String::from_utf8_lossy(&out.stderr));
+            }
             Server::started("ceph", endpoint, guard, &dir)
         })
     }
