@@ -217,3 +217,72 @@ fn a_damaged_header_costs_its_member_only_and_the_stream_still_counts_as_damaged
     assert!(stderr(&put).contains("damaged header"), "{}", stderr(&put));
     assert!(s.keys("recover/").is_empty(), "nothing stored");
 }
+
+/// Header parsing where GNU tar 1.34 reads differently from what a strict
+/// reader would (hand-written headers: no tool writes these on purpose):
+/// two PAX headers in a row (the second replaces the first: tar-split's
+/// pax-multi-hdrs.tar), a PAX path with a NUL (cut there: pax-nul-path.tar),
+/// PAX mtimes with garbage after the number (its leading number), a size
+/// field that starts with NULs (0, as GNU tar and Python read it).
+#[test]
+fn header_oddities_read_as_gnu_tar_reads_them() {
+    let with_size_field = |mut tar: RawTar, field: &[u8]| {
+        let h = &mut tar.bytes[..512];
+        h[124..124 + field.len()].copy_from_slice(field);
+        h[148..156].copy_from_slice(b"        ");
+        let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+        h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        tar.file("next", b"abc").finish()
+    };
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "two PAX headers",
+            RawTar::default()
+                .pax(&[("path", "PAX1/PAX1/long-path-name")])
+                .pax(&[("comment", "second")])
+                .file("bar", b"data")
+                .finish(),
+        ),
+        (
+            "a NUL in a PAX path",
+            RawTar::default()
+                .pax(&[("path", "foo\0bar")])
+                .file("ustarname", b"data")
+                .finish(),
+        ),
+        (
+            "garbage after a PAX mtime",
+            RawTar::default()
+                .pax(&[("mtime", "1748089464.951928467a")])
+                .file("m1", b"data")
+                .pax(&[("mtime", "999xxx9324.43")])
+                .file("m2", b"data")
+                .finish(),
+        ),
+        (
+            "a size field that starts with NULs",
+            with_size_field(RawTar::default().file("sizenul", b""), b"\0\x000000000016"),
+        ),
+    ];
+    for (case, archive) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        let (gnu, ours) = (tmp.path().join("gnu"), tmp.path().join("ours"));
+        fs::create_dir_all(&gnu).unwrap();
+        fs::create_dir_all(&ours).unwrap();
+        let by_gnu = run("tar", &["-xf", "-", "-C", gnu.to_str().unwrap()], &archive);
+        assert_eq!(code(&by_gnu), 0, "{case}: {}", stderr(&by_gnu));
+        let by_us = run(bin("unpack"), &["-C", ours.to_str().unwrap()], &archive);
+        assert_eq!(code(&by_us), 0, "{case}: {}", stderr(&by_us));
+        assert_same_tree(&gnu, &ours);
+        let ns = |p: &Path| {
+            snapshot(p)
+                .keys()
+                .map(|k| {
+                    let md = fs::symlink_metadata(p.join(k)).unwrap();
+                    (k.clone(), md.mtime(), md.mtime_nsec())
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ns(&gnu), ns(&ours), "{case}: mtimes to the nanosecond");
+    }
+}

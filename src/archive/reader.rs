@@ -180,9 +180,11 @@ impl<R: Read> TarReader<R> {
                     let data = self.extension(size, &mut pending.used, "long link")?;
                     pending.link = Some(trim_nul(&data).to_vec());
                 }
+                // Two PAX headers in a row: the second replaces the first,
+                // as GNU tar reads them (tar-split's pax-multi-hdrs.tar).
                 b'x' | b'X' => {
                     let data = self.extension(size, &mut pending.used, "PAX header")?;
-                    pending.records.extend(records(&data, at)?);
+                    pending.records = records(&data, at)?;
                 }
                 b'g' => {
                     let mut used = 0;
@@ -401,13 +403,14 @@ impl<R: Read> TarReader<R> {
         // Global records apply to every later member, `path` included (GNU
         // tar names them all after it); the member's own records win.
         let rec = |key: &str| pax::get(local, key).or_else(|| pax::get(&self.globals, key));
+        // A name ends at a NUL, as GNU tar cuts a PAX path (C strings).
         let name = rec("GNU.sparse.name")
             .or_else(|| rec("path"))
-            .map(<[u8]>::to_vec)
+            .map(|v| trim_nul(v).to_vec())
             .or(pending.name.take())
             .unwrap_or_else(|| header.path_bytes().into_owned());
         let link = rec("linkpath")
-            .map(<[u8]>::to_vec)
+            .map(|v| trim_nul(v).to_vec())
             .or(pending.link.take())
             .or_else(|| header.link_name_bytes().map(|l| l.into_owned()))
             .filter(|l| !l.is_empty());

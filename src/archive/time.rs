@@ -22,18 +22,22 @@ impl Mtime {
     }
 
     /// Parse a PAX time: `[-]SECONDS[.FRACTION]` (digits past nanoseconds
-    /// are dropped, as GNU tar does).
+    /// are dropped, as GNU tar does). What follows the leading number is
+    /// ignored, as GNU tar ignores it: `1748089464.951928467a` is that
+    /// time, `999xxx9324.43` is 999 (libarchive's test archives).
     pub fn parse_pax(text: &[u8]) -> Option<Mtime> {
         let text = std::str::from_utf8(text).ok()?.trim();
         let (negative, text) = match text.strip_prefix('-') {
             Some(rest) => (true, rest),
             None => (false, text.strip_prefix('+').unwrap_or(text)),
         };
-        let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
-        if whole.is_empty() && frac.is_empty()
-            || !whole.bytes().all(|b| b.is_ascii_digit())
-            || !frac.bytes().all(|b| b.is_ascii_digit())
-        {
+        let digits = |t: &str| t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let whole = &text[..digits(text)];
+        let frac = match text[whole.len()..].strip_prefix('.') {
+            Some(rest) => &rest[..digits(rest)],
+            None => "",
+        };
+        if whole.is_empty() && frac.is_empty() {
             return None;
         }
         let whole: i64 = if whole.is_empty() {
@@ -93,14 +97,25 @@ pub fn numeric_field(field: &[u8]) -> Option<i64> {
     match field.first() {
         Some(&b) if b & 0x80 != 0 => base256(field),
         _ => {
-            let text = std::str::from_utf8(field).ok()?;
-            let text = text.trim_matches(|c: char| c == ' ' || c == '\0');
-            if text.is_empty() {
+            // As GNU tar reads it: one leading NUL skipped (a buggy old tar
+            // wrote one when the field before overflowed), then spaces,
+            // then octal digits up to a NUL, a space or the field's end.
+            // A field that starts with more NULs is 0, as GNU tar and
+            // Python read it (libarchive's timestamp_overflow archive).
+            let field = field.strip_prefix(b"\0").unwrap_or(field);
+            let start = field.iter().position(|&b| b != b' ').unwrap_or(field.len());
+            let field = &field[start..];
+            let end = (field.iter())
+                .position(|b| !(b'0'..=b'7').contains(b))
+                .unwrap_or(field.len());
+            let (digits, rest) = field.split_at(end);
+            if rest.first().is_some_and(|&b| b != 0 && b != b' ') {
+                return None;
+            }
+            if digits.is_empty() {
                 return Some(0);
             }
-            // An octal field ends at its first NUL or space.
-            let end = text.find([' ', '\0']).unwrap_or(text.len());
-            i64::from_str_radix(&text[..end], 8).ok()
+            i64::from_str_radix(std::str::from_utf8(digits).ok()?, 8).ok()
         }
     }
 }
@@ -144,8 +159,16 @@ mod tests {
             Mtime::parse_pax(b"12.1234567891").unwrap().nanos,
             123_456_789
         );
-        for bad in ["", "-", ".", "1e9", "12a", "99999999999999999999", "--1"] {
+        for bad in ["", "-", ".", "99999999999999999999", "--1"] {
             assert_eq!(Mtime::parse_pax(bad.as_bytes()), None, "{bad:?}");
+        }
+        // The leading number, as GNU tar 1.34 reads these (checked).
+        for (text, secs) in [("1e9", 1), ("12a", 12), ("999xxx9324.43", 999)] {
+            assert_eq!(
+                Mtime::parse_pax(text.as_bytes()),
+                Some(Mtime::from_secs(secs)),
+                "{text}"
+            );
         }
     }
 
@@ -155,6 +178,9 @@ mod tests {
         assert_eq!(numeric_field(b"     1750 \0\0"), Some(1000));
         assert_eq!(numeric_field(b"\0\0\0\0\0\0\0\0\0\0\0\0"), Some(0));
         assert_eq!(numeric_field(b"0000000x750\0"), None);
+        // GNU tar skips one leading NUL; after two the field is 0.
+        assert_eq!(numeric_field(b"\x0000000016\0"), Some(14));
+        assert_eq!(numeric_field(b"\0\x000000000016"), Some(0));
         // -1 and -315619200 (1960-01-01) in GNU base-256.
         assert_eq!(numeric_field(&[0xff; 12]), Some(-1));
         let mut f = [0xffu8; 12];
