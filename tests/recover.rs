@@ -286,3 +286,49 @@ fn header_oddities_read_as_gnu_tar_reads_them() {
         assert_eq!(ns(&gnu), ns(&ours), "{case}: mtimes to the nanosecond");
     }
 }
+
+/// `zstd --long=28` (a window of 256 MiB, over zstd's default 128 MiB)
+/// archives: refused by default with the window they need and the flag;
+/// extracted with `--zstd-window-max`, as GNU tar with `zstd --long=28
+/// -d` extracts them.
+#[test]
+fn zstd_long_archives_need_the_window_flag_and_then_extract() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    rich_tree(&src.join("data"));
+    let made = sh(&format!(
+        "tar cf - -C {} data | zstd -q --long=28 -c",
+        src.display()
+    ));
+    let archive = made.stdout;
+    let (gnu, ours) = (tmp.path().join("gnu"), tmp.path().join("ours"));
+    fs::create_dir_all(&gnu).unwrap();
+    fs::create_dir_all(&ours).unwrap();
+    let refused = run(bin("unpack"), &["-C", ours.to_str().unwrap()], &archive);
+    assert_eq!(code(&refused), 2, "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("the zstd frame needs a 256 MiB window, over the 128 MiB allowed: give --zstd-window-max 256MiB"),
+        "{}",
+        stderr(&refused)
+    );
+    let by_gnu = run(
+        "tar",
+        &[
+            "-I",
+            "zstd --long=28",
+            "-xf",
+            "-",
+            "-C",
+            gnu.to_str().unwrap(),
+        ],
+        &archive,
+    );
+    assert_eq!(code(&by_gnu), 0, "{}", stderr(&by_gnu));
+    let by_us = run(
+        bin("unpack"),
+        &["--zstd-window-max", "256MiB", "-C", ours.to_str().unwrap()],
+        &archive,
+    );
+    assert_eq!(code(&by_us), 0, "{}", stderr(&by_us));
+    assert_same_tree(&gnu, &ours);
+}

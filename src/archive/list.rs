@@ -8,7 +8,6 @@ use chrono::{Local, TimeZone};
 
 use super::Error;
 use super::reader::{self, Entry, Kind};
-use crate::codec::detect::Format;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListFormat {
@@ -33,11 +32,11 @@ pub struct ListSummary {
 pub fn list<R: Read + Send + 'static, W: Write>(
     input: R,
     format: ListFormat,
-    compression: Option<Format>,
+    decoding: crate::codec::decode::Decoding,
     out: &mut W,
     mut warn: impl FnMut(String),
 ) -> Result<ListSummary, Error> {
-    let mut tar = reader::open(input, compression)?;
+    let mut tar = reader::open(input, decoding)?;
     // GNU tar widens the owner/size column as it meets longer values.
     let mut width = 19usize;
     let mut summary = ListSummary::default();

@@ -31,7 +31,7 @@ use super::sparse::{self, PaxSparse, Region, SparseMap};
 use super::time::{Mtime, numeric_field};
 use super::{Error, show};
 use crate::codec::decode::{self, DecodedReader};
-use crate::codec::detect::{Format, is_valid_tar_block};
+use crate::codec::detect::is_valid_tar_block;
 
 /// The most an entry's extensions (long names, PAX records, sparse maps)
 /// may take. GNU tar refuses absurd sizes too; real names are a few KiB,
@@ -117,10 +117,10 @@ pub struct TarReader<R> {
 /// Open a (gzip, zstd or plain, detected unless `format` says) tar stream.
 pub fn open<R: Read + Send + 'static>(
     input: R,
-    format: Option<Format>,
+    decoding: decode::Decoding,
 ) -> Result<TarReader<DecodedReader>, Error> {
     let decoded =
-        decode::spawn(input, format).map_err(|e| Error::from_stream("reading input", e))?;
+        decode::spawn(input, decoding).map_err(|e| Error::from_stream("reading input", e))?;
     Ok(TarReader::new(decoded))
 }
 

@@ -30,7 +30,7 @@ pub fn splice<W: Write>(
         Error::Corrupt(m) => Error::Corrupt(format!("{source}: {m}")),
         other => other,
     };
-    let mut tar = reader::open(input, None).map_err(named)?;
+    let mut tar = reader::open(input, Default::default()).map_err(named)?;
     let mut count = 0u64;
     while let Some(entry) = tar.next_entry().map_err(named)? {
         for warning in tar.take_warnings() {

@@ -21,7 +21,7 @@ use super::reader::{self, Entry, Kind, TarReader};
 use super::route::{Route, Routes};
 use super::time::Mtime;
 use super::{Error, show};
-use crate::codec::detect::Format;
+use crate::codec::decode::Decoding;
 use crate::progress::Progress;
 use crate::signals::TempFiles;
 
@@ -38,8 +38,9 @@ pub struct UnpackOptions {
     /// Create device nodes (also needs root).
     pub devices: bool,
     pub verbose: bool,
-    /// The input's compression, when not to be detected (`--gzip` …).
-    pub format: Option<Format>,
+    /// The input's compression, when not to be detected (`--gzip` …), and
+    /// the largest zstd window accepted (`--zstd-window-max`).
+    pub decoding: Decoding,
     /// Where temporary files are registered, for removal on a signal.
     pub temp_files: TempFiles,
     /// `--route PREFIX=CMD`: entries under PREFIX go to CMD's stdin.
@@ -58,7 +59,7 @@ impl UnpackOptions {
             same_owner: nix::unistd::geteuid().is_root(),
             devices: false,
             verbose: false,
-            format: None,
+            decoding: Decoding::default(),
             temp_files: TempFiles::default(),
             routes: Vec::new(),
             routes_only: false,
@@ -85,7 +86,7 @@ pub fn unpack<R: Read + Send + 'static>(
     prepare_dest(opts)?;
     let guard = Guard::new(&opts.dest)
         .map_err(|e| Error::io(format!("opening {}", opts.dest.display()), e))?;
-    let mut tar = reader::open(input, opts.format)?;
+    let mut tar = reader::open(input, opts.decoding)?;
     let mut unpacker = Unpacker {
         opts,
         progress,

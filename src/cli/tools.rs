@@ -72,7 +72,7 @@ pub fn unpack(argv: Vec<OsString>) -> ExitCode {
                     stderr.error(w)
                 }
             };
-            let summary = list(input, args.list_format(), args.format(), &mut out, warn)?;
+            let summary = list(input, args.list_format(), args.decoding(), &mut out, warn)?;
             let why = "exiting with failure status due to previous errors".to_string();
             (summary.errors, why)
         } else {

@@ -9,6 +9,7 @@ use clap::Parser;
 use crate::archive::list::ListFormat;
 use crate::archive::route::Route;
 use crate::archive::unpack::UnpackOptions;
+use crate::codec::decode::Decoding;
 use crate::codec::detect::Format;
 use crate::signals::TempFiles;
 
@@ -96,9 +97,20 @@ pub struct Args {
     /// Read the input as uncompressed tar
     #[arg(long, group = "codec")]
     pub none: bool,
+    /// The largest zstd window to accept: what one zstd frame may make unpack hold (zstd --long=31 archives need 2GiB)
+    #[arg(long, value_name = "SIZE", default_value = "128MiB", value_parser = super::parse_size)]
+    pub zstd_window_max: u64,
 }
 
 impl Args {
+    /// The codec flags and `--zstd-window-max`.
+    pub fn decoding(&self) -> Decoding {
+        Decoding {
+            format: self.format(),
+            zstd_window_max: self.zstd_window_max,
+        }
+    }
+
     pub fn format(&self) -> Option<Format> {
         match (self.gzip, self.zstd, self.none) {
             (true, _, _) => Some(Format::Gzip),
@@ -146,7 +158,7 @@ impl Args {
         opts.same_owner &= !self.no_same_owner;
         opts.devices = self.devices;
         opts.verbose = self.verbose;
-        opts.format = self.format();
+        opts.decoding = self.decoding();
         opts.temp_files = temp_files;
         opts.routes = self.route.clone();
         opts.routes_only = self.routes_only;

@@ -18,6 +18,77 @@ const CHUNK: usize = 256 * 1024;
 /// Chunks that may wait in the queue: bounds memory to ~CHUNK × (DEPTH + 2).
 const DEPTH: usize = 4;
 
+/// zstd's own default limit on a frame's window (its CLI's too): 128 MiB.
+/// `zstd --long=28…31` archives need more (`--zstd-window-max`).
+pub const ZSTD_WINDOW_MAX: u64 = 128 << 20;
+
+/// How to decode an input: its format (None: detect it) and the largest
+/// zstd window to accept — what a zstd frame may make the decoder hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decoding {
+    pub format: Option<Format>,
+    pub zstd_window_max: u64,
+}
+
+impl Default for Decoding {
+    fn default() -> Self {
+        Decoding {
+            format: None,
+            zstd_window_max: ZSTD_WINDOW_MAX,
+        }
+    }
+}
+
+impl Decoding {
+    /// zstd's window limit as the log2 its decoder takes (rounded up:
+    /// `--zstd-window-max 1GiB` is 30), within zstd's range 10..=31.
+    fn zstd_window_log(&self) -> u32 {
+        let log = 64
+            - self
+                .zstd_window_max
+                .max(1)
+                .saturating_sub(1)
+                .leading_zeros();
+        log.clamp(10, 31)
+    }
+}
+
+/// The window a zstd frame at the start of `head` declares (RFC 8878,
+/// 3.1.1.1: the window descriptor, or the content size of a single-segment
+/// frame), after any skippable frames (pzstd writes one). zstd's safe API
+/// does not expose the frame header; this is what its error lacks.
+fn zstd_window(mut head: &[u8]) -> Option<u64> {
+    let le32 = |b: &[u8]| {
+        b.get(..4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    while le32(head)? & 0xFFFF_FFF0 == 0x184D_2A50 {
+        let skip = 8 + le32(head.get(4..)?)? as usize;
+        head = head.get(skip..)?;
+    }
+    if le32(head)? != 0xFD2F_B528 {
+        return None;
+    }
+    let fhd = *head.get(4)?;
+    if fhd & 0x20 == 0 {
+        let wd = *head.get(5)?;
+        let base = 1u64 << (10 + (wd >> 3));
+        return Some(base + base / 8 * u64::from(wd & 7));
+    }
+    let dict = [0, 1, 2, 4][usize::from(fhd & 3)];
+    let at = 5 + dict;
+    let fcs = |n: usize| -> Option<u64> {
+        let b = head.get(at..at + n)?;
+        Some(b.iter().rev().fold(0u64, |v, &x| v << 8 | u64::from(x)))
+    };
+    match fhd >> 6 {
+        0 => fcs(1),
+        1 => fcs(2).map(|v| v + 256),
+        2 => fcs(4),
+        _ => fcs(8),
+    }
+}
+
 /// The reading end: yields the decompressed bytes, or the decoder's error.
 pub struct DecodedReader {
     chunks: Receiver<io::Result<Vec<u8>>>,
@@ -32,8 +103,9 @@ pub struct DecodedReader {
 /// do not read (bzip2, xz, lz4).
 pub fn spawn<R: Read + Send + 'static>(
     mut input: R,
-    format: Option<Format>,
+    decoding: Decoding,
 ) -> io::Result<DecodedReader> {
+    let format = decoding.format;
     let mut head = Vec::with_capacity(SNIFF_LEN);
     (&mut input).take(SNIFF_LEN as u64).read_to_end(&mut head)?;
     let forced = format.is_some();
@@ -55,6 +127,7 @@ pub fn spawn<R: Read + Send + 'static>(
             "input is not a tar archive (nor gzip or zstd compressed)",
         ));
     }
+    let window_head = head.clone();
     let (tx, rx) = sync_channel(DEPTH);
     let (recycle_tx, recycle_rx) = sync_channel::<Vec<u8>>(DEPTH + 2);
     let source = io::Cursor::new(head).chain(input);
@@ -64,7 +137,7 @@ pub fn spawn<R: Read + Send + 'static>(
             let reader = BufReader::with_capacity(CHUNK, source);
             match format {
                 Format::Gzip => pump(GzipMembers::new(reader), format, tx, recycle_rx),
-                Format::Zstd => match zstd::stream::read::Decoder::with_buffer(reader) {
+                Format::Zstd => match zstd_decoder(reader, &decoding, &window_head) {
                     Ok(dec) => pump(dec, format, tx, recycle_rx),
                     Err(e) => {
                         let _ = tx.send(Err(e));
@@ -80,6 +153,45 @@ pub fn spawn<R: Read + Send + 'static>(
         pos: 0,
         done: false,
     })
+}
+
+/// A zstd decoder that accepts windows up to `--zstd-window-max`; a frame
+/// that needs more is refused saying how much and which flag.
+fn zstd_decoder<R: BufRead>(reader: R, decoding: &Decoding, head: &[u8]) -> io::Result<impl Read> {
+    let mut decoder = zstd::stream::read::Decoder::with_buffer(reader)?;
+    decoder.window_log_max(decoding.zstd_window_log())?;
+    let limit = 1u64 << decoding.zstd_window_log();
+    let needed = zstd_window(head).filter(|&w| w > limit);
+    Ok(WindowChecked {
+        decoder,
+        needed,
+        limit,
+    })
+}
+
+/// The zstd decoder, whose "Frame requires too much memory" error becomes
+/// one that names the window the frame needs and the flag that allows it.
+struct WindowChecked<D> {
+    decoder: D,
+    needed: Option<u64>,
+    limit: u64,
+}
+
+impl<D: Read> Read for WindowChecked<D> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.decoder.read(buf).map_err(|e| match self.needed {
+            Some(window) if e.to_string().contains("too much memory") => io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "the zstd frame needs a {} MiB window, over the {} MiB allowed: give --zstd-window-max {}MiB (made with zstd --long)",
+                    window >> 20,
+                    self.limit >> 20,
+                    window.div_ceil(1 << 20)
+                ),
+            ),
+            _ => e,
+        })
+    }
 }
 
 /// Decoder thread body: fill chunks and send them until EOF or error.
@@ -244,8 +356,43 @@ mod tests {
 
     fn read_all(input: Vec<u8>) -> io::Result<Vec<u8>> {
         let mut out = Vec::new();
-        spawn(Cursor::new(input), None)?.read_to_end(&mut out)?;
+        spawn(Cursor::new(input), Decoding::default())?.read_to_end(&mut out)?;
         Ok(out)
+    }
+
+    #[test]
+    fn the_window_a_zstd_frame_declares_and_the_limit_as_a_log() {
+        let long = |level: i32, log: u32| {
+            let mut enc = zstd::stream::write::Encoder::new(Vec::new(), level).unwrap();
+            enc.window_log(log).unwrap();
+            enc.long_distance_matching(true).unwrap();
+            std::io::Write::write_all(&mut enc, &[7u8; 4096]).unwrap();
+            enc.finish().unwrap()
+        };
+        // Streamed (no content size): the descriptor says 2^log.
+        assert_eq!(zstd_window(&long(3, 28)), Some(1 << 28));
+        assert_eq!(zstd_window(&long(3, 20)), Some(1 << 20));
+        // A skippable frame first (pzstd's) is passed over.
+        let mut skippable = vec![0x50, 0x2A, 0x4D, 0x18, 4, 0, 0, 0, 1, 2, 3, 4];
+        skippable.extend(long(3, 27));
+        assert_eq!(zstd_window(&skippable), Some(1 << 27));
+        assert_eq!(zstd_window(b"not zstd"), None);
+        let limit = |bytes| {
+            Decoding {
+                format: None,
+                zstd_window_max: bytes,
+            }
+            .zstd_window_log()
+        };
+        assert_eq!(
+            (
+                limit(128 << 20),
+                limit((128 << 20) + 1),
+                limit(1),
+                limit(u64::MAX)
+            ),
+            (27, 28, 10, 31)
+        );
     }
 
     #[test]
@@ -305,7 +452,7 @@ mod tests {
 
     #[test]
     fn unsupported_formats_are_named() {
-        let err = spawn(Cursor::new(b"BZh91AY&SY".to_vec()), None)
+        let err = spawn(Cursor::new(b"BZh91AY&SY".to_vec()), Decoding::default())
             .err()
             .unwrap();
         assert!(err.to_string().contains("bzip2"), "{err}");
