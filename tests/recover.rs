@@ -332,3 +332,46 @@ fn zstd_long_archives_need_the_window_flag_and_then_extract() {
     assert_eq!(code(&by_us), 0, "{}", stderr(&by_us));
     assert_same_tree(&gnu, &ours);
 }
+
+/// `-t` and `-tv` show names as GNU tar does in the locale they run in:
+/// non-ASCII names as they are in a UTF-8 locale, as octal escapes
+/// (`\303\244`) in the C/POSIX locale.
+#[test]
+fn listings_quote_names_as_gnu_tar_does_in_each_locale() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("names");
+    fs::create_dir_all(&dir).unwrap();
+    for name in ["ä b", "tab\tx", "back\\slash", "日本"] {
+        fs::write(dir.join(name), b"x").unwrap();
+        set_mtime(&dir.join(name), 1_600_000_000);
+    }
+    set_mtime(&dir, 1_600_000_000);
+    let tar = run(
+        "tar",
+        &[
+            "--sort=name",
+            "-cf",
+            "-",
+            "-C",
+            tmp.path().to_str().unwrap(),
+            "names",
+        ],
+        b"",
+    );
+    for locale in ["C", "POSIX", "C.UTF-8"] {
+        for flags in ["-t", "-tv"] {
+            let with = |program: &str, args: &[&str]| {
+                let mut cmd = std::process::Command::new(program);
+                cmd.args(args).env("LC_ALL", locale).env("TZ", "UTC");
+                run_command(cmd, &tar.stdout).stdout
+            };
+            let gnu = with("tar", &[&format!("{flags}f"), "-"]);
+            let ours = with(bin("unpack").to_str().unwrap(), &[flags]);
+            assert_eq!(
+                String::from_utf8_lossy(&ours),
+                String::from_utf8_lossy(&gnu),
+                "{locale} {flags}"
+            );
+        }
+    }
+}

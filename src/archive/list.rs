@@ -113,10 +113,33 @@ fn json_line(entry: &Entry) -> String {
     .to_string()
 }
 
-/// A name as GNU tar's listing shows it: printable UTF-8 as is, `\\`,
-/// `\n`, `\t` escaped, other control characters and bytes that are not
-/// UTF-8 as octal (`caf\351`).
+/// A name as GNU tar's listing shows it in this process's locale.
 pub fn quote(name: &[u8]) -> String {
+    static UTF8: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    quote_in(name, *UTF8.get_or_init(utf8_locale))
+}
+
+/// Is the character set of the locale UTF-8? As setlocale(3) picks it:
+/// LC_ALL, else LC_CTYPE, else LANG; none of them (or C, POSIX) is ASCII.
+fn utf8_locale() -> bool {
+    let set = ["LC_ALL", "LC_CTYPE", "LANG"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    set.contains("utf-8") || set.contains("utf8")
+}
+
+/// A name as GNU tar's listing shows it: `\\`, `\n`, `\t` escaped, other
+/// control characters and bytes that are not UTF-8 as octal (`caf\351`);
+/// printable non-ASCII characters as they are in a UTF-8 locale, as the
+/// octal of their bytes in the C/POSIX locale (`\303\244`), as GNU tar.
+pub fn quote_in(name: &[u8], utf8: bool) -> String {
+    let octal = |out: &mut String, bytes: &[u8]| {
+        for b in bytes {
+            out.push_str(&format!("\\{b:03o}"));
+        }
+    };
     let mut out = String::with_capacity(name.len());
     for chunk in name.utf8_chunks() {
         for c in chunk.valid().chars() {
@@ -124,18 +147,13 @@ pub fn quote(name: &[u8]) -> String {
                 '\\' => out.push_str("\\\\"),
                 '\n' => out.push_str("\\n"),
                 '\t' => out.push_str("\\t"),
-                c if c.is_control() => {
-                    let mut buf = [0u8; 4];
-                    for b in c.encode_utf8(&mut buf).bytes() {
-                        out.push_str(&format!("\\{b:03o}"));
-                    }
+                c if c.is_control() || (!utf8 && !c.is_ascii()) => {
+                    octal(&mut out, c.encode_utf8(&mut [0u8; 4]).as_bytes())
                 }
                 c => out.push(c),
             }
         }
-        for b in chunk.invalid() {
-            out.push_str(&format!("\\{b:03o}"));
-        }
+        octal(&mut out, chunk.invalid());
     }
     out
 }
@@ -207,9 +225,12 @@ mod tests {
 
     #[test]
     fn names_are_quoted_like_gnu_tar() {
-        assert_eq!(quote(b"caf\xe9"), "caf\\351");
-        assert_eq!(quote("ünï ✓".as_bytes()), "ünï ✓");
-        assert_eq!(quote(b"a\nb\\c\td\x01"), "a\\nb\\\\c\\td\\001");
+        for utf8 in [true, false] {
+            assert_eq!(quote_in(b"caf\xe9", utf8), "caf\\351");
+            assert_eq!(quote_in(b"a\nb\\c\td\x01", utf8), "a\\nb\\\\c\\td\\001");
+        }
+        assert_eq!(quote_in("ünï ✓".as_bytes(), true), "ünï ✓");
+        assert_eq!(quote_in("ä b".as_bytes(), false), "\\303\\244 b");
     }
 
     #[test]
