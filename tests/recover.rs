@@ -375,3 +375,63 @@ fn listings_quote_names_as_gnu_tar_does_in_each_locale() {
         }
     }
 }
+
+/// A sparse member whose map disagrees with its size (GNU tar's own
+/// sparse archive with the header's real size patched, as libarchive's
+/// gtar_sparse_skip_entry): reported and skipped, the next member
+/// extracted as GNU tar extracts it. GNU tar leaves an empty file where
+/// the bad member was; unpack leaves none (an empty file would look like a
+/// restored one).
+#[test]
+fn a_sparse_member_with_a_bad_map_costs_only_itself() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    fs::create_dir_all(&src).unwrap();
+    let hole = fs::File::create(src.join("hole")).unwrap();
+    hole.set_len(1 << 20).unwrap();
+    std::os::unix::fs::FileExt::write_at(&hole, b"data", 500_000).unwrap();
+    fs::write(src.join("next"), b"next\n").unwrap();
+    let tar = run(
+        "tar",
+        &[
+            "--format=gnu",
+            "--sparse",
+            "-cf",
+            "-",
+            "-C",
+            src.to_str().unwrap(),
+            "hole",
+            "next",
+        ],
+        b"",
+    );
+    assert_eq!(code(&tar), 0, "{}", stderr(&tar));
+    let mut archive = tar.stdout;
+    assert_eq!(archive[156], b'S', "GNU tar wrote an old-GNU sparse header");
+    let header = &mut archive[..512];
+    header[483..495].copy_from_slice(b"00000001750\0"); // real size 1000
+    header[148..156].copy_from_slice(b"        ");
+    let sum: u32 = header.iter().map(|&b| u32::from(b)).sum();
+    header[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+
+    let (gnu, ours) = (tmp.path().join("gnu"), tmp.path().join("ours"));
+    fs::create_dir_all(&gnu).unwrap();
+    fs::create_dir_all(&ours).unwrap();
+    let by_gnu = run("tar", &["-xf", "-", "-C", gnu.to_str().unwrap()], &archive);
+    assert_eq!(code(&by_gnu), 2, "{}", stderr(&by_gnu));
+    let by_us = run(bin("unpack"), &["-C", ours.to_str().unwrap()], &archive);
+    assert_eq!(code(&by_us), 2, "{}", stderr(&by_us));
+    assert!(
+        stderr(&by_us).contains(
+            "hole: sparse map region 499712+4096 is out of order or past the file's size 1000"
+        ),
+        "{}",
+        stderr(&by_us)
+    );
+    assert_eq!(
+        fs::read(ours.join("next")).unwrap(),
+        fs::read(gnu.join("next")).unwrap()
+    );
+    assert_eq!(fs::metadata(gnu.join("hole")).unwrap().len(), 0);
+    assert!(!ours.join("hole").exists());
+}

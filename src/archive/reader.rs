@@ -488,7 +488,13 @@ impl<R: Read> TarReader<R> {
         let real_size = real_size
             .ok_or_else(|| located(Error::Corrupt("sparse entry without a real size".into())))?;
         let map = SparseMap { regions, real_size };
-        map.check(self.data_left).map_err(located)?;
+        // A map that disagrees with the sizes costs this member only: the
+        // stream's position is known (its stored size), so the next
+        // member is read as GNU tar reads it (gtar_sparse_skip_entry).
+        map.check(self.data_left).map_err(|e| match e {
+            Error::Corrupt(m) => Error::Member(format!("{}: {m}", show(&self.current))),
+            other => other,
+        })?;
         Ok(Some(map))
     }
 

@@ -124,7 +124,18 @@ fn extract_all<R: Read>(
     routes: &mut Routes,
     progress: &Progress,
 ) -> Result<(), Error> {
-    while let Some(entry) = tar.next_entry()? {
+    loop {
+        let entry = match tar.next_entry() {
+            Ok(Some(entry)) => entry,
+            Ok(None) => return Ok(()),
+            // A header that describes a member no one can write (its
+            // sparse map disagrees with its sizes): skipped, as GNU tar does.
+            Err(e @ Error::Member(_)) => {
+                unpacker.member_failed(&e);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         warn_all(progress, tar);
         if routes.take(&entry, tar)? {
             unpacker.routed(&entry);
@@ -135,7 +146,6 @@ fn extract_all<R: Read>(
             }
         }
     }
-    Ok(())
 }
 
 fn prepare_dest(opts: &UnpackOptions) -> Result<(), Error> {
