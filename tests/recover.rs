@@ -435,3 +435,51 @@ fn a_sparse_member_with_a_bad_map_costs_only_itself() {
     assert_eq!(fs::metadata(gnu.join("hole")).unwrap().len(), 0);
     assert!(!ours.join("hole").exists());
 }
+
+/// A member too deep to create (2,100 nested directories, as node-tar's
+/// excessively-deep.tar; Python's tarfile writes it): reported, and the
+/// directories made for it removed again — GNU tar leaves none — and the
+/// member after it extracted.
+#[test]
+fn a_member_too_deep_to_create_leaves_no_directories_behind() {
+    let tmp = tempfile::tempdir().unwrap();
+    let archive = tmp.path().join("deep.tar");
+    let script = "import io, sys, tarfile\n\
+        with tarfile.open(sys.argv[1], 'w', format=tarfile.PAX_FORMAT) as t:\n\
+        \x20   for name, data in (('a/' * 2100 + 'f', b'hi'), ('after', b'ok')):\n\
+        \x20       i = tarfile.TarInfo(name); i.size = len(data); t.addfile(i, io.BytesIO(data))\n";
+    let made = run("python3", &["-c", script, archive.to_str().unwrap()], b"");
+    assert_eq!(code(&made), 0, "{}", stderr(&made));
+    let (gnu, ours) = (tmp.path().join("gnu"), tmp.path().join("ours"));
+    fs::create_dir_all(&gnu).unwrap();
+    fs::create_dir_all(&ours).unwrap();
+    let by_gnu = run(
+        "tar",
+        &[
+            "-xf",
+            archive.to_str().unwrap(),
+            "-C",
+            gnu.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(code(&by_gnu), 2, "{}", stderr(&by_gnu));
+    let by_us = run(
+        bin("unpack"),
+        &[
+            "-f",
+            archive.to_str().unwrap(),
+            "-C",
+            ours.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(code(&by_us), 2, "{}", stderr(&by_us));
+    assert!(
+        stderr(&by_us).contains("File name too long"),
+        "{}",
+        stderr(&by_us)
+    );
+    assert_same_extraction(&gnu, &ours, 1_700_000_000);
+    assert_eq!(snapshot(&ours).len(), 1, "only `after`");
+}

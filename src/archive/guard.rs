@@ -138,8 +138,27 @@ impl Guard {
     }
 
     /// Walk `rel` from the root one component at a time. Symlinks met on
-    /// the way are followed only when they resolve inside the root.
+    /// the way are followed only when they resolve inside the root. When
+    /// the walk fails, the directories it made are removed again, deepest
+    /// first, as GNU tar leaves none: a path too long to create (node-tar's
+    /// excessively-deep.tar) left 2,042 empty directories behind.
     fn resolve_dir(&self, rel: &Path, create: bool) -> Result<PathBuf, GuardError> {
+        let mut made = Vec::new();
+        let walked = self.walk(rel, create, &mut made);
+        if walked.is_err() {
+            for dir in made.iter().rev() {
+                let _ = fs::remove_dir(dir);
+            }
+        }
+        walked
+    }
+
+    fn walk(
+        &self,
+        rel: &Path,
+        create: bool,
+        made: &mut Vec<PathBuf>,
+    ) -> Result<PathBuf, GuardError> {
         let mut cur = self.root.clone();
         for comp in rel.components() {
             let Component::Normal(name) = comp else {
@@ -175,7 +194,7 @@ impl Guard {
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound && create => {
                     match fs::create_dir(&next) {
-                        Ok(()) => {}
+                        Ok(()) => made.push(next.clone()),
                         // Someone (another entry's hard link?) made it.
                         Err(e) if e.kind() == io::ErrorKind::AlreadyExists && next.is_dir() => {}
                         Err(e) => return Err(GuardError::Io(e)),

@@ -506,7 +506,13 @@ impl Unpacker<'_> {
     /// A member that failed on its own (see [`Error::is_member_error`]):
     /// reported and counted; the next member follows.
     fn member_failed(&mut self, e: &Error) {
-        self.progress.error(format_args!("{e}"));
+        let mut line = e.to_string();
+        let mut source = std::error::Error::source(e);
+        while let Some(cause) = source {
+            line = format!("{line}: {cause}");
+            source = cause.source();
+        }
+        self.progress.error(format_args!("{line}"));
         self.summary.errors += 1;
     }
 
