@@ -54,69 +54,59 @@ sum_sizes() {
   echo "$total"
 }
 
+# gauge NAME VALUE: one gauge in Prometheus' text format.
+gauge() { printf '# TYPE %s gauge\n%s %s\n' "$1" "$1" "$2"; }
+
+# success_time FAILED NOW METRIC: now after a success; after a failure the
+# last success's time as METRICS_TEXTFILE kept it (empty if none).
+success_time() {
+  if [ "$1" = 0 ]; then
+    echo "$2"
+  elif [ -n "${METRICS_TEXTFILE:-}" ] && [ -r "$METRICS_TEXTFILE" ]; then
+    awk -v m="$3" '$1 == m {print $2}' "$METRICS_TEXTFILE"
+  fi
+}
+
+# summary_line RESULT SECONDS DETAIL: the run's one JSON line.
+summary_line() {
+  # shellcheck disable=SC2154 # ts: the run's timestamp, set by the script
+  printf '{"result":"%s","name":%s,"timestamp":"%s","seconds":%s,%s}' \
+    "$1" "$(json_string "${BACKUP_NAME:-}")" "${ts:-}" "$2" "$3"
+}
+
 report_run() {
-  local result=$1 detail=$2 now seconds failed=0 bytes
+  local result=$1 detail=$2 now seconds failed=0 line last metrics
   now=$(date +%s)
   seconds=$((now - ${run_started:-now}))
   [ "$result" = success ] || failed=1
-  local line
-  # shellcheck disable=SC2154 # ts: the run's timestamp, set by backup.sh
-  line=$(printf '{"result":"%s","name":%s,"timestamp":"%s","seconds":%s,%s}' \
-    "$result" "$(json_string "${BACKUP_NAME:-}")" "$ts" "$seconds" "$detail")
+  line=$(summary_line "$result" "$seconds" "$detail")
   printf '%s\n' "$line"
   if [ "$failed" = 0 ]; then notify "" "$line"; else notify /fail "$line"; fi
   [ -n "${METRICS_TEXTFILE:-}${PUSHGATEWAY_URL:-}" ] || return 0
-  bytes=$(sum_sizes "$detail")
-  local last_success=""
-  if [ "$failed" = 0 ]; then
-    last_success=$now
-  elif [ -n "${METRICS_TEXTFILE:-}" ] && [ -r "$METRICS_TEXTFILE" ]; then
-    last_success=$(awk '$1 == "s3pipe_backup_last_success_timestamp_seconds" {print $2}' "$METRICS_TEXTFILE")
-  fi
-  local metrics
+  last=$(success_time "$failed" "$now" s3pipe_backup_last_success_timestamp_seconds)
   metrics=$(
-    echo "# TYPE s3pipe_backup_last_run_timestamp_seconds gauge"
-    echo "s3pipe_backup_last_run_timestamp_seconds $now"
-    echo "# TYPE s3pipe_backup_last_run_failed gauge"
-    echo "s3pipe_backup_last_run_failed $failed"
-    echo "# TYPE s3pipe_backup_duration_seconds gauge"
-    echo "s3pipe_backup_duration_seconds $seconds"
-    if [ -n "$last_success" ]; then
-      echo "# TYPE s3pipe_backup_last_success_timestamp_seconds gauge"
-      echo "s3pipe_backup_last_success_timestamp_seconds $last_success"
-    fi
-    if [ "$failed" = 0 ]; then
-      echo "# TYPE s3pipe_backup_bytes gauge"
-      echo "s3pipe_backup_bytes $bytes"
-    fi
+    gauge s3pipe_backup_last_run_timestamp_seconds "$now"
+    gauge s3pipe_backup_last_run_failed "$failed"
+    gauge s3pipe_backup_duration_seconds "$seconds"
+    [ -z "$last" ] || gauge s3pipe_backup_last_success_timestamp_seconds "$last"
+    [ "$failed" = 1 ] || gauge s3pipe_backup_bytes "$(sum_sizes "$detail")"
   )
   write_metrics "$metrics"
 }
 
 # One verify run's summary line and metrics (restore.sh --verify-only).
 report_verify() {
-  local result=$1 detail=$2 now seconds failed=0 last_success=""
+  local result=$1 detail=$2 now seconds failed=0 last metrics
   now=$(date +%s)
   seconds=$((now - ${run_started:-now}))
   [ "$result" = success ] || failed=1
-  printf '{"result":"%s","name":%s,"timestamp":"%s","seconds":%s,%s}\n' \
-    "$result" "$(json_string "${BACKUP_NAME:-}")" "${ts:-}" "$seconds" "$detail"
+  printf '%s\n' "$(summary_line "$result" "$seconds" "$detail")"
   [ -n "${METRICS_TEXTFILE:-}${PUSHGATEWAY_URL:-}" ] || return 0
-  if [ "$failed" = 0 ]; then
-    last_success=$now
-  elif [ -n "${METRICS_TEXTFILE:-}" ] && [ -r "$METRICS_TEXTFILE" ]; then
-    last_success=$(awk '$1 == "s3pipe_backup_last_verify_success_timestamp_seconds" {print $2}' "$METRICS_TEXTFILE")
-  fi
-  local metrics
+  last=$(success_time "$failed" "$now" s3pipe_backup_last_verify_success_timestamp_seconds)
   metrics=$(
-    echo "# TYPE s3pipe_backup_last_verify_timestamp_seconds gauge"
-    echo "s3pipe_backup_last_verify_timestamp_seconds $now"
-    echo "# TYPE s3pipe_backup_last_verify_failed gauge"
-    echo "s3pipe_backup_last_verify_failed $failed"
-    if [ -n "$last_success" ]; then
-      echo "# TYPE s3pipe_backup_last_verify_success_timestamp_seconds gauge"
-      echo "s3pipe_backup_last_verify_success_timestamp_seconds $last_success"
-    fi
+    gauge s3pipe_backup_last_verify_timestamp_seconds "$now"
+    gauge s3pipe_backup_last_verify_failed "$failed"
+    [ -z "$last" ] || gauge s3pipe_backup_last_verify_success_timestamp_seconds "$last"
   )
   write_metrics "$metrics"
 }

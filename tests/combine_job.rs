@@ -26,6 +26,21 @@ fn rows(pg: &Postgres) -> Vec<u8> {
     )
 }
 
+/// A PostgreSQL with database `app`: a table of `n` rows (unicode text),
+/// standing for their MongoDB; and its digest ([`rows`]).
+fn app_database(n: u32) -> (Postgres, Vec<u8>) {
+    let pg = Postgres::start();
+    pg.sql("postgres", "create database app");
+    pg.sql(
+        "app",
+        &format!(
+            "create table t as select i, md5(i::text) || ' ✓' as v from generate_series(1, {n}) i"
+        ),
+    );
+    let before = rows(&pg);
+    (pg, before)
+}
+
 /// The backend pod: its files are visible only inside its own mount
 /// namespace, at /mnt, as `kubectl exec deploy/backend` sees them.
 fn backend_pod(files: &Path, command: &str) -> String {
@@ -45,13 +60,7 @@ fn summary(out: &Output) -> serde_json::Value {
 #[test]
 fn their_job_and_restore_with_sources_in_other_pods() {
     let s = Server::garage();
-    let pg = Postgres::start();
-    pg.sql("postgres", "create database app");
-    pg.sql(
-        "app",
-        "create table t as select i, md5(i::text) || ' ✓' as v from generate_series(1, 30000) i",
-    );
-    let before = rows(&pg);
+    let (pg, before) = app_database(30000);
     let tmp = tempfile::tempdir().unwrap();
     let files = tmp.path().join("backend/.CombineFiles");
     fs::create_dir_all(files.join("lost+found")).unwrap();
@@ -406,13 +415,7 @@ impl ReadmePython {
 fn their_python_scripts_with_readmes_functions_back_up_verify_and_restore() {
     let s = Server::garage();
     let py = ReadmePython::new();
-    let pg = Postgres::start();
-    pg.sql("postgres", "create database app");
-    pg.sql(
-        "app",
-        "create table t as select i, md5(i::text) as v from generate_series(1, 20000) i",
-    );
-    let before = rows(&pg);
+    let (pg, before) = app_database(20000);
     let tmp = tempfile::tempdir().unwrap();
     let files = tmp.path().join("backend/.CombineFiles");
     rich_tree(&files.join("proj1"));

@@ -213,20 +213,23 @@ fn source_tree(srv: &Path) {
     fs::set_permissions(srv, fs::Permissions::from_mode(0o755)).unwrap();
 }
 
+/// Under `tmp`: `view` (where the image is mounted), `srv` (the source
+/// tree, read-only inside) and `mnt` (writable by `uid`, for restores).
+fn guest_dirs(tmp: &Path, uid: u32) -> (PathBuf, PathBuf, PathBuf) {
+    let (view, srv, mnt) = (tmp.join("view"), tmp.join("srv"), tmp.join("mnt"));
+    for dir in [&view, &srv, &mnt] {
+        fs::create_dir_all(dir).unwrap();
+    }
+    nix::unistd::chown(&mnt, Some(uid.into()), Some(uid.into())).unwrap();
+    source_tree(&srv);
+    (view, srv, mnt)
+}
+
 #[test]
 fn the_image_backs_up_lists_and_restores_as_uid_10001_read_only() {
     let s = Server::garage();
     let tmp = tempfile::tempdir().unwrap();
-    let (view, srv, mnt) = (
-        tmp.path().join("view"),
-        tmp.path().join("srv"),
-        tmp.path().join("mnt"),
-    );
-    for dir in [&view, &srv, &mnt] {
-        fs::create_dir_all(dir).unwrap();
-    }
-    nix::unistd::chown(&mnt, Some(10001.into()), Some(10001.into())).unwrap();
-    source_tree(&srv);
+    let (view, srv, mnt) = guest_dirs(tmp.path(), 10001);
     built();
 
     let config = podman(&[
@@ -430,16 +433,7 @@ fn an_image_of_another_base_gets_the_tools_by_the_readme_recipe_and_runs_them_as
     let user = podman(&["image", "inspect", "--format", "{{.Config.User}}", THEIRS]);
     assert_eq!(String::from_utf8_lossy(&user.stdout).trim(), "999");
 
-    let (view, srv, mnt) = (
-        tmp.path().join("view"),
-        tmp.path().join("srv"),
-        tmp.path().join("mnt"),
-    );
-    for dir in [&view, &srv, &mnt] {
-        fs::create_dir_all(dir).unwrap();
-    }
-    nix::unistd::chown(&mnt, Some(999.into()), Some(999.into())).unwrap();
-    source_tree(&srv);
+    let (view, srv, mnt) = guest_dirs(tmp.path(), 999);
     let image = Mounted::new(THEIRS);
     assert!(
         image.0.join("usr/bin/python3").exists(),
