@@ -26,6 +26,18 @@ fn rows(pg: &Postgres) -> Vec<u8> {
     )
 }
 
+/// Their layout: dump/ and .CombineFiles/ at the top of the archive,
+/// nothing else.
+fn assert_their_layout(archive: &[u8]) {
+    let listing = run(bin("unpack"), &["-t"], archive);
+    let tops: std::collections::BTreeSet<String> = String::from_utf8_lossy(&listing.stdout)
+        .lines()
+        .map(|l| l.split('/').next().unwrap().to_string())
+        .collect();
+    let want = [".CombineFiles", "dump"].map(String::from);
+    assert_eq!(tops, std::collections::BTreeSet::from(want));
+}
+
 /// A PostgreSQL with database `app`: a table of `n` rows (unicode text),
 /// standing for their MongoDB; and its digest ([`rows`]).
 fn app_database(n: u32) -> (Postgres, Vec<u8>) {
@@ -106,14 +118,7 @@ fn their_job_and_restore_with_sources_in_other_pods() {
         "{object}"
     );
     assert_eq!(object["retries"], 0);
-    // Their layout: dump/ and .CombineFiles/ at the top, nothing else.
-    let listing = run(bin("unpack"), &["-t"], &archive);
-    let tops: std::collections::BTreeSet<String> = String::from_utf8_lossy(&listing.stdout)
-        .lines()
-        .map(|l| l.split('/').next().unwrap().to_string())
-        .collect();
-    let want = [".CombineFiles", "dump"].map(String::from);
-    assert_eq!(tops, std::collections::BTreeSet::from(want));
+    assert_their_layout(&archive);
 
     // Lose both, then restore through routes: the files into the backend
     // pod, the dump into the database pod and pg_restore. No RESTORE_DIR.
@@ -430,13 +435,7 @@ fn their_python_scripts_with_readmes_functions_back_up_verify_and_restore() {
     let push = py.call(s, "push_backup", &[&url, &dump, &files_cmd]);
     assert_eq!(code(&push), 0, "{}", stderr(&push));
     let archive = s.run("s3get", &[&url], b"").stdout;
-    let listing = run(bin("unpack"), &["-t"], &archive);
-    let tops: std::collections::BTreeSet<String> = String::from_utf8_lossy(&listing.stdout)
-        .lines()
-        .map(|l| l.split('/').next().unwrap().to_string())
-        .collect();
-    let want = [".CombineFiles", "dump"].map(String::from);
-    assert_eq!(tops, std::collections::BTreeSet::from(want));
+    assert_their_layout(&archive);
 
     // Restore commands that leave a mark when they start.
     let marks = tmp.path().join("marks");

@@ -79,7 +79,7 @@ fn directories_get_their_metadata_when_the_end_marker_is_missing() {
         assert!(archive[archive.len() - 1024..].iter().all(|&b| b == 0));
         let cut = &archive[..archive.len() - 1024];
 
-        let (gnu, ours) = two_dirs(&tmp.path());
+        let (gnu, ours) = two_dirs(tmp.path());
         let by_gnu = under_umask(umask, &format!("tar -xf - -C {}", gnu.display()), cut);
         assert_eq!(code(&by_gnu), 0, "{}", stderr(&by_gnu));
         let by_us = under_umask(
@@ -197,7 +197,7 @@ fn a_damaged_header_costs_its_member_only_and_the_stream_still_counts_as_damaged
         .unwrap();
     assert_eq!(at % 512, 0, "a header starts with its name");
     archive[at + 100] ^= 0x01; // the mode field
-    let (gnu, ours) = two_dirs(&tmp.path());
+    let (gnu, ours) = two_dirs(tmp.path());
     let by_gnu = gnu_tar(&gnu, &archive, &[]);
     assert_eq!(code(&by_gnu), 2, "{}", stderr(&by_gnu));
     assert!(
@@ -274,7 +274,7 @@ fn header_oddities_read_as_gnu_tar_reads_them() {
     ];
     for (case, archive) in cases {
         let tmp = tempfile::tempdir().unwrap();
-        let (gnu, ours) = two_dirs(&tmp.path());
+        let (gnu, ours) = two_dirs(tmp.path());
         let by_gnu = gnu_tar(&gnu, &archive, &[]);
         assert_eq!(code(&by_gnu), 0, "{case}: {}", stderr(&by_gnu));
         let by_us = unpack_into(&ours, &archive, &[]);
@@ -307,7 +307,7 @@ fn zstd_long_archives_need_the_window_flag_and_then_extract() {
         src.display()
     ));
     let archive = made.stdout;
-    let (gnu, ours) = two_dirs(&tmp.path());
+    let (gnu, ours) = two_dirs(tmp.path());
     let refused = unpack_into(&ours, &archive, &[]);
     assert_eq!(code(&refused), 2, "{}", stderr(&refused));
     assert!(
@@ -403,7 +403,7 @@ fn a_sparse_member_with_a_bad_map_costs_only_itself() {
     let sum: u32 = header.iter().map(|&b| u32::from(b)).sum();
     header[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
 
-    let (gnu, ours) = two_dirs(&tmp.path());
+    let (gnu, ours) = two_dirs(tmp.path());
     let by_gnu = gnu_tar(&gnu, &archive, &[]);
     assert_eq!(code(&by_gnu), 2, "{}", stderr(&by_gnu));
     let by_us = unpack_into(&ours, &archive, &[]);
@@ -433,7 +433,7 @@ fn a_member_too_deep_to_create_leaves_no_directories_behind() {
         \x20       i = tarfile.TarInfo(name); i.size = len(data); t.addfile(i, io.BytesIO(data))\n";
     let made = run("python3", &["-c", script, archive.to_str().unwrap()], b"");
     assert_eq!(code(&made), 0, "{}", stderr(&made));
-    let (gnu, ours) = two_dirs(&tmp.path());
+    let (gnu, ours) = two_dirs(tmp.path());
     let by_gnu = gnu_tar(&gnu, &fs::read(&archive).unwrap(), &[]);
     assert_eq!(code(&by_gnu), 2, "{}", stderr(&by_gnu));
     let by_us = unpack_into(&ours, &fs::read(&archive).unwrap(), &[]);
