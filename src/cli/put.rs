@@ -7,7 +7,7 @@ use super::{S3Args, UsageError};
 use crate::codec::verify::Verify;
 use crate::encryption;
 use crate::s3::S3Url;
-use crate::s3::client::{Checksum, ObjectSettings};
+use crate::s3::client::{Checksum, LockMode, ObjectLock, ObjectSettings};
 use crate::s3::concurrency::DEFAULT_PUT_MEMORY;
 use crate::s3::parts::MIN_PART;
 use crate::s3::upload::{PutOptions, PutReport};
@@ -83,6 +83,18 @@ pub struct Args {
     /// Refuse to overwrite an existing object
     #[arg(long)]
     pub if_none_match: bool,
+    /// S3 Object Lock: GOVERNANCE or COMPLIANCE, with --object-lock-retain-until or --object-lock-retain-for (the bucket must have Object Lock; checked before any data is read)
+    #[arg(long, value_name = "MODE", ignore_case = true)]
+    pub object_lock_mode: Option<LockMode>,
+    /// Keep the object locked until DATE (YYYY-MM-DD[ HH:MM:SS], RFC 3339, @EPOCH)
+    #[arg(long, value_name = "DATE", value_parser = super::parse_time, conflicts_with = "object_lock_retain_for")]
+    pub object_lock_retain_until: Option<i64>,
+    /// Keep the object locked for DURATION from the upload's start, e.g. 30d
+    #[arg(long, value_name = "DURATION", value_parser = super::parse_duration)]
+    pub object_lock_retain_for: Option<u64>,
+    /// Put a legal hold on the object (ON) or not (OFF): no deletion while it is on, whatever the retention
+    #[arg(long, value_name = "STATUS", ignore_case = true, value_parser = ["ON", "OFF"])]
+    pub object_lock_legal_hold: Option<String>,
     /// Canned ACL, e.g. private, bucket-owner-full-control
     #[arg(long)]
     pub acl: Option<String>,
@@ -103,6 +115,38 @@ pub struct Args {
 }
 
 impl Args {
+    /// `--object-lock-*`: a mode with its date, as S3 wants both, and an
+    /// upload that carries a checksum on every part, as Object Lock needs.
+    fn object_lock(&self) -> Result<ObjectLock, UsageError> {
+        let now = chrono::Utc::now().timestamp();
+        let retain_until = (self.object_lock_retain_until).or(self
+            .object_lock_retain_for
+            .map(|s| now.saturating_add(s as i64)));
+        let lock = ObjectLock {
+            mode: self.object_lock_mode,
+            retain_until,
+            legal_hold: self
+                .object_lock_legal_hold
+                .as_deref()
+                .map(|s| s.eq_ignore_ascii_case("on")),
+        };
+        match (lock.mode, lock.retain_until) {
+            (Some(_), None) => Err(UsageError(
+                "--object-lock-mode needs --object-lock-retain-until or --object-lock-retain-for".into(),
+            )),
+            (None, Some(_)) => Err(UsageError(
+                "--object-lock-retain-until/--object-lock-retain-for need --object-lock-mode".into(),
+            )),
+            (Some(_), Some(t)) if t <= now => Err(UsageError(format!(
+                "--object-lock-retain-until must be in the future (it is {t}, now is {now})"
+            ))),
+            _ if lock.is_set() && self.checksum == Some(Checksum::None) => Err(UsageError(
+                "Object Lock needs a checksum on every part (Content-MD5 or x-amz-checksum-*): --checksum none cannot be used with --object-lock-*".into(),
+            )),
+            _ => Ok(lock),
+        }
+    }
+
     /// The destination and the upload's options, validated.
     pub fn options(&self) -> Result<(S3Url, PutOptions), UsageError> {
         let url = S3Url::object(&self.url)?;
@@ -141,6 +185,7 @@ impl Args {
                 tagging: tagging(&self.tag),
                 acl: self.acl.clone(),
                 if_none_match: self.if_none_match,
+                lock: self.object_lock()?,
             },
             recipients,
         };

@@ -100,6 +100,9 @@ pub fn s3put(argv: Vec<OsString>) -> ExitCode {
     cli::run("s3put", 1, || {
         let args = cli::put::Args::parse_from(argv);
         let (url, mut opts) = args.options()?;
+        if opts.settings.lock.is_set() {
+            object_lock_enabled(&args, &url.bucket)?;
+        }
         let progress = Arc::new(Progress::new("s3put", args.quiet));
         // With --exec the producer's exit status ends the stream.
         let idle = cli::idle_limit(args.idle_timeout)?;
@@ -125,6 +128,22 @@ pub fn s3put(argv: Vec<OsString>) -> ExitCode {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// `--object-lock-*` on a bucket without Object Lock is a usage error,
+/// found before any data is read.
+fn object_lock_enabled(args: &cli::put::Args, bucket: &str) -> anyhow::Result<()> {
+    let enabled = cli::block_on(async {
+        let store = Store::connect(&args.s3.connection()).await?;
+        store.object_lock_enabled(bucket).await
+    })??;
+    if !enabled {
+        return Err(cli::UsageError(format!(
+            "bucket {bucket} has no Object Lock (create it with it: aws s3api create-bucket --object-lock-enabled-for-bucket); nothing was read or uploaded"
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 /// `s3get`: parse flags (cli::get) → `s3::download` → the report.

@@ -327,7 +327,13 @@ async fn run<R: Read + Send + 'static>(
     };
     check_size(size, opts)?;
     let (etag, parts) = if multipart.started() {
-        multipart.finish(stored).await?
+        let done = multipart.finish(stored).await?;
+        if opts.settings.lock.is_set() {
+            store
+                .ensure_lock(&url.bucket, &url.key, &opts.settings.lock)
+                .await?;
+        }
+        done
     } else {
         (put_single(store, url, opts, single).await?, 1)
     };
