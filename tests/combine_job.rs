@@ -62,13 +62,6 @@ fn backend_pod(files: &Path, command: &str) -> String {
     )
 }
 
-/// The summary line backup.sh prints on stdout.
-fn summary(out: &Output) -> serde_json::Value {
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(text.lines().count(), 1, "one JSON line: {text}");
-    serde_json::from_str(text.trim()).unwrap()
-}
-
 #[test]
 fn their_job_and_restore_with_sources_in_other_pods() {
     let s = Server::garage();

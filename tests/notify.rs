@@ -109,7 +109,7 @@ fn job(s: &Server, tmp: &Path, paths: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn summary(body: &str) -> serde_json::Value {
+fn parsed(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body:?}"))
 }
 
@@ -131,8 +131,8 @@ fn a_run_pings_start_then_success_or_fail_with_its_summary() {
     // base64("ops:s@cret"): the password percent-decoded, never logged.
     assert_eq!(requests[1].1, "Basic b3BzOnNAY3JldA==");
     let line = String::from_utf8_lossy(&ok.stdout).trim().to_string();
-    assert_eq!(summary(&requests[1].2), summary(&line));
-    assert_eq!(summary(&line)["result"], "success");
+    assert_eq!(parsed(&requests[1].2), parsed(&line));
+    assert_eq!(parsed(&line)["result"], "success");
 
     env[3].1 = "missing".to_string();
     let failed = script(s, "backup.sh", &env, &[]);
@@ -141,7 +141,7 @@ fn a_run_pings_start_then_success_or_fail_with_its_summary() {
     assert_eq!(requests.len(), 4, "{requests:?}");
     assert_eq!(requests[2].0, "/ping/uuid/start");
     assert_eq!(requests[3].0, "/ping/uuid/fail");
-    assert_eq!(summary(&requests[3].2)["result"], "failure");
+    assert_eq!(parsed(&requests[3].2)["result"], "failure");
     assert!(!stderr(&failed).contains("s%40cret"), "{}", stderr(&failed));
 }
 
@@ -189,7 +189,7 @@ fn https_with_a_private_ca_works_and_a_silent_receiver_costs_only_the_timeout() 
     assert_eq!(err.matches("no answer within 2s").count(), 3, "{err}");
     assert!(err.contains("pushing metrics to"), "{err}");
     assert_eq!(
-        summary(String::from_utf8_lossy(&out.stdout).trim())["result"],
+        parsed(String::from_utf8_lossy(&out.stdout).trim())["result"],
         "success"
     );
 }

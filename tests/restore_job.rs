@@ -8,7 +8,6 @@ mod support;
 
 use std::fs;
 use std::path::Path;
-use std::process::Output;
 
 use support::s3::{Server, script};
 use support::*;
@@ -69,12 +68,6 @@ fn marks_in(marks: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
-}
-
-fn summary(out: &Output) -> serde_json::Value {
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(text.lines().count(), 1, "one JSON line: {text}");
-    serde_json::from_str(text.trim()).unwrap()
 }
 
 /// How many lines of a metrics text start with `sample`.

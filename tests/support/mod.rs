@@ -50,6 +50,14 @@ pub fn run_command(mut cmd: Command, stdin: &[u8]) -> Output {
     out
 }
 
+/// The one JSON line a job script (backup.sh, restore.sh --verify-only)
+/// prints on stdout when its run ends.
+pub fn summary(out: &Output) -> serde_json::Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), 1, "one JSON line: {text}");
+    serde_json::from_str(text.trim()).unwrap()
+}
+
 /// Run a shell pipeline; panics with its stderr unless it succeeds.
 pub fn sh(script: &str) -> Output {
     let out = Command::new("bash")
