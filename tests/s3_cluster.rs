@@ -60,11 +60,20 @@ fn transfers_survive_a_node_killed_and_restarted_mid_way() {
     let mut child = spawn(get);
     let mut stdout = child.stdout.take().unwrap();
     let mut got = vec![0u8; data.len()];
-    stdout.read_exact(&mut got[..5 * MIB]).unwrap();
+    // A read that fails shows why s3get stopped (its stderr).
+    let mut read = |child: &mut std::process::Child, buf: &mut [u8]| {
+        if let Err(e) = stdout.read_exact(buf) {
+            let _ = child.kill();
+            let mut why = String::new();
+            let _ = child.stderr.take().unwrap().read_to_string(&mut why);
+            panic!("reading s3get's output: {e}; s3get said: {why}");
+        }
+    };
+    read(&mut child, &mut got[..5 * MIB]);
     c.kill(1);
-    stdout.read_exact(&mut got[5 * MIB..24 * MIB]).unwrap();
+    read(&mut child, &mut got[5 * MIB..24 * MIB]);
     c.restart(1);
-    stdout.read_exact(&mut got[24 * MIB..]).unwrap();
+    read(&mut child, &mut got[24 * MIB..]);
     let mut rest = Vec::new();
     stdout.read_to_end(&mut rest).unwrap();
     let status = child.wait().unwrap();
