@@ -3,7 +3,7 @@
 //! failure's text) → one [`S3Error`]. A pure function, table-tested, so the
 //! wording of each message is decided in one place.
 
-use super::client::S3Error;
+use super::error::S3Error;
 
 /// What went wrong, as the SDK said it.
 #[derive(Debug, Clone, Copy)]

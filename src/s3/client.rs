@@ -54,7 +54,8 @@ use aws_smithy_checksums::ChecksumAlgorithm as Alg;
 use bytes::Bytes;
 
 use super::classify::{Failure, classify};
-use super::pages::{Incomplete, Page, Pages};
+use super::error::S3Error;
+use super::pages::{Page, Pages};
 
 /// Set the `ObjectSettings` fields on a Put/CreateMultipartUpload builder
 /// (two SDK types with the same setters).
@@ -209,43 +210,6 @@ impl LockMode {
             LockMode::Compliance => aws_sdk_s3::types::ObjectLockMode::Compliance,
         }
     }
-}
-
-/// Failures, named by cause so the one-line message can say what to fix.
-#[derive(Debug, thiserror::Error)]
-pub enum S3Error {
-    #[error(
-        "no AWS credentials found (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or use --no-sign-request): {0}"
-    )]
-    NoCredentials(String),
-    #[error("access denied: {0}")]
-    AccessDenied(String),
-    #[error("signature mismatch: the secret key is wrong for this access key")]
-    SignatureMismatch,
-    #[error("no such bucket: {0}")]
-    NoSuchBucket(String),
-    #[error("no such key: {0}")]
-    NoSuchKey(String),
-    #[error("no such upload: {0}")]
-    NoSuchUpload(String),
-    #[error("endpoint unreachable ({endpoint}): {message}")]
-    Unreachable { endpoint: String, message: String },
-    #[error("precondition failed: {0}")]
-    PreconditionFailed(String),
-    #[error("{code}: {message}")]
-    Service {
-        code: String,
-        message: String,
-        status: u16,
-    },
-    #[error("the store's answer (HTTP {0}) could not be read: malformed or cut short")]
-    Malformed(u16),
-    #[error("incomplete listing: {0}")]
-    Listing(Incomplete),
-    #[error("CA bundle {path}: {why}")]
-    CaBundle { path: PathBuf, why: String },
-    #[error("{0}")]
-    Other(String),
 }
 
 /// An object's identity and size, from HEAD.

@@ -4,7 +4,8 @@
 
 use chrono::Utc;
 
-use super::client::{S3Error, Store};
+use super::client::Store;
+use super::error::S3Error;
 use super::url::S3Url;
 
 #[derive(Debug, Clone, Default)]

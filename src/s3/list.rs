@@ -6,7 +6,8 @@ use std::io::Write;
 
 use chrono::{TimeZone, Utc};
 
-use super::client::{ListedObject, S3Error, Store};
+use super::client::{ListedObject, Store};
+use super::error::S3Error;
 use super::url::S3Url;
 use crate::backups::{self, Backup, Object};
 

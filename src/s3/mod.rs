@@ -11,6 +11,7 @@ pub mod client;
 pub mod concurrency;
 pub mod delete;
 pub mod download;
+pub mod error;
 pub mod list;
 pub mod pages;
 pub mod parts;
@@ -19,5 +20,6 @@ pub mod rate;
 pub mod upload;
 pub mod url;
 
-pub use client::{Connection, S3Error, Store};
+pub use client::{Connection, Store};
+pub use error::S3Error;
 pub use url::S3Url;

@@ -4,7 +4,8 @@
 
 use regex::Regex;
 
-use super::client::{S3Error, Store};
+use super::client::Store;
+use super::error::S3Error;
 use super::url::S3Url;
 use crate::backups;
 use crate::retention::{self, Item, Policy, Verdict};

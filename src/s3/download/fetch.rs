@@ -11,7 +11,8 @@ use super::check::{Check, RangeSum, Sums};
 use super::writer::Buffers;
 use super::{DownloadError, GetOptions};
 use crate::progress::Progress;
-use crate::s3::client::{S3Error, Store};
+use crate::s3::client::Store;
+use crate::s3::error::S3Error;
 use crate::s3::concurrency::Concurrency;
 use crate::s3::url::S3Url;
 

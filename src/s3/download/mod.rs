@@ -25,7 +25,8 @@ use std::io::{self, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::client::{ObjectInfo, S3Error, Store};
+use super::client::{ObjectInfo, Store};
+use super::error::S3Error;
 use super::concurrency::{Budget, Concurrency};
 use super::rate::RateLimit;
 use super::url::S3Url;
