@@ -25,6 +25,11 @@
 #   BACKUP_RECIPIENTS_FILE  a file of recipients, age's format (optional)
 #                           The manifest records each object's encryption and
 #                           the recipients' public keys, never a secret.
+#   BACKUP_LOCK_MODE, BACKUP_LOCK_DAYS  S3 Object Lock: every object of the
+#                 backup, its manifest included, is locked (GOVERNANCE or
+#                 COMPLIANCE) until the run's start + DAYS; the manifest
+#                 records the lock. Both or neither; the bucket must have
+#                 Object Lock (else the run fails before anything is read)
 #   METRICS_TEXTFILE, PUSHGATEWAY_URL  Prometheus metrics (scripts/report.sh)
 #   NOTIFY_URL    healthchecks.io-style pings: NOTIFY_URL/start, then
 #                 NOTIFY_URL or NOTIFY_URL/fail with the summary line
@@ -103,6 +108,22 @@ for line in "${lines[@]}"; do
 done
 [ -z "${BACKUP_RECIPIENTS_FILE:-}" ] || encrypt+=(--recipients-file "$BACKUP_RECIPIENTS_FILE")
 
+# Object Lock: one retain-until date for every object of the run.
+lock=()
+lock_json=""
+if [ -n "${BACKUP_LOCK_MODE:-}${BACKUP_LOCK_DAYS:-}" ]; then
+  case ${BACKUP_LOCK_MODE:-} in
+    GOVERNANCE | COMPLIANCE) ;;
+    *) misconfigured "BACKUP_LOCK_MODE must be GOVERNANCE or COMPLIANCE, not ${BACKUP_LOCK_MODE:-nothing} (BACKUP_LOCK_DAYS is set)" ;;
+  esac
+  [[ ${BACKUP_LOCK_DAYS:-} =~ ^[1-9][0-9]{0,4}$ ]] ||
+    misconfigured "BACKUP_LOCK_DAYS must be a number of days (1 or more), not ${BACKUP_LOCK_DAYS:-nothing}"
+  lock_until=$((run_started + 10#$BACKUP_LOCK_DAYS * 86400))
+  lock=(--object-lock-mode "$BACKUP_LOCK_MODE" --object-lock-retain-until "@$lock_until")
+  lock_json=$(printf ',"lock":{"mode":"%s","retain_until":"%s"}' \
+    "$BACKUP_LOCK_MODE" "$(date -u -d "@$lock_until" +%Y-%m-%dT%H:%M:%SZ)")
+fi
+
 base="$(series)${ts}"
 uploaded=()
 objects=""
@@ -133,7 +154,7 @@ put() {
   shift
   uploaded+=("$url")
   log "streaming $* -> $url"
-  report=$(s3put -q --sha256 --json "${put_idle[@]}" "${encrypt[@]}" --exec "$url" -- "$@") ||
+  report=$(s3put -q --sha256 --json "${put_idle[@]}" "${encrypt[@]}" "${lock[@]}" --exec "$url" -- "$@") ||
     fail "$url: the producer or the upload failed"
   objects="${objects:+$objects,}$report"
 }
@@ -157,10 +178,10 @@ else
 fi
 
 version=$(s3put --version | awk '{print $2}')
-manifest=$(printf '{"name":%s,"timestamp":"%s","tool":"s3pipe %s","objects":[%s]}' \
-  "$(json_string "$BACKUP_NAME")" "$ts" "$version" "$objects")
+manifest=$(printf '{"name":%s,"timestamp":"%s","tool":"s3pipe %s","objects":[%s]%s}' \
+  "$(json_string "$BACKUP_NAME")" "$ts" "$version" "$objects" "$lock_json")
 uploaded+=("$base.manifest.json")
-printf '%s\n' "$manifest" | s3put -q "$base.manifest.json" || fail "writing the manifest"
+printf '%s\n' "$manifest" | s3put -q "${lock[@]}" "$base.manifest.json" || fail "writing the manifest"
 uploaded=()
 trap - INT TERM HUP
 log "complete: $base.manifest.json"

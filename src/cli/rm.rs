@@ -26,6 +26,12 @@ pub struct Args {
     /// With --uploads: only those started longer ago than this (e.g. 1d, 12h)
     #[arg(long, value_name = "DURATION", requires = "uploads", value_parser = super::parse_duration)]
     pub older_than: Option<u64>,
+    /// Delete every version and delete marker of each key, for good: on a
+    /// versioned bucket (Object Lock implies one) a plain delete only adds
+    /// a marker. A key a lock still holds is not deleted (exit 1, says
+    /// until when); the GOVERNANCE bypass is never used
+    #[arg(long, conflicts_with = "uploads")]
+    pub versions: bool,
     /// Print errors only: no progress bar, warnings or per-item lines
     #[arg(short, long)]
     pub quiet: bool,
@@ -52,6 +58,7 @@ impl Args {
             dry_run: self.dry_run,
             uploads: self.uploads,
             older_than: self.older_than,
+            versions: self.versions,
         };
         Ok((urls, opts))
     }

@@ -135,9 +135,9 @@ pub fn s3put(argv: Vec<OsString>) -> ExitCode {
 fn object_lock_enabled(args: &cli::put::Args, bucket: &str) -> anyhow::Result<()> {
     let enabled = cli::block_on(async {
         let store = Store::connect(&args.s3.connection()).await?;
-        store.object_lock_enabled(bucket).await
+        store.lock_config(bucket).await
     })??;
-    if !enabled {
+    if !enabled.enabled {
         return Err(cli::UsageError(format!(
             "bucket {bucket} has no Object Lock (create it with it: aws s3api create-bucket --object-lock-enabled-for-bucket); nothing was read or uploaded"
         ))
@@ -196,6 +196,9 @@ pub fn s3rm(argv: Vec<OsString>) -> ExitCode {
             rm(&store, &urls, &opts).await
         })??;
         if !args.quiet {
+            for warning in &report.warnings {
+                eprintln!("s3rm: warning: {warning}");
+            }
             report.done.iter().for_each(|line| println!("{line}"));
         }
         for (name, why) in &report.failed {
@@ -219,6 +222,9 @@ pub fn s3prune(argv: Vec<OsString>) -> ExitCode {
             prune(&store, &url, &opts).await
         })??;
         if !args.quiet {
+            for warning in &report.warnings {
+                eprintln!("s3prune: warning: {warning}");
+            }
             let prefix = if args.dry_run { "(dry run) " } else { "" };
             report
                 .lines

@@ -2,11 +2,12 @@
 //! latest), the complete backups under a prefix (`--backups`: the
 //! structured listing scripts read), or in-progress multipart uploads.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 
 use chrono::{TimeZone, Utc};
 
-use super::client::{ListedObject, Store};
+use super::client::{ListedObject, Retention, Store};
 use super::error::S3Error;
 use super::url::S3Url;
 use crate::backups::{self, Backup, Object};
@@ -70,7 +71,7 @@ pub async fn ls<W: Write>(
         .await?;
     let w = |e| ListError::Output(e);
     if opts.backups {
-        return print_backups(url, &listing.objects, opts, out);
+        return print_backups(store, url, &listing.objects, opts, out).await;
     }
     if opts.latest {
         let newest = latest_object(&listing.objects, opts.by_mtime)
@@ -125,9 +126,12 @@ fn as_objects(listed: &[ListedObject]) -> Vec<Object> {
 
 /// `--backups`: one line per complete backup, oldest first (the newest
 /// only with `--latest`): `STAMP<TAB>s3://BUCKET/BASE<TAB>SUFFIX …`, or
-/// with `--json` an object with its name, time and objects. A format for
-/// scripts: it only grows new fields at the end.
-fn print_backups<W: Write>(
+/// with `--json` an object with its name, time and objects — and, on a
+/// bucket with Object Lock, each object's lock and the backup's
+/// `locked_until`. A format for scripts: it only grows new fields at the
+/// end.
+async fn print_backups<W: Write>(
+    store: &Store,
     url: &S3Url,
     objects: &[ListedObject],
     opts: &LsOptions,
@@ -140,9 +144,17 @@ fn print_backups<W: Write>(
     if sets.is_empty() {
         return Err(ListError::NoBackup(url.to_string()));
     }
+    let locks = match opts.json {
+        true => locks_of(store, &url.bucket, &sets).await?,
+        false => None,
+    };
     let w = |e| ListError::Output(e);
     for b in &sets {
-        writeln!(out, "{}", backup_line(&url.bucket, b, opts.json)).map_err(w)?;
+        let line = match opts.json {
+            true => backup_json(&url.bucket, b, locks.as_ref()),
+            false => backup_line(&url.bucket, b),
+        };
+        writeln!(out, "{line}").map_err(w)?;
     }
     out.flush().map_err(w)?;
     match sets.last() {
@@ -155,26 +167,67 @@ fn print_backups<W: Write>(
     }
 }
 
-fn backup_line(bucket: &str, b: &Backup, json: bool) -> String {
-    let base_url = format!("s3://{bucket}/{}", b.base);
-    if json {
-        let when = Utc
-            .timestamp_opt(b.time, 0)
-            .single()
-            .map(|t| t.to_rfc3339());
-        let objects: Vec<_> = b
-            .objects
-            .iter()
-            .map(|o| serde_json::json!({ "key": o.key, "size": o.size }))
-            .collect();
-        return serde_json::json!({
-            "name": b.base, "url": base_url, "timestamp": b.stamp, "time": when,
-            "objects": objects,
-        })
-        .to_string();
+/// Each object's retention, when the bucket has Object Lock (one HEAD
+/// per object); None elsewhere, or when the key may not ask.
+async fn locks_of(
+    store: &Store,
+    bucket: &str,
+    sets: &[Backup],
+) -> Result<Option<BTreeMap<String, Retention>>, ListError> {
+    if !store.lock_config(bucket).await.is_ok_and(|c| c.enabled) {
+        return Ok(None);
     }
+    let mut locks = BTreeMap::new();
+    for o in sets.iter().flat_map(|b| &b.objects) {
+        locks.insert(o.key.clone(), store.retention(bucket, &o.key, None).await?);
+    }
+    Ok(Some(locks))
+}
+
+fn rfc3339(time: i64) -> Option<String> {
+    Utc.timestamp_opt(time, 0).single().map(|t| t.to_rfc3339())
+}
+
+fn backup_json(bucket: &str, b: &Backup, locks: Option<&BTreeMap<String, Retention>>) -> String {
+    let lock_json = |r: &Retention| match r.mode {
+        None if !r.legal_hold => serde_json::Value::Null,
+        mode => serde_json::json!({
+            "mode": mode.map(|m| m.name()),
+            "retain_until": r.until.and_then(rfc3339),
+            "legal_hold": r.legal_hold,
+        }),
+    };
+    let objects: Vec<_> = b
+        .objects
+        .iter()
+        .map(|o| {
+            let mut j = serde_json::json!({ "key": o.key, "size": o.size });
+            if let Some(r) = locks.and_then(|l| l.get(&o.key)) {
+                j["lock"] = lock_json(r);
+            }
+            j
+        })
+        .collect();
+    let mut j = serde_json::json!({
+        "name": b.base, "url": format!("s3://{bucket}/{}", b.base), "timestamp": b.stamp,
+        "time": rfc3339(b.time), "objects": objects,
+    });
+    if let Some(locks) = locks {
+        // Before this, none of its objects can be deleted.
+        let until: Option<Vec<i64>> = (b.objects.iter())
+            .map(|o| locks.get(&o.key).and_then(|r| r.until))
+            .collect();
+        j["locked_until"] = until
+            .and_then(|u| u.into_iter().min())
+            .and_then(rfc3339)
+            .into();
+    }
+    j.to_string()
+}
+
+fn backup_line(bucket: &str, b: &Backup) -> String {
     let suffixes: Vec<&str> = b.objects.iter().map(|o| &o.key[b.base.len()..]).collect();
-    format!("{}\t{base_url}\t{}", b.stamp, suffixes.join(" "))
+    format!("{}\ts3://{bucket}/{}\t{}", b.stamp, b.base, suffixes.join(" "))
 }
 
 fn print_object<W: Write>(o: &ListedObject, opts: &LsOptions, out: &mut W) -> std::io::Result<()> {

@@ -2,9 +2,10 @@
 //! is the only module that sees aws-sdk-s3, [`upload`] and [`download`]
 //! move streams in and out, [`list`] lists objects, backups and uploads,
 //! [`delete`] removes objects and aborts uploads, [`prune`] applies a
-//! retention policy, [`parts`] holds the part-layout rules both directions
-//! obey, [`concurrency`] how many transfers are in flight within the
-//! memory budget, [`rate`] the `--limit-rate` token bucket.
+//! retention policy, [`versions`] deletes on a bucket with Object Lock,
+//! [`parts`] holds the part-layout rules both directions obey,
+//! [`concurrency`] how many transfers are in flight within the memory
+//! budget, [`rate`] the `--limit-rate` token bucket.
 
 pub mod classify;
 pub mod client;
@@ -19,6 +20,7 @@ pub mod prune;
 pub mod rate;
 pub mod upload;
 pub mod url;
+pub mod versions;
 
 pub use client::{Connection, Store};
 pub use error::S3Error;

@@ -53,6 +53,10 @@ use aws_sdk_s3::types::{
 use aws_smithy_checksums::ChecksumAlgorithm as Alg;
 use bytes::Bytes;
 
+mod lock;
+
+pub use lock::{DefaultRetention, LockConfig, Retention, Version};
+
 use super::classify::{Failure, classify};
 use super::error::S3Error;
 use super::pages::{Page, Pages};
@@ -204,6 +208,14 @@ pub enum LockMode {
 }
 
 impl LockMode {
+    /// As S3 writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            LockMode::Governance => "GOVERNANCE",
+            LockMode::Compliance => "COMPLIANCE",
+        }
+    }
+
     fn sdk(self) -> aws_sdk_s3::types::ObjectLockMode {
         match self {
             LockMode::Governance => aws_sdk_s3::types::ObjectLockMode::Governance,
@@ -438,81 +450,6 @@ impl Store {
         a.attempts
             .load(Ordering::Relaxed)
             .saturating_sub(a.calls.load(Ordering::Relaxed))
-    }
-
-    /// After a multipart upload, the lock the store kept — applied again
-    /// with PutObjectRetention and PutObjectLegalHold where it kept none:
-    /// Ceph RGW 16 and moto ignore the lock headers of
-    /// CreateMultipartUpload (AWS keeps them), and an unlocked backup
-    /// reported as locked is what Object Lock exists to prevent.
-    pub async fn ensure_lock(
-        &self,
-        bucket: &str,
-        key: &str,
-        lock: &ObjectLock,
-    ) -> Result<(), S3Error> {
-        use aws_sdk_s3::types::{
-            ObjectLockLegalHold, ObjectLockLegalHoldStatus, ObjectLockRetention,
-            ObjectLockRetentionMode,
-        };
-        let err = |e| self.classify(e, bucket, key);
-        let head = (self
-            .client
-            .head_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await)
-            .map_err(|e| self.classify(e, bucket, key))?;
-        let version = head.version_id.clone();
-        if let (Some(mode), Some(until), None) =
-            (lock.mode, lock.retain_until, &head.object_lock_mode)
-        {
-            let retention = ObjectLockRetention::builder()
-                .mode(match mode {
-                    LockMode::Governance => ObjectLockRetentionMode::Governance,
-                    LockMode::Compliance => ObjectLockRetentionMode::Compliance,
-                })
-                .retain_until_date(aws_sdk_s3::primitives::DateTime::from_secs(until))
-                .build();
-            let req = self.client.put_object_retention().bucket(bucket).key(key);
-            req.set_version_id(version.clone())
-                .retention(retention)
-                .send()
-                .await
-                .map_err(err)?;
-        }
-        if let (Some(on), None) = (lock.legal_hold, &head.object_lock_legal_hold_status) {
-            let status = match on {
-                true => ObjectLockLegalHoldStatus::On,
-                false => ObjectLockLegalHoldStatus::Off,
-            };
-            let hold = ObjectLockLegalHold::builder().status(status).build();
-            let req = self.client.put_object_legal_hold().bucket(bucket).key(key);
-            (req.set_version_id(version).legal_hold(hold).send().await)
-                .map_err(|e| self.classify(e, bucket, key))?;
-        }
-        Ok(())
-    }
-
-    /// Does `bucket` have S3 Object Lock? (A bucket without it answers
-    /// ObjectLockConfigurationNotFoundError.)
-    pub async fn object_lock_enabled(&self, bucket: &str) -> Result<bool, S3Error> {
-        use aws_sdk_s3::types::ObjectLockEnabled;
-        let asked = self
-            .client
-            .get_object_lock_configuration()
-            .bucket(bucket)
-            .send()
-            .await;
-        match asked {
-            Ok(out) => Ok(out
-                .object_lock_configuration()
-                .and_then(|c| c.object_lock_enabled())
-                .is_some_and(|e| *e == ObjectLockEnabled::Enabled)),
-            Err(e) if e.code() == Some("ObjectLockConfigurationNotFoundError") => Ok(false),
-            Err(e) => Err(self.classify(e, bucket, "")),
-        }
     }
 
     pub async fn create_multipart(
@@ -838,25 +775,41 @@ impl Store {
     }
 
     /// Delete keys in batches of 1000; returns the (key, reason) of each
-    /// deletion that failed.
+    /// deletion that failed. On a versioned bucket each adds a delete
+    /// marker, as `aws s3 rm` does.
     pub async fn delete(
         &self,
         bucket: &str,
         keys: &[String],
     ) -> Result<Vec<(String, String)>, S3Error> {
+        let objects: Vec<(String, Option<String>)> =
+            keys.iter().map(|k| (k.clone(), None)).collect();
+        self.delete_versions(bucket, &objects).await
+    }
+
+    /// Delete (key, version) pairs in batches of 1000: a version id removes
+    /// that version (or delete marker) for good and adds no marker. Never
+    /// with `x-amz-bypass-governance-retention`: a GOVERNANCE lock holds
+    /// against s3pipe as it does against anyone without the bypass.
+    pub async fn delete_versions(
+        &self,
+        bucket: &str,
+        objects: &[(String, Option<String>)],
+    ) -> Result<Vec<(String, String)>, S3Error> {
         let mut failed = Vec::new();
-        for batch in keys.chunks(1000) {
-            let objects = batch
+        for batch in objects.chunks(1000) {
+            let ids = batch
                 .iter()
-                .map(|k| {
+                .map(|(k, v)| {
                     ObjectIdentifier::builder()
                         .key(k)
+                        .set_version_id(v.clone())
                         .build()
                         .map_err(|e| S3Error::Other(e.to_string()))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let delete = Delete::builder()
-                .set_objects(Some(objects))
+                .set_objects(Some(ids))
                 .quiet(true)
                 .build()
                 .map_err(|e| S3Error::Other(e.to_string()))?;
