@@ -1,14 +1,18 @@
-//! S3 Object Lock on s3put's uploads, against the stores here that have
-//! it — Ceph RGW and moto (Garage has none): both modes, single part and
-//! multipart, the legal hold; a locked version cannot be deleted by
-//! version id; a bucket without Object Lock is one line and exit 2, with
-//! nothing uploaded. What the store recorded is read back with boto3.
+//! S3 Object Lock, against the stores here that have it — Ceph RGW and
+//! moto (Garage has none). s3put: both modes, single part and multipart,
+//! the legal hold; a locked version cannot be deleted by version id; a
+//! bucket without Object Lock is one line and exit 2, with nothing
+//! uploaded. Retention: s3prune keeps a backup a lock holds and says
+//! until when, and once a (seconds-long) lock has expired removes every
+//! version of it, leaving no delete marker; `s3rm --versions`; the job's
+//! BACKUP_LOCK_*; a bucket's default retention. What the store recorded
+//! is read back with boto3.
 
 mod support;
 
 use std::process::Command;
 
-use support::s3::Server;
+use support::s3::{Server, script};
 use support::*;
 
 const LOCKED: &str = "s3pipe-locked";
@@ -159,6 +163,336 @@ fn refuses_what_cannot_lock(s: &Server) {
     }
 }
 
+/// Every version and delete marker under `prefix`: `key version|marker`
+/// lines, sorted.
+fn versions(s: &Server, prefix: &str) -> Vec<String> {
+    let out = py(
+        s,
+        &format!(
+            "r = c.list_object_versions(Bucket='{LOCKED}', Prefix='{prefix}')\n\
+             for v in r.get('Versions', []): print(v['Key'], 'version')\n\
+             for m in r.get('DeleteMarkers', []): print(m['Key'], 'marker')"
+        ),
+    );
+    let mut lines: Vec<String> = out.lines().map(String::from).collect();
+    lines.sort();
+    lines
+}
+
+fn lurl(key: &str) -> String {
+    format!("s3://{LOCKED}/{key}")
+}
+
+/// Three backups of one series, each a dump and a manifest: the oldest
+/// locked for a day, the middle one for `short` seconds (its dump then
+/// deleted by a plain s3rm: a marker over locked data), the newest not
+/// at all. Returns the middle one's retain-until.
+fn three_backups(s: &Server, p: &str, short: u64) -> i64 {
+    let day = [
+        "--object-lock-mode",
+        "GOVERNANCE",
+        "--object-lock-retain-for",
+        "1d",
+    ];
+    let secs = format!("{short}s");
+    let brief = [
+        "--object-lock-mode",
+        "COMPLIANCE",
+        "--object-lock-retain-for",
+        &secs,
+    ];
+    for (ts, flags) in [
+        ("2026-01-01-00-00-00", &day[..]),
+        ("2026-01-02-00-00-00", &brief[..]),
+        ("2026-01-03-00-00-00", &[][..]),
+    ] {
+        for suffix in ["db.dump", "manifest.json"] {
+            let key = format!("{p}h-{ts}.{suffix}");
+            let out = put(s, &key, ts.as_bytes(), flags);
+            assert_eq!(code(&out), 0, "{}: {}", s.name, stderr(&out));
+        }
+    }
+    let until = lock_of(s, &format!("{p}h-2026-01-02-00-00-00.db.dump")).1;
+    let extra = format!("{p}h-2026-01-02-00-00-00.files.tar.gz");
+    assert_eq!(code(&put(s, &extra, b"files", &brief)), 0);
+    let rm = s.run("s3rm", &[&lurl(&extra)], b"");
+    assert_eq!(code(&rm), 0, "{}: {}", s.name, stderr(&rm));
+    assert!(
+        stderr(&rm).contains("has Object Lock: a delete only adds a delete marker"),
+        "{}: {}",
+        s.name,
+        stderr(&rm)
+    );
+    until
+}
+
+fn prune_keeps_what_is_locked_and_removes_the_rest_for_good(s: &Server) {
+    locked_bucket(s);
+    let p = "prune/";
+    let until = three_backups(s, p, 6);
+    let prune = |extra: &[&str]| {
+        let mut args = vec!["--keep-last", "1"];
+        args.extend(extra);
+        let url = lurl(p);
+        args.push(&url);
+        s.run("s3prune", &args, b"")
+    };
+    let dry = prune(&["--dry-run"]);
+    assert_eq!(code(&dry), 0, "{}: {}", s.name, stderr(&dry));
+    let out = String::from_utf8_lossy(&dry.stdout).to_string();
+    let old = format!("{p}h-2026-01-01-00-00-00.db.dump  (locked until 2026-");
+    assert!(
+        out.contains(&format!("(dry run) keep    {old}")),
+        "{}: {out}",
+        s.name
+    );
+    assert!(
+        out.contains(&format!("{p}h-2026-01-03-00-00-00.db.dump  (last")),
+        "{out}"
+    );
+    assert_eq!(
+        versions(s, p).len(),
+        8,
+        "{}: a dry run deletes nothing",
+        s.name
+    );
+
+    // Wait out the short lock (the store's own date).
+    while chrono::Utc::now().timestamp() <= until + 1 {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let real = prune(&[]);
+    assert_eq!(code(&real), 0, "{}: {}", s.name, stderr(&real));
+    let out = String::from_utf8_lossy(&real.stdout).to_string();
+    assert!(
+        out.contains(&format!("remove  {p}h-2026-01-02-00-00-00.db.dump\n")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "remove  {p}h-2026-01-02-00-00-00.files.tar.gz  (deleted earlier"
+        )),
+        "{out}"
+    );
+    let left = versions(s, p);
+    assert!(
+        left.iter().all(|v| !v.contains("2026-01-02")),
+        "{}: {left:?}",
+        s.name
+    );
+    assert!(
+        left.iter().all(|v| v.ends_with(" version")),
+        "no marker: {left:?}"
+    );
+    assert_eq!(left.len(), 4, "{}: {left:?}", s.name);
+
+    // s3rm --versions: refused whole while locked, for good once not.
+    let old = format!("{p}h-2026-01-01-00-00-00.db.dump");
+    let held = s.run("s3rm", &["--versions", &lurl(&old)], b"");
+    assert_eq!(code(&held), 1, "{}: {}", s.name, stderr(&held));
+    assert!(
+        stderr(&held).contains("not deleted: locked until 2026-"),
+        "{}",
+        stderr(&held)
+    );
+    let new = format!("{p}h-2026-01-03-00-00-00.db.dump");
+    let gone = s.run("s3rm", &["--versions", &lurl(&new)], b"");
+    assert_eq!(code(&gone), 0, "{}: {}", s.name, stderr(&gone));
+    assert!(String::from_utf8_lossy(&gone.stdout).contains("(every version: 1)"));
+    let left = versions(s, p);
+    assert!(left.iter().any(|v| v.starts_with(&old)), "{left:?}");
+    assert!(!left.iter().any(|v| v.starts_with(&new)), "{left:?}");
+}
+
+/// backup.sh with BACKUP_LOCK_*: every object locked to one date, the
+/// manifest says so, s3ls --backups --json shows it; misconfigured and
+/// unlockable runs fail before anything is stored.
+fn the_job_locks_every_object(s: &Server) {
+    locked_bucket(s);
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("files")).unwrap();
+    std::fs::write(tmp.path().join("files/a.txt"), b"hello").unwrap();
+    let job = |url: String, lock: &[(&'static str, &str)]| {
+        let mut env: Vec<(&str, String)> = vec![
+            ("BACKUP_URL", url),
+            ("BACKUP_NAME", "web".into()),
+            ("BACKUP_BASE", tmp.path().display().to_string()),
+            ("BACKUP_PATHS", "files".into()),
+            ("DB_DUMP_CMD", "echo dump".into()),
+            ("BACKUP_TS", "2026-11-24-03-15-00".into()),
+        ];
+        env.extend(lock.iter().map(|(k, v)| (*k, v.to_string())));
+        script(s, "backup.sh", &env, &[])
+    };
+    let started = chrono::Utc::now().timestamp();
+    let lock = [
+        ("BACKUP_LOCK_MODE", "GOVERNANCE"),
+        ("BACKUP_LOCK_DAYS", "1"),
+    ];
+    let out = job(lurl("job/"), &lock);
+    assert_eq!(code(&out), 0, "{}: {}", s.name, stderr(&out));
+    let keys = versions(s, "job/");
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    let mut dates = Vec::new();
+    for line in &keys {
+        let key = line.split(' ').next().unwrap();
+        let (mode, until, _) = lock_of(s, key);
+        assert_eq!(mode, "GOVERNANCE", "{}: {key}", s.name);
+        assert!((until - (started + 86_400)).abs() < 120, "{key}: {until}");
+        dates.push(until);
+    }
+    dates.dedup();
+    assert_eq!(dates.len(), 1, "one date for the whole backup: {dates:?}");
+    let until = chrono::DateTime::from_timestamp(dates[0], 0).unwrap();
+    let until = until.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let manifest = s.run(
+        "s3get",
+        &[&lurl("job/web-2026-11-24-03-15-00.manifest.json")],
+        b"",
+    );
+    let manifest: serde_json::Value = serde_json::from_slice(&manifest.stdout).unwrap();
+    assert_eq!(manifest["lock"]["mode"], "GOVERNANCE");
+    assert_eq!(manifest["lock"]["retain_until"], until.as_str());
+    let ls = s.run("s3ls", &["--backups", "--json", &lurl("job/")], b"");
+    assert_eq!(code(&ls), 0, "{}: {}", s.name, stderr(&ls));
+    let line: serde_json::Value = serde_json::from_slice(&ls.stdout).unwrap();
+    let rfc = chrono::DateTime::from_timestamp(dates[0], 0)
+        .unwrap()
+        .to_rfc3339();
+    assert_eq!(line["locked_until"], rfc.as_str(), "{line}");
+    for o in line["objects"].as_array().unwrap() {
+        assert_eq!(o["lock"]["mode"], "GOVERNANCE", "{line}");
+        assert_eq!(o["lock"]["legal_hold"], false, "{line}");
+    }
+
+    for (env, fragment) in [
+        (
+            vec![("BACKUP_LOCK_DAYS", "1")],
+            "BACKUP_LOCK_MODE must be GOVERNANCE or COMPLIANCE",
+        ),
+        (
+            vec![
+                ("BACKUP_LOCK_MODE", "COMPLIANCE"),
+                ("BACKUP_LOCK_DAYS", "1.5"),
+            ],
+            "BACKUP_LOCK_DAYS must be a number of days",
+        ),
+    ] {
+        let out = job(lurl("badjob/"), &env);
+        assert_eq!(code(&out), 2, "{}", stderr(&out));
+        assert!(stderr(&out).contains(fragment), "{}", stderr(&out));
+    }
+    let out = job(s.url("unlockable/"), &lock);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("has no Object Lock"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        s.keys("unlockable/").is_empty(),
+        "{}: nothing stored",
+        s.name
+    );
+    assert!(versions(s, "badjob/").is_empty());
+}
+
+const DEFAULTED: &str = "s3pipe-default-locked";
+
+/// A bucket whose default retention is GOVERNANCE for a day: uploads
+/// without --object-lock-* get it from the store (s3put sends nothing, as
+/// the AWS CLI), flags override it, s3prune keeps what it holds and
+/// s3ls --backups --json shows what the store holds — also where it
+/// holds nothing: moto leaves multipart uploads out of the default (AWS
+/// and Ceph RGW do not), and the listing says so rather than the bucket's
+/// configuration.
+fn default_retention_is_the_stores(s: &Server, multipart_defaulted: bool) {
+    py(
+        s,
+        &format!(
+            "try:\n    c.create_bucket(Bucket='{DEFAULTED}', ObjectLockEnabledForBucket=True)\n\
+             except c.exceptions.BucketAlreadyOwnedByYou:\n    pass\n\
+             c.put_object_lock_configuration(Bucket='{DEFAULTED}', ObjectLockConfiguration=\
+             {{'ObjectLockEnabled': 'Enabled', 'Rule': {{'DefaultRetention': {{'Mode': 'GOVERNANCE', 'Days': 1}}}}}})"
+        ),
+    );
+    let url = |key: &str| format!("s3://{DEFAULTED}/{key}");
+    let now = chrono::Utc::now().timestamp();
+    for (key, data, flags) in [
+        ("b/h-2026-01-01-00-00-00.db.dump", vec![1u8], vec![]),
+        ("b/h-2026-01-01-00-00-00.manifest.json", vec![2], vec![]),
+        (
+            "b/h-2026-01-02-00-00-00.db.dump",
+            random_bytes(12 << 20, 6),
+            vec!["--part-size", "5MiB"],
+        ),
+        (
+            "b/h-2026-01-02-00-00-00.manifest.json",
+            vec![3],
+            vec![
+                "--object-lock-mode",
+                "COMPLIANCE",
+                "--object-lock-retain-for",
+                "2d",
+            ],
+        ),
+    ] {
+        let mut args = flags.clone();
+        let target = url(key);
+        args.push(&target);
+        let out = s.run("s3put", &args, &data);
+        assert_eq!(code(&out), 0, "{}: {}", s.name, stderr(&out));
+    }
+    let ls = s.run("s3ls", &["--backups", "--json", &url("b/")], b"");
+    assert_eq!(code(&ls), 0, "{}: {}", s.name, stderr(&ls));
+    let lines: Vec<serde_json::Value> = (String::from_utf8_lossy(&ls.stdout).lines())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let lock = |b: usize, o: usize| lines[b]["objects"][o]["lock"].clone();
+    let until = |v: &serde_json::Value| {
+        let t = v["retain_until"].as_str().unwrap();
+        chrono::DateTime::parse_from_rfc3339(t).unwrap().timestamp()
+    };
+    for o in 0..2 {
+        assert_eq!(lock(0, o)["mode"], "GOVERNANCE", "{}: {}", s.name, lines[0]);
+        assert!(
+            (until(&lock(0, o)) - (now + 86_400)).abs() < 120,
+            "{}",
+            lines[0]
+        );
+    }
+    assert_eq!(
+        lock(1, 1)["mode"],
+        "COMPLIANCE",
+        "the flags win: {}",
+        lines[1]
+    );
+    assert!(
+        (until(&lock(1, 1)) - (now + 2 * 86_400)).abs() < 120,
+        "{}",
+        lines[1]
+    );
+    match multipart_defaulted {
+        true => assert_eq!(lock(1, 0)["mode"], "GOVERNANCE", "{}", lines[1]),
+        false => {
+            assert!(lock(1, 0).is_null(), "{}: {}", s.name, lines[1]);
+            assert!(lines[1]["locked_until"].is_null(), "{}", lines[1]);
+        }
+    }
+    let dry = s.run(
+        "s3prune",
+        &["--keep-last", "1", "--dry-run", &url("b/")],
+        b"",
+    );
+    assert_eq!(code(&dry), 0, "{}: {}", s.name, stderr(&dry));
+    let out = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        out.contains("keep    b/h-2026-01-01-00-00-00.manifest.json  (locked until 20"),
+        "{}: {out}",
+        s.name
+    );
+}
+
 #[test]
 fn ceph_locks_each_upload_and_refuses_what_cannot_lock() {
     let s = Server::ceph();
@@ -171,4 +505,20 @@ fn moto_locks_each_upload_and_refuses_what_cannot_lock() {
     let s = Server::moto();
     locks_each_upload(s);
     refuses_what_cannot_lock(s);
+}
+
+#[test]
+fn ceph_prunes_what_no_lock_holds_and_nothing_else() {
+    let s = Server::ceph();
+    prune_keeps_what_is_locked_and_removes_the_rest_for_good(s);
+    the_job_locks_every_object(s);
+    default_retention_is_the_stores(s, true);
+}
+
+#[test]
+fn moto_prunes_what_no_lock_holds_and_nothing_else() {
+    let s = Server::moto();
+    prune_keeps_what_is_locked_and_removes_the_rest_for_good(s);
+    the_job_locks_every_object(s);
+    default_retention_is_the_stores(s, false);
 }

@@ -108,7 +108,10 @@ async fn delete_keys(
         url.bucket
     );
     if !report.warnings.contains(&warning)
-        && store.lock_config(&url.bucket).await.is_ok_and(|c| c.enabled)
+        && store
+            .lock_config(&url.bucket)
+            .await
+            .is_ok_and(|c| c.enabled)
     {
         report.warnings.push(warning);
     }

@@ -227,7 +227,12 @@ fn backup_json(bucket: &str, b: &Backup, locks: Option<&BTreeMap<String, Retenti
 
 fn backup_line(bucket: &str, b: &Backup) -> String {
     let suffixes: Vec<&str> = b.objects.iter().map(|o| &o.key[b.base.len()..]).collect();
-    format!("{}\ts3://{bucket}/{}\t{}", b.stamp, b.base, suffixes.join(" "))
+    format!(
+        "{}\ts3://{bucket}/{}\t{}",
+        b.stamp,
+        b.base,
+        suffixes.join(" ")
+    )
 }
 
 fn print_object<W: Write>(o: &ListedObject, opts: &LsOptions, out: &mut W) -> std::io::Result<()> {

@@ -69,7 +69,10 @@ impl Keys {
         now: i64,
     ) -> Result<Option<Hold>, S3Error> {
         let mut hold: Option<Hold> = None;
-        for v in names.iter().flat_map(|k| self.0.get(k).into_iter().flatten()) {
+        for v in names
+            .iter()
+            .flat_map(|k| self.0.get(k).into_iter().flatten())
+        {
             if v.delete_marker {
                 continue;
             }
@@ -115,7 +118,10 @@ mod tests {
         let until = Some(1_796_000_000);
         let h = |until, legal_hold| Hold { until, legal_hold }.to_string();
         assert_eq!(h(until, false), "locked until 2026-11-30T00:53:20Z");
-        assert_eq!(h(until, true), "locked until 2026-11-30T00:53:20Z, and a legal hold");
+        assert_eq!(
+            h(until, true),
+            "locked until 2026-11-30T00:53:20Z, and a legal hold"
+        );
         assert_eq!(h(None, true), "a legal hold, until it is lifted");
     }
 }

@@ -139,7 +139,9 @@ impl Store {
             let (key, id) = (out.next_key_marker, out.next_version_id_marker);
             let said = Page {
                 truncated: out.is_truncated,
-                next: key.clone().map(|k| format!("{k}\n{}", id.clone().unwrap_or_default())),
+                next: key
+                    .clone()
+                    .map(|k| format!("{k}\n{}", id.clone().unwrap_or_default())),
                 key_count: None,
                 entries: listed.len() + markers.len(),
             };
@@ -200,7 +202,13 @@ impl Store {
         key: &str,
         lock: &ObjectLock,
     ) -> Result<(), S3Error> {
-        let head = (self.client.head_object().bucket(bucket).key(key).send().await)
+        let head = (self
+            .client
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await)
             .map_err(|e| self.classify(e, bucket, key))?;
         let version = head.version_id.clone();
         if let (Some(mode), Some(until), None) =
@@ -211,7 +219,10 @@ impl Store {
                 .retain_until_date(aws_sdk_s3::primitives::DateTime::from_secs(until))
                 .build();
             let req = self.client.put_object_retention().bucket(bucket).key(key);
-            (req.set_version_id(version.clone()).retention(retention).send().await)
+            (req.set_version_id(version.clone())
+                .retention(retention)
+                .send()
+                .await)
                 .map_err(|e| self.classify(e, bucket, key))?;
         }
         if let (Some(on), None) = (lock.legal_hold, &head.object_lock_legal_hold_status) {

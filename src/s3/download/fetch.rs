@@ -12,8 +12,8 @@ use super::writer::Buffers;
 use super::{DownloadError, GetOptions};
 use crate::progress::Progress;
 use crate::s3::client::Store;
-use crate::s3::error::S3Error;
 use crate::s3::concurrency::Concurrency;
+use crate::s3::error::S3Error;
 use crate::s3::url::S3Url;
 
 pub(super) type Fetched = Result<(Vec<u8>, RangeSum), DownloadError>;

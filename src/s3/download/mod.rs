@@ -26,8 +26,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::client::{ObjectInfo, Store};
-use super::error::S3Error;
 use super::concurrency::{Budget, Concurrency};
+use super::error::S3Error;
 use super::rate::RateLimit;
 use super::url::S3Url;
 use crate::encryption::{CryptError, Identities, METADATA_KEY, METADATA_VALUE};

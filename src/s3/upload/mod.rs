@@ -24,8 +24,8 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::client::{Checksum, ObjectSettings, PutBody, Store};
-use super::error::S3Error;
 use super::concurrency::{Budget, Concurrency};
+use super::error::S3Error;
 use super::list::human;
 use super::parts::{GROWTH_KEY, MAX_PART, PART_SIZE_KEY, grown_part_size};
 use super::rate::{Paced, RateLimit};

@@ -9,8 +9,8 @@ use tokio::task::JoinSet;
 
 use super::{PutOptions, UploadError};
 use crate::s3::client::{PartDone, PutBody, Store};
-use crate::s3::error::S3Error;
 use crate::s3::concurrency::Concurrency;
+use crate::s3::error::S3Error;
 use crate::s3::parts;
 use crate::s3::url::S3Url;
 
