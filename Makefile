@@ -126,9 +126,11 @@ k8s-deps:
 
 # Objects uploaded the way Python jobs do (tests/s3_compat.rs: boto3), and
 # moto's server, the emulator users test their scripts against; maturin
-# builds the wheel (tests/wheel.rs, make wheel).
+# builds the wheel (tests/wheel.rs, make wheel); the AWS CLI runs
+# docs/object-lock.md's bucket set-up (tests/object_lock.rs).
 py-deps:
 	@python3 -c 'import boto3' 2>/dev/null || pip install -q boto3
+	@python3 -c 'import awscli' 2>/dev/null || pip install -q awscli
 	@command -v moto_server >/dev/null 2>&1 || pip install -q 'moto[server]'
 	@command -v maturin >/dev/null 2>&1 || pip install -q 'maturin>=1.8,<2.0'
 

@@ -1,13 +1,13 @@
 //! docs/ARCHITECTURE.md is the map of the tree: every path it names must
 //! exist, and every module in src/ must be on it.
 
+mod support;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use support::root;
 
 fn modules(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in fs::read_dir(dir).unwrap() {

@@ -25,10 +25,6 @@ use support::*;
 
 const TAG: &str = "localhost/s3pipe-test:latest";
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn podman(args: &[&str]) -> Output {
     let out = Command::new("podman").args(args).output().unwrap();
     assert!(out.status.success(), "podman {args:?}: {}", stderr(&out));

@@ -493,6 +493,92 @@ fn default_retention_is_the_stores(s: &Server, multipart_defaulted: bool) {
     );
 }
 
+/// docs/object-lock.md's commands, as written, against `s` (its bucket
+/// name made this store's, `/data` a temp dir): each exits 0, and the
+/// archive it uploads is locked as the page says.
+fn the_guide_runs(s: &Server) {
+    let page = std::fs::read_to_string(root().join("docs/object-lock.md")).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(data.path().join("a.txt"), b"hello").unwrap();
+    let bucket = format!("guide-{}", s.name);
+    let commands = sh_commands(&page);
+    assert!(commands.len() >= 6, "{commands:?}");
+    for line in commands {
+        let line = line
+            .replace("backups-locked", &bucket)
+            .replace("/data", &data.path().display().to_string());
+        let mut cmd = Command::new("bash");
+        s.env_into(&mut cmd);
+        let out = cmd
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .args(["-o", "pipefail", "-c", &line])
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), 0, "{}: {line}: {}", s.name, stderr(&out));
+        if line.starts_with("s3ls --backups --json") {
+            let listing = String::from_utf8_lossy(&out.stdout);
+            assert!(listing.contains(r#""mode":"COMPLIANCE""#), "{listing}");
+            assert!(listing.contains(r#""locked_until":"20"#), "{listing}");
+        }
+    }
+    let head = py(
+        s,
+        &format!(
+            "h = c.head_object(Bucket='{bucket}', Key='host-2026-12-02-03-15-00.tar.gz')\n\
+             print(h['ObjectLockMode'], (h['ObjectLockRetainUntilDate'] - datetime.datetime.now(datetime.timezone.utc)).days)"
+        ),
+    );
+    assert_eq!(head, "COMPLIANCE 29", "{}", s.name);
+}
+
+/// Where there is no Object Lock (Garage, s3s-fs): the flags are exit 2
+/// with nothing uploaded, and pruning is what it always was — the older
+/// backup deleted, no warning.
+fn no_lock_no_change(s: &Server) {
+    let flags = [
+        "--object-lock-mode",
+        "GOVERNANCE",
+        "--object-lock-retain-for",
+        "1d",
+    ];
+    let url = s.url("nolock/h-2026-01-01-00-00-00.tar.gz");
+    let mut args = flags.to_vec();
+    args.push(&url);
+    let out = s.run("s3put", &args, b"data");
+    assert_eq!(code(&out), 2, "{}: {}", s.name, stderr(&out));
+    assert!(
+        stderr(&out).contains("has no Object Lock"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(s.keys("nolock/").is_empty(), "{}", s.name);
+    for ts in ["2026-01-01-00-00-00", "2026-01-02-00-00-00"] {
+        let key = s.url(&format!("nolock/h-{ts}.tar.gz"));
+        assert_eq!(code(&s.run("s3put", &[&key], ts.as_bytes())), 0);
+    }
+    let prune = s.run("s3prune", &["--keep-last", "1", &s.url("nolock/")], b"");
+    assert_eq!(code(&prune), 0, "{}: {}", s.name, stderr(&prune));
+    assert_eq!(stderr(&prune), "", "{}", s.name);
+    assert_eq!(s.keys("nolock/"), ["nolock/h-2026-01-02-00-00-00.tar.gz"]);
+    let rm = s.run(
+        "s3rm",
+        &[&s.url("nolock/h-2026-01-02-00-00-00.tar.gz")],
+        b"",
+    );
+    assert_eq!((code(&rm), stderr(&rm)), (0, String::new()), "{}", s.name);
+}
+
+#[test]
+fn garage_and_s3s_fs_have_no_lock_and_prune_as_before() {
+    no_lock_no_change(Server::garage());
+    no_lock_no_change(Server::s3s_fs());
+}
+
+#[test]
+fn ceph_runs_the_object_lock_guide() {
+    the_guide_runs(Server::ceph());
+}
+
 #[test]
 fn ceph_locks_each_upload_and_refuses_what_cannot_lock() {
     let s = Server::ceph();

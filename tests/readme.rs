@@ -54,38 +54,6 @@ const EXPECTED_CODES: [(&str, &[i32]); 1] = [
     ("--max-age 26h", &[0, 1]),
 ];
 
-/// The logical command lines of README's ```sh blocks (continuations
-/// joined, comments dropped).
-fn commands(readme: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for block in readme.split("```sh\n").skip(1) {
-        let body = block.split("```").next().unwrap();
-        for line in body.replace("\\\n", " ").lines() {
-            let line = strip_comment(line.trim());
-            if !line.is_empty() {
-                out.push(line.to_string());
-            }
-        }
-    }
-    out
-}
-
-/// Drop a trailing `# comment` (outside quotes).
-fn strip_comment(line: &str) -> &str {
-    let (mut single, mut double) = (false, false);
-    for (i, c) in line.char_indices() {
-        match c {
-            '\'' if !double => single = !single,
-            '"' if !single => double = !double,
-            '#' if !single && !double && (i == 0 || line[..i].ends_with(' ')) => {
-                return line[..i].trim_end();
-            }
-            _ => {}
-        }
-    }
-    line
-}
-
 /// The sandbox: the README's absolute paths as directories of `root`.
 struct Sandbox {
     root: PathBuf,
@@ -177,7 +145,7 @@ fn kubectl_shim(dir: &Path) {
 fn every_readme_example_runs() {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let readme = fs::read_to_string(repo.join("README.md")).unwrap();
-    let all = commands(&readme);
+    let all = sh_commands(&readme);
     for (fragment, why) in NOT_RUN {
         assert!(
             all.iter().any(|c| c.contains(fragment)),

@@ -19,10 +19,6 @@ const TOOLS: [&str; 7] = [
     "pack", "unpack", "s3put", "s3get", "s3ls", "s3rm", "s3prune",
 ];
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 /// `maturin build` into `out`; the one wheel it wrote.
 fn build_wheel(out: &Path) -> PathBuf {
     let build = Command::new("maturin")

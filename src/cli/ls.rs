@@ -28,7 +28,7 @@ pub struct Args {
     /// With --latest: newest by LastModified instead
     #[arg(long, requires = "latest")]
     pub by_mtime: bool,
-    /// One line per complete backup (with a manifest), oldest first: STAMP, URL, suffixes, tab-separated (for scripts); with --json its objects too
+    /// One line per complete backup (with a manifest), oldest first: STAMP, URL, suffixes, tab-separated (for scripts); with --json its objects too (and, on an Object Lock bucket, each object's lock and the backup's locked_until)
     #[arg(long, conflicts_with_all = ["uploads", "by_mtime"])]
     pub backups: bool,
     /// With --latest: exit 1 when the newest (complete) backup is older than

@@ -25,6 +25,10 @@ backup are runs in progress (kept), those in between failed runs (removed).
 Objects of one backup share its verdict; manifests are deleted first. All
 dates are UTC.
 
+On a bucket with Object Lock, a backup a lock still holds is kept (keep KEY
+(locked until ...)), and an expired one is removed for real: every version
+of its keys and their delete markers. The GOVERNANCE bypass is never used.
+
 Exit status: 0 success; 1 failure, or some deletions failed; 2 usage error
 (including no keep policy at all).";
 

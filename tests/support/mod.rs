@@ -411,3 +411,41 @@ pub fn python_tar_gz(dir: &Path, members: &[&str], out: &Path) {
     );
     assert_eq!(code(&made), 0, "{}", stderr(&made));
 }
+
+/// The logical command lines of a Markdown page's ```sh blocks
+/// (continuations joined, comments dropped): README's and docs/'s
+/// examples, which tests run.
+pub fn sh_commands(readme: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for block in readme.split("```sh\n").skip(1) {
+        let body = block.split("```").next().unwrap();
+        for line in body.replace("\\\n", " ").lines() {
+            let line = strip_comment(line.trim());
+            if !line.is_empty() {
+                out.push(line.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Drop a trailing `# comment` (outside quotes).
+fn strip_comment(line: &str) -> &str {
+    let (mut single, mut double) = (false, false);
+    for (i, c) in line.char_indices() {
+        match c {
+            '\'' if !double => single = !single,
+            '"' if !single => double = !double,
+            '#' if !single && !double && (i == 0 || line[..i].ends_with(' ')) => {
+                return line[..i].trim_end();
+            }
+            _ => {}
+        }
+    }
+    line
+}
+
+/// The repository: where README, docs/ and scripts/ are.
+pub fn root() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
