@@ -11,7 +11,8 @@
 //! is the map.
 //!
 //! ```
-//! use s3pipe::archive::pack::{pack_to, Input, PackOptions};
+//! use s3pipe::archive::options::{Input, PackOptions};
+//! use s3pipe::archive::pack::pack_to;
 //! use s3pipe::archive::unpack::{unpack, UnpackOptions};
 //! use s3pipe::codec::encode::Compression;
 //! use s3pipe::progress::Progress;

@@ -7,6 +7,7 @@
 pub mod guard;
 pub mod header;
 pub mod list;
+pub mod options;
 pub mod owners;
 pub mod pack;
 pub mod pax;

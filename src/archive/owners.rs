@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+use super::options::Id;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     User,
@@ -69,6 +71,54 @@ impl Owners {
             .ids
             .entry((kind, name.to_vec()))
             .or_insert_with(|| std::str::from_utf8(name).ok().and_then(|n| id_of(kind, n)))
+    }
+}
+
+/// Why an `--owner`/`--group` value was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    #[error("bad {kind} id in {spec:?}")]
+    BadId { kind: &'static str, spec: String },
+    #[error("no such {kind}: {spec} (use NAME:ID)")]
+    Unknown { kind: &'static str, spec: String },
+}
+
+/// Parse `--owner`/`--group`: `NAME`, `ID` or `NAME:ID`, like GNU tar.
+pub fn parse_id(spec: &str, is_group: bool) -> Result<Id, IdError> {
+    let kind = if is_group { Kind::Group } else { Kind::User };
+    match spec.split_once(':') {
+        Some((name, id)) => {
+            let id = id.parse().map_err(|_| IdError::BadId {
+                kind: kind.noun(),
+                spec: spec.into(),
+            })?;
+            Ok(Id {
+                name: name.as_bytes().to_vec(),
+                id,
+            })
+        }
+        None => match spec.parse::<u64>() {
+            Ok(id) => Ok(Id {
+                name: u32::try_from(id)
+                    .ok()
+                    .and_then(|id| name_of(kind, id))
+                    .unwrap_or_default()
+                    .into_bytes(),
+                id,
+            }),
+            Err(_) => {
+                let id = id_of(kind, spec)
+                    .map(u64::from)
+                    .ok_or_else(|| IdError::Unknown {
+                        kind: kind.noun(),
+                        spec: spec.into(),
+                    })?;
+                Ok(Id {
+                    name: spec.as_bytes().to_vec(),
+                    id,
+                })
+            }
+        },
     }
 }
 

@@ -18,16 +18,14 @@ use std::io::{self, Read, Write};
 use std::mem::ManuallyDrop;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::Receiver;
 use tar::{Builder, EntryType};
 
 use super::header::{self, EntryMeta, ExactSize};
-use super::owners::{Kind, Owners, id_of, name_of};
-use super::readahead::{
-    Budget, ChunkReader, Loan, ReadAhead, ReadAheadConfig, Whole, changed_since, grew,
-};
+use super::options::{PackOptions, SpliceFrom};
+use super::owners::{Kind, Owners};
+use super::readahead::{Budget, ChunkReader, Loan, ReadAhead, Whole, changed_since, grew};
 use super::sparse::{RegionReader, SparseMap};
 use super::time::Mtime;
 use super::walk::{self, FileData, OpenFile, Step, Walk};
@@ -35,84 +33,6 @@ use super::{Error, show, splice};
 use crate::codec::encode::{Compression, Encoder};
 use crate::producer::Producer;
 use crate::progress::Progress;
-
-/// One positional step of a pack command line, in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Input {
-    /// `-C DIR`: later paths are relative to DIR (itself relative to the
-    /// previous `-C`).
-    Chdir(PathBuf),
-    /// A path to archive, named in the archive as given.
-    Path(PathBuf),
-    /// `--splice FILE`, `@FILE`, `--splice-exec CMD`: copy the entries of
-    /// a tar stream, under the `--prefix` in force (positional, like `-C`).
-    Splice {
-        from: SpliceFrom,
-        prefix: Option<String>,
-    },
-}
-
-/// Where a spliced tar stream comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SpliceFrom {
-    /// `--splice -`
-    Stdin,
-    /// `--splice FILE`, `@FILE` (relative to the `-C` in force).
-    File(PathBuf),
-    /// `--splice-exec CMD`: a shell command line whose stdout is the stream
-    /// and whose exit status counts ([`crate::producer`]).
-    Command(String),
-}
-
-/// A user or group override: `--owner NAME[:ID]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Id {
-    pub name: Vec<u8>,
-    pub id: u64,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct PackOptions {
-    pub inputs: Vec<Input>,
-    pub exclude: Vec<String>,
-    pub dereference: bool,
-    pub mtime: Option<i64>,
-    pub owner: Option<Id>,
-    pub group: Option<Id>,
-    pub ignore_failed_read: bool,
-    /// Store files with holes as sparse entries (`-S`, GNU tar's flag).
-    pub sparse: bool,
-    pub verbose: bool,
-    /// Put spliced entries under this directory.
-    /// What `--splice -` reads: the caller passes its standard input in
-    /// (the library never reaches for the process's own).
-    pub stdin: SpliceStdin,
-    /// A splice that sends nothing for this long fails the pack
-    /// (`--idle-timeout`; stdin's limit is set where it is handed over).
-    pub idle_timeout: Option<std::time::Duration>,
-    /// How far ahead files are read (`--read-ahead`, `--readers`).
-    pub read_ahead: ReadAheadConfig,
-}
-
-/// A reader handed over once, for `--splice -`.
-#[derive(Clone, Default)]
-pub struct SpliceStdin(Arc<Mutex<Option<Box<dyn Read + Send>>>>);
-
-impl SpliceStdin {
-    pub fn new(input: impl Read + Send + 'static) -> Self {
-        SpliceStdin(Arc::new(Mutex::new(Some(Box::new(input)))))
-    }
-
-    fn take(&self) -> Option<Box<dyn Read + Send>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
-    }
-}
-
-impl std::fmt::Debug for SpliceStdin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SpliceStdin")
-    }
-}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PackSummary {
@@ -494,54 +414,6 @@ impl Read for FileFrom<'_> {
         let n = self.file.read_at(buf, self.offset)?;
         self.offset += n as u64;
         Ok(n)
-    }
-}
-
-/// Why an `--owner`/`--group` value was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum IdError {
-    #[error("bad {kind} id in {spec:?}")]
-    BadId { kind: &'static str, spec: String },
-    #[error("no such {kind}: {spec} (use NAME:ID)")]
-    Unknown { kind: &'static str, spec: String },
-}
-
-/// Parse `--owner`/`--group`: `NAME`, `ID` or `NAME:ID`, like GNU tar.
-pub fn parse_id(spec: &str, is_group: bool) -> Result<Id, IdError> {
-    let kind = if is_group { Kind::Group } else { Kind::User };
-    match spec.split_once(':') {
-        Some((name, id)) => {
-            let id = id.parse().map_err(|_| IdError::BadId {
-                kind: kind.noun(),
-                spec: spec.into(),
-            })?;
-            Ok(Id {
-                name: name.as_bytes().to_vec(),
-                id,
-            })
-        }
-        None => match spec.parse::<u64>() {
-            Ok(id) => Ok(Id {
-                name: u32::try_from(id)
-                    .ok()
-                    .and_then(|id| name_of(kind, id))
-                    .unwrap_or_default()
-                    .into_bytes(),
-                id,
-            }),
-            Err(_) => {
-                let id = id_of(kind, spec)
-                    .map(u64::from)
-                    .ok_or_else(|| IdError::Unknown {
-                        kind: kind.noun(),
-                        spec: spec.into(),
-                    })?;
-                Ok(Id {
-                    name: spec.as_bytes().to_vec(),
-                    id,
-                })
-            }
-        },
     }
 }
 

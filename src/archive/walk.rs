@@ -22,7 +22,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use tar::EntryType;
 
 use super::Error;
-use super::pack::{Input, PackOptions, SpliceFrom};
+use super::options::{Input, PackOptions, SpliceFrom};
 use super::readahead::{Chunks, ReadAhead, Whole};
 use super::sparse::{self, SparseMap};
 

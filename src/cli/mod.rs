@@ -84,8 +84,8 @@ impl From<crate::encryption::CryptError> for UsageError {
     }
 }
 
-impl From<crate::archive::pack::IdError> for UsageError {
-    fn from(e: crate::archive::pack::IdError) -> Self {
+impl From<crate::archive::owners::IdError> for UsageError {
+    fn from(e: crate::archive::owners::IdError) -> Self {
         UsageError(e.to_string())
     }
 }

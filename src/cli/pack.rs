@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 
 use super::UsageError;
-use crate::archive::pack::{Input, PackOptions, SpliceFrom, SpliceStdin, parse_id};
+use crate::archive::options::{Input, PackOptions, SpliceFrom, SpliceStdin};
+use crate::archive::owners::parse_id;
 use crate::archive::readahead::ReadAheadConfig;
 use crate::codec::encode::Compression;
 use crate::idle::Idle;
