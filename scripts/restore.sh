@@ -114,25 +114,27 @@ done
 kinds=() urls=() etags=() sums=() get=()
 plan() { kinds+=("$1") urls+=("$2") etags+=("${3:-}") sums+=("${4:-}"); }
 
-# "ETAG<TAB>SHA256" of the object URL in manifest $1: s3put's reports,
-# whose keys serde_json writes sorted, so each object's "etag" and
-# "sha256" come before its "url".
+# "ETAG<TAB>SHA256" of the object URL in manifest $1. Each object is one
+# s3put --json report, a flat JSON object; its keys may come in any order
+# (earlier releases wrote them sorted, this one in the order --help
+# lists them), so each object is read whole before its fields are.
 manifest_object() {
-  local token etag="" sha="" want
+  local obj token url etag sha want
   want=$(json_string "$2")
-  while IFS= read -r token; do
-    case $token in
-      '"etag":'*) etag=${token#'"etag":'} ;;
-      '"sha256":'*) sha=${token#'"sha256":'} ;;
-      '"url":'*)
-        if [ "${token#'"url":'}" = "$want" ]; then
-          printf '%s\t%s\n' "$(json_unstring "$etag")" "$(json_unstring "$sha")"
-          return 0
-        fi
-        etag="" sha=""
-        ;;
-    esac
-  done < <(printf '%s' "$1" | grep -oE '"(etag|sha256|url)":"([^"\\]|\\.)*"')
+  while IFS= read -r obj; do
+    url="" etag="" sha=""
+    while IFS= read -r token; do
+      case $token in
+        '"etag":'*) etag=${token#'"etag":'} ;;
+        '"sha256":'*) sha=${token#'"sha256":'} ;;
+        '"url":'*) url=${token#'"url":'} ;;
+      esac
+    done < <(printf '%s' "$obj" | grep -oE '"(etag|sha256|url)":"([^"\\]|\\.)*"')
+    if [ "$url" = "$want" ]; then
+      printf '%s\t%s\n' "$(json_unstring "$etag")" "$(json_unstring "$sha")"
+      return 0
+    fi
+  done < <(printf '%s' "$1" | grep -oE '\{([^{}"]|"([^"\\]|\\.)*")*\}')
   return 1
 }
 

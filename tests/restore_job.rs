@@ -260,3 +260,35 @@ fn s3get_holds_an_object_to_its_etag_and_its_sha256() {
     let usage = s.run("s3get", &["--expect-sha256", "abc", &url], b"");
     assert_eq!(code(&usage), 2, "{}", stderr(&usage));
 }
+
+/// A manifest in this release's key order ("url" first) and as earlier
+/// releases wrote it (keys sorted, "etag" and "sha256" before "url"): the
+/// restore reads each object's pins from both, so a replaced object fails
+/// the verify and the backup's own passes.
+#[test]
+fn a_manifest_pins_its_objects_whatever_the_order_of_its_keys() {
+    let s = Server::garage();
+    let tmp = tempfile::tempdir().unwrap();
+    let env = backed_up(s, tmp.path(), "restore-order");
+    let manifest = s.url("restore-order/web-2026-11-24-03-15-00.manifest.json");
+    let url = s.url("restore-order/web-2026-11-24-03-15-00.files.tar.gz");
+    let stored = s.run("s3get", &[&manifest], b"").stdout;
+    let line: serde_json::Value = serde_json::from_slice(&stored).unwrap();
+    // serde_json's Map is a BTreeMap: written back, every key is sorted.
+    let sorted = serde_json::to_vec(&line).unwrap();
+    assert_ne!(sorted, stored.trim_ascii_end(), "already sorted");
+    let good = s.run("s3get", &[&url], b"").stdout;
+    let mut other = good.clone();
+    other.extend_from_slice(&[0; 512]);
+    for written in [&stored, &sorted] {
+        assert_eq!(code(&s.run("s3put", &[&manifest], written)), 0);
+        assert_eq!(code(&s.run("s3put", &[&url], &good)), 0);
+        let out = script(s, "entrypoint.sh", &env, &["verify", "latest"]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        assert_eq!(code(&s.run("s3put", &[&url], &other)), 0);
+        let out = script(s, "entrypoint.sh", &env, &["verify", "latest"]);
+        assert_eq!(code(&out), 1, "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains("not the object expected"), "{err}");
+    }
+}

@@ -9,7 +9,7 @@ use super::UsageError;
 use crate::encryption::Identities;
 use crate::s3::S3Url;
 use crate::s3::concurrency::DEFAULT_GET_MEMORY;
-use crate::s3::download::{GetOptions, GetReport};
+use crate::s3::download::{GetOptions, GetReport, Verified};
 
 /// Download an S3 object to stdout: parallel ranged GETs, written in order,
 /// pinned to one version, resumed on error.
@@ -47,7 +47,7 @@ pub struct Args {
     /// Write an age-encrypted object as stored (ciphertext), e.g. for `age -d`
     #[arg(long)]
     pub no_decrypt: bool,
-    /// Print {url, size, etag, verified, sha256, seconds, content_type, metadata} as JSON on stderr when done
+    /// Print {url, size, etag, verified, sha256, seconds, retries, concurrency, peak_concurrency, content_type, metadata} as JSON on stderr when done
     #[arg(long)]
     pub json: bool,
     /// Print errors only: no progress bar, warnings or per-item lines
@@ -82,18 +82,69 @@ impl Args {
     }
 }
 
+/// `--json`'s line (on stderr: stdout carries the object); every field is
+/// always there (`sha256` and `content_type` may be null).
+#[derive(serde::Serialize)]
+struct Line<'a> {
+    url: String,
+    size: u64,
+    etag: &'a str,
+    verified: Verified,
+    sha256: Option<&'a str>,
+    seconds: f64,
+    retries: u64,
+    concurrency: usize,
+    peak_concurrency: usize,
+    content_type: Option<&'a str>,
+    metadata: std::collections::BTreeMap<&'a str, &'a str>,
+}
+
 /// `--json`'s line (on stderr: stdout carries the object).
 pub fn report(url: &S3Url, report: &GetReport) -> String {
-    let metadata: serde_json::Map<String, serde_json::Value> = report
-        .metadata
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().into()))
-        .collect();
-    serde_json::json!({
-        "url": url.to_string(), "size": report.size, "etag": report.etag,
-        "verified": report.verified, "sha256": report.sha256, "seconds": report.seconds, "retries": report.retries,
-        "concurrency": report.concurrency, "peak_concurrency": report.peak_concurrency,
-        "content_type": report.content_type, "metadata": metadata,
-    })
-    .to_string()
+    let line = Line {
+        url: url.to_string(),
+        size: report.size,
+        etag: &report.etag,
+        verified: report.verified,
+        sha256: report.sha256.as_deref(),
+        seconds: report.seconds,
+        retries: report.retries,
+        concurrency: report.concurrency,
+        peak_concurrency: report.peak_concurrency,
+        content_type: report.content_type.as_deref(),
+        metadata: report
+            .metadata
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect(),
+    };
+    serde_json::to_string(&line).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    /// README's and `--help`'s field lists are the report's fields.
+    #[test]
+    fn the_json_report_is_what_readme_and_help_list() {
+        use clap::CommandFactory;
+        let line = super::Line {
+            url: "s3://b/k".into(),
+            size: 1,
+            etag: "\"e\"",
+            verified: super::Verified::Md5,
+            sha256: None,
+            seconds: 0.5,
+            retries: 0,
+            concurrency: 1,
+            peak_concurrency: 1,
+            content_type: None,
+            metadata: Default::default(),
+        };
+        let fields = crate::cli::serialized_fields(&line);
+        let help = super::Args::command().render_long_help().to_string();
+        let readme = include_str!("../../README.md");
+        let marker = "`--no-verify` skips every check. `--json` reports";
+        assert_eq!(crate::cli::listed_fields(readme, marker), fields);
+        assert_eq!(crate::cli::listed_fields(&help, "--json"), fields);
+    }
 }

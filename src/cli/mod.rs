@@ -137,6 +137,32 @@ pub fn block_on<T>(future: impl std::future::Future<Output = T>) -> anyhow::Resu
     Ok(runtime.block_on(future))
 }
 
+/// The field names of a `{a, b; c}` list in `text` after `marker`: how
+/// README and `--help` name a report's fields.
+#[cfg(test)]
+pub(crate) fn listed_fields(text: &str, marker: &str) -> Vec<String> {
+    let at = text
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker:?} not found"));
+    let from = at + text[at..].find('{').unwrap() + 1;
+    let to = from + text[from..].find('}').unwrap();
+    let mut names: Vec<String> = text[from..to]
+        .split([',', ';'])
+        .map(|name| name.trim().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The field names `value` serializes with, sorted.
+#[cfg(test)]
+pub(crate) fn serialized_fields(value: &impl serde::Serialize) -> Vec<String> {
+    let json = serde_json::to_value(value).unwrap();
+    let mut names: Vec<String> = json.as_object().unwrap().keys().cloned().collect();
+    names.sort();
+    names
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -104,7 +104,7 @@ pub struct Args {
     /// Encrypt with age to the recipients in FILE, one per line, # comments (repeatable)
     #[arg(long, value_name = "FILE")]
     pub recipients_file: Vec<std::path::PathBuf>,
-    /// Print {url, size, etag, parts, sha256, seconds; encryption, recipients, input_size} as JSON on success
+    /// Print {url, size, etag, parts, seconds, retries, concurrency, peak_concurrency; sha256, content_size, ratio, encryption, recipients, input_size} as JSON on stdout on success (those after the ';' when they apply)
     #[arg(long)]
     pub json: bool,
     /// Print errors only: no progress bar, warnings or per-item lines
@@ -193,37 +193,74 @@ impl Args {
     }
 }
 
-/// What to print on success: the JSON report on stdout with `--json`, else
-/// the SHA-256 line on stderr when asked for.
-pub fn report(url: &S3Url, report: &PutReport, json: bool) -> Option<(bool, String)> {
+/// `--json`'s line: every field always there except the optional ones,
+/// which appear when they apply (`sha256` when asked, `content_size` and
+/// `ratio` when the stream was checked, the last three when encrypted).
+#[derive(serde::Serialize)]
+struct Line<'a> {
+    url: String,
+    size: u64,
+    etag: &'a str,
+    parts: u32,
+    seconds: f64,
+    retries: u64,
+    concurrency: usize,
+    peak_concurrency: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sha256: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content_size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ratio: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encryption: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recipients: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    input_size: Option<u64>,
+}
+
+/// What s3put prints on success, and where.
+#[derive(Debug, PartialEq)]
+pub enum Said {
+    /// `--json`: the report, on stdout.
+    Json(String),
+    /// `--sha256`: `s3put: URL: N bytes, sha256 HEX`, on stderr.
+    Sha256(String),
+}
+
+/// What to print on success: the JSON report with `--json`, else the
+/// SHA-256 line when asked for.
+pub fn report(url: &S3Url, report: &PutReport, json: bool) -> Option<Said> {
     if json {
-        let mut value = serde_json::json!({
-            "url": url.to_string(), "size": report.size, "etag": report.etag,
-            "parts": report.parts, "seconds": report.seconds, "retries": report.retries,
-            "concurrency": report.concurrency, "peak_concurrency": report.peak_concurrency,
-        });
-        if let Some(sha) = &report.sha256 {
-            value["sha256"] = sha.clone().into();
-        }
-        if let Some(content) = report.content_size {
-            value["content_size"] = content.into();
-            if report.input_size > 0 {
-                let ratio = content as f64 / report.input_size as f64;
-                value["ratio"] = ((ratio * 1000.0).round() / 1000.0).into();
-            }
-        }
-        if !report.recipients.is_empty() {
-            value["encryption"] = crate::encryption::METADATA_VALUE.into();
-            value["recipients"] = report.recipients.clone().into();
-            value["input_size"] = report.input_size.into();
-        }
-        return Some((true, value.to_string()));
+        let encrypted = !report.recipients.is_empty();
+        let ratio = report
+            .content_size
+            .filter(|_| report.input_size > 0)
+            .map(|content| (content as f64 / report.input_size as f64 * 1000.0).round() / 1000.0);
+        let line = Line {
+            url: url.to_string(),
+            size: report.size,
+            etag: &report.etag,
+            parts: report.parts,
+            seconds: report.seconds,
+            retries: report.retries,
+            concurrency: report.concurrency,
+            peak_concurrency: report.peak_concurrency,
+            sha256: report.sha256.as_deref(),
+            content_size: report.content_size,
+            ratio,
+            encryption: encrypted.then_some(crate::encryption::METADATA_VALUE),
+            recipients: encrypted.then_some(&report.recipients[..]),
+            input_size: encrypted.then_some(report.input_size),
+        };
+        return Some(Said::Json(serde_json::to_string(&line).unwrap_or_default()));
     }
     let sha = report.sha256.as_ref()?;
-    Some((
-        false,
-        format!("s3put: {url}: {} bytes, sha256 {sha}", report.input_size),
-    ))
+    Some(Said::Sha256(format!(
+        "s3put: {url}: {} bytes, sha256 {sha}",
+        report.input_size
+    )))
 }
 
 /// RFC 3986's unreserved characters stay; everything else is escaped.
@@ -254,5 +291,35 @@ mod tests {
             "team%20name=a%26b%3Dc%2F%C3%BC~"
         );
         assert_eq!(super::tagging(&[]), None);
+    }
+
+    /// README's and `--help`'s field lists are the report's fields, every
+    /// optional one included.
+    #[test]
+    fn the_json_report_is_what_readme_and_help_list() {
+        use clap::CommandFactory;
+        let recipients = ["age1…".to_string()];
+        let line = super::Line {
+            url: "s3://b/k".into(),
+            size: 1,
+            etag: "\"e\"",
+            parts: 1,
+            seconds: 0.5,
+            retries: 0,
+            concurrency: 1,
+            peak_concurrency: 1,
+            sha256: Some("00"),
+            content_size: Some(2),
+            ratio: Some(2.0),
+            encryption: Some("age"),
+            recipients: Some(&recipients),
+            input_size: Some(1),
+        };
+        let fields = crate::cli::serialized_fields(&line);
+        let help = super::Args::command().render_long_help().to_string();
+        let readme = include_str!("../../README.md");
+        let marker = "Quiet on success; `--json` prints";
+        assert_eq!(crate::cli::listed_fields(readme, marker), fields);
+        assert_eq!(crate::cli::listed_fields(&help, "--json"), fields);
     }
 }

@@ -122,8 +122,8 @@ pub fn s3put(argv: Vec<OsString>) -> ExitCode {
         progress.finish();
         let report = result.with_context(|| format!("upload of {url} aborted"))?;
         match cli::put::report(&url, &report, args.json) {
-            Some((true, line)) => println!("{line}"),
-            Some((false, line)) => eprintln!("{line}"),
+            Some(cli::put::Said::Json(line)) => println!("{line}"),
+            Some(cli::put::Said::Sha256(line)) => eprintln!("{line}"),
             None => {}
         }
         Ok(ExitCode::SUCCESS)

@@ -342,42 +342,81 @@ pub(super) fn composite_crc32c(part_crcs: &[u32]) -> String {
 /// Each range's checksum, length and part, in order.
 pub(super) type Sums = Vec<(RangeSum, u64, usize)>;
 
-/// Compare what arrived with what the store holds; returns the check's name.
+/// What a download's bytes were checked against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verified {
+    /// A checksum the store holds, whole or per part.
+    Checksum(Algorithm),
+    /// The ETag: a single part's MD5, or a multipart upload's MD5 of its
+    /// parts' MD5s.
+    Md5,
+    /// Nothing (`--no-verify`, or nothing stored to check against).
+    None,
+}
+
+impl Verified {
+    /// The name reports use: `crc32c`, `crc32`, `crc64nvme`, `sha256`,
+    /// `sha1`, `md5` or `none`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verified::Checksum(alg) => alg.name(),
+            Verified::Md5 => "md5",
+            Verified::None => "none",
+        }
+    }
+}
+
+impl serde::Serialize for Verified {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+/// Compare what arrived with what the store holds; returns the check made.
 pub(super) fn verify(
     check: &Check,
     sums: Sums,
     digest: Option<String>,
-) -> Result<&'static str, DownloadError> {
+) -> Result<Verified, DownloadError> {
     let (verified, want, got) = match check {
         Check::PartCrc32c { ends, expected } => {
             let mut crcs = vec![0u32; ends.len()];
             for (sum, len, part) in &sums {
                 crcs[*part] = crc32c::crc32c_combine(crcs[*part], sum.crc32c(), *len as usize);
             }
-            ("crc32c", expected.clone(), composite_crc32c(&crcs))
+            (
+                Verified::Checksum(Algorithm::Crc32c),
+                expected.clone(),
+                composite_crc32c(&crcs),
+            )
         }
         Check::Crc32c(expected) => {
             let crc = sums.iter().fold(0, |whole, (sum, len, _)| {
                 crc32c::crc32c_combine(whole, sum.crc32c(), *len as usize)
             });
-            ("crc32c", expected.clone(), crc32c_base64(crc))
+            (
+                Verified::Checksum(Algorithm::Crc32c),
+                expected.clone(),
+                crc32c_base64(crc),
+            )
         }
         Check::PartMd5 { expected, .. } => {
             let digests: Vec<RangeSum> = sums.into_iter().map(|(sum, ..)| sum).collect();
-            ("md5", expected.clone(), multipart_etag(digests))
+            (Verified::Md5, expected.clone(), multipart_etag(digests))
         }
         Check::InOrder(check) => {
             let name = match check.digest {
-                Digest::Md5 => "md5",
-                Digest::Sum(alg) => alg.name(),
+                Digest::Md5 => Verified::Md5,
+                Digest::Sum(alg) => Verified::Checksum(alg),
             };
             (name, check.expected.clone(), digest.unwrap_or_default())
         }
-        Check::None => ("none", String::new(), String::new()),
+        Check::None => (Verified::None, String::new(), String::new()),
     };
     if want != got {
         return Err(DownloadError::Integrity(format!(
-            "{verified} {got} does not match the stored {want}"
+            "{} {got} does not match the stored {want}",
+            verified.name()
         )));
     }
     Ok(verified)

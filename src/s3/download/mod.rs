@@ -21,6 +21,8 @@ mod check;
 mod fetch;
 mod writer;
 
+pub use check::Verified;
+
 use std::io::{self, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -75,10 +77,8 @@ pub struct GetOptions {
 pub struct GetReport {
     pub size: u64,
     pub etag: String,
-    /// What was verified: "crc32c", "crc32", "crc64nvme", "sha256", "sha1" (a stored checksum, whole or per part),
-    /// "md5" (the ETag: a single part's MD5, or a multipart upload's MD5 of
-    /// its parts' MD5s) or "none".
-    pub verified: &'static str,
+    /// What the bytes were checked against.
+    pub verified: Verified,
     /// The SHA-256 of what was written, when `--expect-sha256` asked.
     pub sha256: Option<String>,
     pub seconds: f64,
