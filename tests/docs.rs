@@ -68,6 +68,47 @@ fn the_architecture_document_matches_the_tree() {
     }
 }
 
+/// Every error enum the library derives with thiserror is in
+/// ARCHITECTURE's list of them, by its module path (`src/a/b.rs` or
+/// `src/a/b/mod.rs` holding `enum E` is `a::b::E`; `archive::Error` and
+/// `s3::S3Error` are re-exported where the list names them).
+#[test]
+fn the_architecture_document_lists_every_error_enum() {
+    let doc = fs::read_to_string(root().join("docs/ARCHITECTURE.md")).unwrap();
+    let doc = doc.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut files = Vec::new();
+    modules(&root().join("src"), &mut files);
+    let mut found = 0;
+    for file in files {
+        let text = fs::read_to_string(&file).unwrap();
+        let rel = file.strip_prefix(root().join("src")).unwrap();
+        let module = rel.with_extension("").display().to_string();
+        let module = module.trim_end_matches("/mod").replace('/', "::");
+        let mut lines = text.lines();
+        while let Some(line) = lines.next() {
+            if !line.contains("thiserror::Error") {
+                continue;
+            }
+            let Some(decl) = lines.find(|l| l.contains(" enum ")) else {
+                continue;
+            };
+            let name = decl.split(" enum ").nth(1).unwrap();
+            let name = name.trim_end_matches(" {").trim();
+            let short = module.rsplit_once("::").map_or("", |(m, _)| m);
+            let listed = [format!("`{module}::{name}`"), format!("`{short}::{name}`")]
+                .iter()
+                .any(|n| doc.contains(n.as_str()))
+                || doc.contains(&format!("`{module}::")) && doc.contains(&format!("its `{name}`"));
+            assert!(
+                listed,
+                "{module}::{name} is not in ARCHITECTURE's list of errors"
+            );
+            found += 1;
+        }
+    }
+    assert!(found >= 10, "only {found} error enums found");
+}
+
 // The example's own code, so the test checks exactly what it writes.
 #[path = "../examples/gen_docs.rs"]
 #[allow(dead_code)]
