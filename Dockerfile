@@ -6,7 +6,7 @@
 #
 # It runs as uid 10001, writes nothing but stdout and stderr (so
 # readOnlyRootFilesystem: true works and the pod needs no scratch volume),
-# and carries no database client or kubectl: extend it for those (README,
+# and carries no database client or kubectl: extend it for those (docs/backup-job.md,
 # "The container image"). `make image` builds the same runtime stage from
 # a local release build (`--build-context build=DIR` replaces the build
 # stage); that is what `make test` builds and runs (tests/image.rs).

@@ -114,8 +114,8 @@ image-base: deps
 	  mmdebstrap --quiet --variant=minbase bookworm $(TOOLS)/images/bookworm-minbase.tar; \
 	  podman import --quiet $(TOOLS)/images/bookworm-minbase.tar $(BASE_IMAGE); }
 
-# The pip-installable wheel, s3pipe-tools (wheel/; README, "Install with
-# pip"): the release binary and the seven tools' scripts, into dist/.
+# The pip-installable wheel, s3pipe-tools (wheel/; README, "Install",
+# "With pip"): the release binary and the seven tools' scripts, into dist/.
 wheel: py-deps
 	maturin build --release --locked -m wheel/Cargo.toml -o dist
 	@ls -l dist/s3pipe_tools-*.whl

@@ -365,7 +365,7 @@ fn the_pushgateway_and_the_textfile_get_the_metrics() {
     );
 }
 
-/// README's ```python block for their own scripts, written out as a
+/// docs/backup-job.md's ```python block for their own scripts, written out as a
 /// module; `call(function, args…)` runs one of its functions with python3,
 /// our tools on PATH and the server's credentials, as their image would.
 struct ReadmePython {
@@ -374,13 +374,12 @@ struct ReadmePython {
 
 impl ReadmePython {
     fn new() -> ReadmePython {
-        let readme =
-            fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-        let block = readme
+        let docs = user_docs();
+        let block = docs
             .split("```python\n")
             .nth(1)
             .and_then(|rest| rest.split("```").next())
-            .expect("README has a ```python block");
+            .expect("a user page has a ```python block");
         let code: String = block
             .lines()
             .map(|l| format!("{}\n", l.strip_prefix("  ").unwrap_or(l)))

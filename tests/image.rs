@@ -302,30 +302,30 @@ fn the_image_backs_up_lists_and_restores_as_uid_10001_read_only() {
     assert_same_tree(&srv.join("data"), &mnt.join("restore/data"));
     drop(image);
 
-    // README's way to extend the image, with PostgreSQL's client: the
+    // docs/backup-job.md's way to extend the image, with PostgreSQL's client: the
     // dump and its restore run inside the extended image too.
     extended_with_postgres(s, tmp.path(), &srv, &prefix);
 }
 
 const PG_TAG: &str = "localhost/s3pipe-pg-test:latest";
 
-/// README's ```dockerfile example that contains `marker`, its lines
-/// unindented (README's are inside a list item).
+/// The user pages' ```dockerfile example that contains `marker`, its
+/// lines unindented (the pages' are inside a list item).
 fn readme_dockerfile(marker: &str) -> String {
-    let readme = fs::read_to_string(root().join("README.md")).unwrap();
-    let example = readme
+    let docs = user_docs();
+    let example = docs
         .split("```dockerfile\n")
         .skip(1)
         .filter_map(|rest| rest.split("```").next())
         .find(|block| block.contains(marker))
-        .unwrap_or_else(|| panic!("README has no ```dockerfile example with {marker:?}"));
+        .unwrap_or_else(|| panic!("no user page has a ```dockerfile example with {marker:?}"));
     example
         .lines()
         .map(|l| format!("{}\n", l.trim_start()))
         .collect()
 }
 
-/// Build README's example of extending the image on top of the test image.
+/// Build docs/backup-job.md's example of extending the image on top of the test image.
 fn build_extension(dir: &Path) {
     let dockerfile: String = readme_dockerfile("postgresql-client")
         .lines()

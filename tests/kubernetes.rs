@@ -198,12 +198,12 @@ fn the_environment_set_is_the_environment_the_scripts_read() {
     }
 }
 
-/// README's YAML examples: whole manifests validate strictly, and every
+/// The user pages' YAML examples: whole manifests validate strictly, and every
 /// environment variable they set is one the scripts read.
 #[test]
 fn readme_yaml_examples_validate_and_set_only_what_the_scripts_read() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let readme = fs::read_to_string(root.join("README.md")).unwrap();
+    let readme = user_docs();
     let scripts: String = [
         "entrypoint.sh",
         "backup.sh",
@@ -240,7 +240,7 @@ fn readme_yaml_examples_validate_and_set_only_what_the_scripts_read() {
         for name in names {
             assert!(
                 name.starts_with("AWS_") || scripts.contains(&format!("${{{name}")),
-                "README's YAML sets {name}, which no script reads"
+                "a user page's YAML sets {name}, which no script reads"
             );
         }
     }

@@ -1,10 +1,12 @@
-//! Every command in README's ```sh blocks runs, in order, in a sandbox:
+//! Every command in the ```sh blocks of the user pages (README.md,
+//! docs/tools.md, docs/backup-job.md: `support::USER_DOCS`) runs, in
+//! order, in a sandbox:
 //! `s3://bucket/` is a prefix of the test Garage, the absolute paths the
 //! examples use (`/data`, `/srv`, `/restore`, …) are directories of a temp
 //! dir, `pg_dump`/`pg_restore` reach a real PostgreSQL, and `kubectl exec
 //! POD -- CMD` runs CMD here, standing for the pod. The few that cannot
 //! run here are listed in [`NOT_RUN`] with the reason; each entry must
-//! still match a README line, so the list cannot go stale.
+//! still match a line of those pages, so the list cannot go stale.
 
 mod support;
 
@@ -54,7 +56,7 @@ const EXPECTED_CODES: [(&str, &[i32]); 1] = [
     ("--max-age 26h", &[0, 1]),
 ];
 
-/// The sandbox: the README's absolute paths as directories of `root`.
+/// The sandbox: the pages' absolute paths as directories of `root`.
 struct Sandbox {
     root: PathBuf,
     bucket_prefix: String,
@@ -144,12 +146,11 @@ fn kubectl_shim(dir: &Path) {
 #[test]
 fn every_readme_example_runs() {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let readme = fs::read_to_string(repo.join("README.md")).unwrap();
-    let all = sh_commands(&readme);
+    let all = sh_commands(&user_docs());
     for (fragment, why) in NOT_RUN {
         assert!(
             all.iter().any(|c| c.contains(fragment)),
-            "NOT_RUN names {fragment:?} ({why}), which README no longer has"
+            "NOT_RUN names {fragment:?} ({why}), which no user page has"
         );
     }
     let s = Server::garage();
@@ -201,11 +202,31 @@ fn every_readme_example_runs() {
             .map_or(&[0][..], |(_, codes)| codes);
         assert!(
             allowed.contains(&code(&out)),
-            "README example failed (exit {}):\n  {command}\nran as:\n  {line}\n{}",
+            "example failed (exit {}):\n  {command}\nran as:\n  {line}\n{}",
             code(&out),
             stderr(&out)
         );
         ran += 1;
     }
     assert!(ran >= 40, "only {ran} examples ran");
+}
+
+/// README stays what a newcomer reads in ten minutes: about 200 lines,
+/// linking every page the detail moved to.
+#[test]
+fn the_readme_is_short_and_links_the_detail() {
+    let readme = fs::read_to_string(root().join("README.md")).unwrap();
+    let lines = readme.lines().count();
+    assert!(lines <= 220, "README has {lines} lines");
+    for page in USER_DOCS.iter().skip(1).chain(&[
+        "docs/object-lock.md",
+        "docs/ARCHITECTURE.md",
+        "bench/results.md",
+    ]) {
+        assert!(
+            readme.contains(&format!("]({page})")),
+            "README does not link {page}"
+        );
+        assert!(root().join(page).exists(), "{page}");
+    }
 }

@@ -123,9 +123,9 @@ pub fn report(url: &S3Url, report: &GetReport) -> String {
 
 #[cfg(test)]
 mod tests {
-    /// README's and `--help`'s field lists are the report's fields.
+    /// docs/tools.md's and `--help`'s field lists are the report's fields.
     #[test]
-    fn the_json_report_is_what_readme_and_help_list() {
+    fn the_json_report_is_what_the_docs_and_help_list() {
         use clap::CommandFactory;
         let line = super::Line {
             url: "s3://b/k".into(),
@@ -142,7 +142,7 @@ mod tests {
         };
         let fields = crate::cli::serialized_fields(&line);
         let help = super::Args::command().render_long_help().to_string();
-        let readme = include_str!("../../README.md");
+        let readme = include_str!("../../docs/tools.md");
         let marker = "`--no-verify` skips every check. `--json` reports";
         assert_eq!(crate::cli::listed_fields(readme, marker), fields);
         assert_eq!(crate::cli::listed_fields(&help, "--json"), fields);

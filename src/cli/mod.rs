@@ -138,7 +138,7 @@ pub fn block_on<T>(future: impl std::future::Future<Output = T>) -> anyhow::Resu
 }
 
 /// The field names of a `{a, b; c}` list in `text` after `marker`: how
-/// README and `--help` name a report's fields.
+/// docs/tools.md and `--help` name a report's fields.
 #[cfg(test)]
 pub(crate) fn listed_fields(text: &str, marker: &str) -> Vec<String> {
     let at = text

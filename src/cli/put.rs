@@ -293,10 +293,10 @@ mod tests {
         assert_eq!(super::tagging(&[]), None);
     }
 
-    /// README's and `--help`'s field lists are the report's fields, every
+    /// docs/tools.md's and `--help`'s field lists are the report's fields, every
     /// optional one included.
     #[test]
-    fn the_json_report_is_what_readme_and_help_list() {
+    fn the_json_report_is_what_the_docs_and_help_list() {
         use clap::CommandFactory;
         let recipients = ["age1…".to_string()];
         let line = super::Line {
@@ -317,7 +317,7 @@ mod tests {
         };
         let fields = crate::cli::serialized_fields(&line);
         let help = super::Args::command().render_long_help().to_string();
-        let readme = include_str!("../../README.md");
+        let readme = include_str!("../../docs/tools.md");
         let marker = "Quiet on success; `--json` prints";
         assert_eq!(crate::cli::listed_fields(readme, marker), fields);
         assert_eq!(crate::cli::listed_fields(&help, "--json"), fields);

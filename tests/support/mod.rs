@@ -445,6 +445,20 @@ fn strip_comment(line: &str) -> &str {
     line
 }
 
+/// The pages a user reads, whose examples tests run, in reading order:
+/// README.md, then docs/tools.md and docs/backup-job.md, which hold the
+/// detail README links to.
+pub const USER_DOCS: [&str; 3] = ["README.md", "docs/tools.md", "docs/backup-job.md"];
+
+/// The user pages ([`USER_DOCS`]) as one text, in order.
+pub fn user_docs() -> String {
+    USER_DOCS
+        .iter()
+        .map(|page| std::fs::read_to_string(root().join(page)).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The repository: where README, docs/ and scripts/ are.
 pub fn root() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -194,7 +194,7 @@ impl PutOptions {
         ))
     }
 
-    /// The longest stream whose parts all fit in the budget (README's
+    /// The longest stream whose parts all fit in the budget (docs/tools.md's
     /// budget table): the bytes of every part up to the last one whose
     /// buffers fit.
     pub fn largest_stream_within_budget(&self) -> u64 {
