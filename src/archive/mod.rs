@@ -18,6 +18,7 @@ pub mod sparse;
 pub mod splice;
 pub mod time;
 pub mod unpack;
+pub mod ustar;
 pub mod walk;
 
 use std::io;

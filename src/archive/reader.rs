@@ -29,6 +29,7 @@ use super::header;
 use super::pax::{self, Record};
 use super::sparse::{self, PaxSparse, Region, SparseMap};
 use super::time::{Mtime, numeric_field};
+use super::ustar;
 use super::{Error, show};
 use crate::codec::decode::{self, DecodedReader};
 use crate::codec::detect::is_valid_tar_block;
@@ -169,8 +170,8 @@ impl<R: Read> TarReader<R> {
                 return self.damaged().map(|()| None);
             }
             check_sum(&block, at)?;
-            let size = field(&block, 124..136, "size", at)?;
-            match block[156] {
+            let size = field(&block, ustar::SIZE, "size", at)?;
+            match block[ustar::TYPEFLAG] {
                 // GNU writes long names NUL-terminated.
                 b'L' => {
                     let data = self.extension(size, &mut pending.used, "long name")?;
@@ -399,7 +400,7 @@ impl<R: Read> TarReader<R> {
         at: u64,
     ) -> Result<Entry, Error> {
         let header = tar::Header::from_byte_slice(block);
-        let flag = block[156];
+        let flag = block[ustar::TYPEFLAG];
         // Global records apply to every later member, `path` included (GNU
         // tar names them all after it); the member's own records win.
         let rec = |key: &str| pax::get(local, key).or_else(|| pax::get(&self.globals, key));
@@ -421,7 +422,7 @@ impl<R: Read> TarReader<R> {
         let size = rec("size").and_then(pax::number).unwrap_or(size);
         let mtime = match rec("mtime") {
             Some(text) => Mtime::parse_pax(text),
-            None => numeric_field(&block[136..148]).map(Mtime::from_secs),
+            None => numeric_field(&block[ustar::MTIME]).map(Mtime::from_secs),
         };
         let (uname, gname, device) = ustar_fields(block, &rec);
         let kind = kind_of(flag, &name);
@@ -442,9 +443,9 @@ impl<R: Read> TarReader<R> {
             link,
             kind,
             type_flag: flag,
-            mode: field(block, 100..108, "mode", at)? as u32,
-            uid: number("uid", 108..116, "uid")?,
-            gid: number("gid", 116..124, "gid")?,
+            mode: field(block, ustar::MODE, "mode", at)? as u32,
+            uid: number("uid", ustar::UID, "uid")?,
+            gid: number("gid", ustar::GID, "gid")?,
             uname,
             gname,
             mtime,
@@ -452,7 +453,7 @@ impl<R: Read> TarReader<R> {
             size: stored,
             stored,
             sparse: None,
-            volume_offset: numeric_field(&block[369..381]).map_or(0, |n| n.max(0) as u64),
+            volume_offset: numeric_field(&block[ustar::GNU_OFFSET]).map_or(0, |n| n.max(0) as u64),
             extra_pax,
         })
     }
@@ -472,7 +473,8 @@ impl<R: Read> TarReader<R> {
             other => other,
         };
         let (regions, real_size) = if flag == b'S' {
-            let real_size = numeric_field(&block[483..495]).and_then(|n| u64::try_from(n).ok());
+            let real_size =
+                numeric_field(&block[ustar::GNU_REALSIZE]).and_then(|n| u64::try_from(n).ok());
             (
                 self.gnu_sparse_regions(block, used).map_err(located)?,
                 real_size,
@@ -567,7 +569,7 @@ fn ustar_fields<'a>(
     block: &'a [u8; BLOCK],
     rec: &impl Fn(&str) -> Option<&'a [u8]>,
 ) -> (Vec<u8>, Vec<u8>, (u32, u32)) {
-    let magic = &block[257..263];
+    let magic = &block[ustar::MAGIC];
     let ustar = magic == b"ustar\0" || magic == b"ustar ";
     let text = |key: &str, range: std::ops::Range<usize>| match rec(key) {
         Some(v) => v.to_vec(),
@@ -581,9 +583,9 @@ fn ustar_fields<'a>(
             .unwrap_or(0)
     };
     (
-        text("uname", 265..297),
-        text("gname", 297..329),
-        (dev(329..337), dev(337..345)),
+        text("uname", ustar::UNAME),
+        text("gname", ustar::GNAME),
+        (dev(ustar::DEVMAJOR), dev(ustar::DEVMINOR)),
     )
 }
 

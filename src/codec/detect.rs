@@ -1,6 +1,8 @@
 //! Recognise a stream by its first bytes, so `unpack`, `--splice` and (later)
 //! `s3put --verify auto` never need to be told what they are reading.
 
+use crate::archive::ustar;
+
 /// What the first bytes of a stream say it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -33,7 +35,7 @@ pub fn detect(head: &[u8]) -> Format {
 
 /// True when `head` starts with a POSIX/GNU tar header ("ustar" magic).
 pub fn is_tar_header(head: &[u8]) -> bool {
-    head.len() >= 262 && &head[257..262] == b"ustar"
+    head.get(ustar::MAGIC.start..ustar::MAGIC.start + 5) == Some(&b"ustar"[..])
 }
 
 /// True when the first 512 bytes are a tar header whose checksum holds
@@ -48,7 +50,7 @@ pub fn is_valid_tar_block(block: &[u8]) -> bool {
     };
     let (mut unsigned, mut signed) = (0i64, 0i64);
     for (i, &b) in block[..512].iter().enumerate() {
-        let b = if (148..156).contains(&i) { b' ' } else { b };
+        let b = if ustar::CHKSUM.contains(&i) { b' ' } else { b };
         unsigned += i64::from(b);
         signed += i64::from(b as i8);
     }
@@ -79,7 +81,7 @@ mod tests {
         assert_eq!(detect(b"\xfd7zXZ\0rest"), Format::Unsupported("xz"));
         assert_eq!(detect(b""), Format::Tar);
         let mut header = vec![0u8; 512];
-        header[257..263].copy_from_slice(b"ustar\0");
+        header[ustar::MAGIC].copy_from_slice(b"ustar\0");
         assert_eq!(detect(&header), Format::Tar);
         assert!(is_tar_header(&header));
         let mut valid = tar::Header::new_ustar();
@@ -96,14 +98,14 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(i, &b)| {
-                if (148..156).contains(&i) {
+                if ustar::CHKSUM.contains(&i) {
                     32
                 } else {
                     i64::from(b as i8)
                 }
             })
             .sum();
-        signed[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        signed[ustar::CHKSUM].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
         assert!(is_valid_tar_block(&signed));
         assert!(!is_tar_header(&header[..200]));
     }
