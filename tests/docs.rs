@@ -1,5 +1,6 @@
 //! docs/ARCHITECTURE.md is the map of the tree: every path it names must
-//! exist, and every module in src/ must be on it.
+//! exist, and every module in src/ must be on it. What the tools say of
+//! themselves is true too: man pages, completions, help lines, versions.
 
 mod support;
 
@@ -7,7 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::root;
+use support::{bin, code, root, run, stderr};
 
 fn modules(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in fs::read_dir(dir).unwrap() {
@@ -174,5 +175,24 @@ fn every_argument_has_a_help_line() {
                 command.get_name()
             );
         }
+    }
+}
+
+#[test]
+fn every_tool_says_its_version_and_the_commit_it_was_built_from() {
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let head = String::from_utf8(head.stdout).unwrap();
+    for tool in [
+        "pack", "unpack", "s3put", "s3get", "s3ls", "s3rm", "s3prune",
+    ] {
+        let out = run(bin(tool), &["--version"], b"");
+        assert_eq!(code(&out), 0, "{tool}: {}", stderr(&out));
+        let said = String::from_utf8_lossy(&out.stdout);
+        let version = env!("CARGO_PKG_VERSION");
+        assert_eq!(said.trim(), format!("{tool} {version} ({})", head.trim()));
     }
 }

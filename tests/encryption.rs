@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use support::s3::Server;
 use support::*;
 
-const MIB: usize = 1 << 20;
 /// age's plaintext chunk.
 const CHUNK: usize = 64 * 1024;
 
@@ -19,13 +18,6 @@ fn keygen(dir: &Path, name: &str) -> (PathBuf, String) {
     let path = dir.join(name);
     let public = age_keygen(&path);
     (path, public)
-}
-
-fn put(s: &Server, key: &str, data: &[u8], extra: &[&str]) -> std::process::Output {
-    let url = s.url(key);
-    let mut args = vec![url.as_str(), "--part-size", "5MiB", "--concurrency", "3"];
-    args.extend_from_slice(extra);
-    s.run("s3put", &args, data)
 }
 
 fn get(s: &Server, key: &str, extra: &[&str]) -> std::process::Output {
@@ -51,8 +43,7 @@ fn round_trips_at_every_size_with_one_and_two_recipients() {
     for (i, size) in sizes.into_iter().enumerate() {
         let data = random_bytes(size, i as u64 + 40);
         let one = format!("enc/one-{size}");
-        let out = put(
-            s,
+        let out = s.put(
             &one,
             &data,
             &["--recipient", &alice_pub, "--allow-empty", "--json"],
@@ -64,8 +55,7 @@ fn round_trips_at_every_size_with_one_and_two_recipients() {
         assert_eq!(report["input_size"], size);
         let two = format!("enc/two-{size}");
         let recipients = recipients_file.to_str().unwrap();
-        let out = put(
-            s,
+        let out = s.put(
             &two,
             &data,
             &["--recipients-file", recipients, "--allow-empty"],
@@ -89,8 +79,7 @@ fn round_trips_at_every_size_with_one_and_two_recipients() {
     }
     // Growing parts (5 MiB, then 10, 20 …) are the same stream cut bigger.
     let data = random_bytes(40 * MIB, 7);
-    let out = put(
-        s,
+    let out = s.put(
         "enc/grow",
         &data,
         &["--recipient", &alice_pub, "--grow-every", "1"],
@@ -99,7 +88,7 @@ fn round_trips_at_every_size_with_one_and_two_recipients() {
     let out = get(s, "enc/grow", &["--identity", alice.to_str().unwrap()]);
     assert!(out.stdout == data, "{}", stderr(&out));
     // Empty input is still refused without --allow-empty, encrypted or not.
-    let out = put(s, "enc/empty-refused", b"", &["--recipient", &alice_pub]);
+    let out = s.put("enc/empty-refused", b"", &["--recipient", &alice_pub]);
     assert_eq!(code(&out), 1);
     assert!(
         stderr(&out).contains("refusing to store an empty object"),
@@ -115,7 +104,7 @@ fn the_age_tool_reads_ours_and_we_read_its() {
     let tmp = tempfile::tempdir().unwrap();
     let (key, public) = keygen(tmp.path(), "key.txt");
     let data = random_bytes(6 * MIB + 5, 9);
-    let out = put(s, "interop/ours", &data, &["--recipient", &public]);
+    let out = s.put("interop/ours", &data, &["--recipient", &public]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let raw = get(s, "interop/ours", &["--no-decrypt"]);
     let plain = run("age", &["-d", "-i", key.to_str().unwrap()], &raw.stdout);
@@ -125,7 +114,7 @@ fn the_age_tool_reads_ours_and_we_read_its() {
     // `age -r … | s3put --verify none`: no metadata, found by its header.
     let theirs = run("age", &["-r", &public], &data);
     assert_eq!(code(&theirs), 0, "{}", stderr(&theirs));
-    let out = put(s, "interop/theirs", &theirs.stdout, &["--verify", "none"]);
+    let out = s.put("interop/theirs", &theirs.stdout, &["--verify", "none"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let out = get(s, "interop/theirs", &["--identity", key.to_str().unwrap()]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -143,7 +132,7 @@ fn the_age_tool_reads_ours_and_we_read_its() {
     );
     assert_eq!(code(&made), 0, "{}", stderr(&made));
     let ssh_pub = std::fs::read_to_string(ssh.with_extension("pub")).unwrap();
-    let out = put(s, "interop/ssh", &data, &["--recipient", ssh_pub.trim()]);
+    let out = s.put("interop/ssh", &data, &["--recipient", ssh_pub.trim()]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let mut cmd = s.cmd("s3get");
     cmd.arg(s.url("interop/ssh"))
@@ -176,7 +165,7 @@ fn a_truncated_plaintext_never_becomes_an_object() {
         assert_eq!(code(&packed), 0, "{}", stderr(&packed));
         let cut = &packed.stdout[..packed.stdout.len() - 3000];
         let key = format!("trunc/{format}");
-        let out = put(s, &key, cut, &["--recipient", &public]);
+        let out = s.put(&key, cut, &["--recipient", &public]);
         assert_eq!(code(&out), 1, "{format}: {}", stderr(&out));
         assert!(stderr(&out).contains(message), "{format}: {}", stderr(&out));
         assert!(s.keys(&key).is_empty(), "{format}: an object was stored");
@@ -186,7 +175,7 @@ fn a_truncated_plaintext_never_becomes_an_object() {
 
 /// Upload `data` encrypted to `public` and return the stored ciphertext.
 fn stored_ciphertext(s: &Server, key: &str, data: &[u8], public: &str) -> Vec<u8> {
-    let out = put(s, key, data, &["--recipient", public]);
+    let out = s.put(key, data, &["--recipient", public]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let raw = get(s, key, &["--no-decrypt"]);
     assert_eq!(code(&raw), 0, "{}", stderr(&raw));
@@ -228,7 +217,7 @@ fn wrong_keys_cut_objects_and_flipped_bits_stop_the_output() {
     // A shorter copy uploaded by hand: cut mid-chunk and at a chunk's end.
     let header = ciphertext.len() - (data.len() / CHUNK) * (CHUNK + 16);
     for cut in [ciphertext.len() / 2, header + 10 * (CHUNK + 16)] {
-        let out = put(s, "fault/cut", &ciphertext[..cut], &["--verify", "none"]);
+        let out = s.put("fault/cut", &ciphertext[..cut], &["--verify", "none"]);
         assert_eq!(code(&out), 0, "{}", stderr(&out));
         let out = get(s, "fault/cut", &identity);
         assert_eq!(code(&out), 1, "cut at {cut}: {}", stderr(&out));
@@ -252,8 +241,7 @@ fn wrong_keys_cut_objects_and_flipped_bits_stop_the_output() {
     // One flipped bit in chunk 20: chunks 0-19 out, nothing after.
     let mut flipped = ciphertext.clone();
     flipped[header + 20 * (CHUNK + 16) + 100] ^= 0x04;
-    let out = put(
-        s,
+    let out = s.put(
         "fault/flipped",
         &flipped,
         &["--verify", "none", "--metadata", "s3pipe-encryption=age"],
@@ -277,7 +265,7 @@ fn wrong_keys_cut_objects_and_flipped_bits_stop_the_output() {
 fn passphrases_and_bad_keys_are_refused_up_front() {
     let s = Server::garage();
     let tmp = tempfile::tempdir().unwrap();
-    let out = put(s, "refuse/x", b"data", &["--recipient", "hunter2"]);
+    let out = s.put("refuse/x", b"data", &["--recipient", "hunter2"]);
     assert_eq!(code(&out), 2);
     assert!(
         stderr(&out).contains("not an age recipient: \"hunter2\""),
@@ -291,8 +279,7 @@ fn passphrases_and_bad_keys_are_refused_up_front() {
     );
     let file = tmp.path().join("recipients");
     std::fs::write(&file, "# nobody\n\n").unwrap();
-    let out = put(
-        s,
+    let out = s.put(
         "refuse/x",
         b"data",
         &["--recipients-file", file.to_str().unwrap()],
@@ -327,7 +314,7 @@ fn passphrases_and_bad_keys_are_refused_up_front() {
     );
     let (key, _) = keygen(tmp.path(), "key.txt");
     let scrypt_object = age::encrypt(&age::scrypt::Recipient::new(secret), b"plaintext").unwrap();
-    let out = put(s, "refuse/scrypt", &scrypt_object, &["--verify", "none"]);
+    let out = s.put("refuse/scrypt", &scrypt_object, &["--verify", "none"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let out = get(s, "refuse/scrypt", &["--identity", key.to_str().unwrap()]);
     assert_eq!(code(&out), 1);
@@ -369,7 +356,7 @@ fn identities_pass_unencrypted_objects_through() {
     let tmp = tempfile::tempdir().unwrap();
     let (key, _) = keygen(tmp.path(), "key.txt");
     let data = random_bytes(MIB, 5);
-    let out = put(s, "plain/x", &data, &[]);
+    let out = s.put("plain/x", &data, &[]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let out = get(s, "plain/x", &["--identity", key.to_str().unwrap()]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));

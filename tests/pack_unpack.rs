@@ -937,22 +937,3 @@ fn read_ahead_memory_is_bounded_by_the_flag_not_the_files() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(small_rss < 16 << 10, "--read-ahead 1M: {small_rss} KiB");
 }
-
-#[test]
-fn every_tool_says_its_version_and_the_commit_it_was_built_from() {
-    let head = std::process::Command::new("git")
-        .args(["rev-parse", "--short=12", "HEAD"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    let head = String::from_utf8(head.stdout).unwrap();
-    for tool in [
-        "pack", "unpack", "s3put", "s3get", "s3ls", "s3rm", "s3prune",
-    ] {
-        let out = run(bin(tool), &["--version"], b"");
-        assert_eq!(code(&out), 0, "{tool}: {}", stderr(&out));
-        let said = String::from_utf8_lossy(&out.stdout);
-        let version = env!("CARGO_PKG_VERSION");
-        assert_eq!(said.trim(), format!("{tool} {version} ({})", head.trim()));
-    }
-}

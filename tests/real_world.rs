@@ -16,20 +16,6 @@ use std::process::{Command, Output};
 use s3pipe::codec::verify::{StreamCheck, Verify};
 use support::*;
 
-/// Run `script` with bash in `dir` (the crate's binaries on PATH, C locale
-/// so GNU tar's messages are stable); panics unless it succeeds.
-fn sh_in(dir: &Path, script: &str) -> Output {
-    let out = Command::new("bash")
-        .args(["-euo", "pipefail", "-c", script])
-        .current_dir(dir)
-        .env("PATH", path_with_bins())
-        .env("LC_ALL", "C")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "`{script}` failed: {}", stderr(&out));
-    out
-}
-
 fn tool(dir: &Path, program: &str, args: &[&str]) -> Output {
     Command::new(program)
         .args(args)

@@ -11,9 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::cluster::Cluster;
-use support::random_bytes;
-
-const MIB: usize = 1 << 20;
+use support::{MIB, random_bytes};
 
 /// Spawn `cmd` with piped stdio.
 fn spawn(mut cmd: Command) -> std::process::Child {

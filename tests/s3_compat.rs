@@ -10,8 +10,6 @@ mod support;
 use support::s3::Server;
 use support::*;
 
-const MIB: usize = 1 << 20;
-
 /// Environment variables for one run, on top of the server's.
 type Env<'a> = &'a [(&'a str, &'a str)];
 

@@ -9,10 +9,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::distant::{DistantProxy, Link};
-use support::random_bytes;
 use support::s3::Server;
-
-const MIB: usize = 1 << 20;
+use support::{MIB, random_bytes};
 
 fn distant() -> &'static Server {
     static SERVER: std::sync::OnceLock<(DistantProxy, Server)> = std::sync::OnceLock::new();

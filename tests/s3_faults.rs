@@ -10,8 +10,6 @@ use support::faults::FaultProxy;
 use support::s3::Server;
 use support::*;
 
-const MIB: usize = 1 << 20;
-
 fn through(
     s: &Server,
     proxy: &FaultProxy,

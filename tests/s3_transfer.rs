@@ -10,15 +10,6 @@ use std::process::Stdio;
 use support::s3::Server;
 use support::*;
 
-const MIB: usize = 1 << 20;
-
-fn put(s: &Server, key: &str, data: &[u8], extra: &[&str]) -> std::process::Output {
-    let url = s.url(key);
-    let mut args = vec![url.as_str(), "--part-size", "5MiB", "--concurrency", "3"];
-    args.extend_from_slice(extra);
-    s.run("s3put", &args, data)
-}
-
 fn get(s: &Server, key: &str) -> std::process::Output {
     s.run(
         "s3get",
@@ -50,7 +41,7 @@ fn round_trips(s: &Server, prefix: &str) {
     {
         let key = format!("{prefix}/size-{size}");
         let data = random_bytes(size, i as u64 + 1);
-        let out = put(s, &key, &data, &["--json"]);
+        let out = s.put(&key, &data, &["--json"]);
         assert_eq!(code(&out), 0, "{size}: {}", stderr(&out));
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(report["size"], size);
@@ -105,7 +96,7 @@ fn large_stream_round_trips_with_checksum_and_sha256() {
         "the stored composite CRC32C was checked"
     );
     // A single-part object: its whole-object CRC32C.
-    assert_eq!(code(&put(s, "large/small", b"small object", &[])), 0);
+    assert_eq!(code(&s.put("large/small", b"small object", &[])), 0);
     let small = s.run("s3get", &[&s.url("large/small"), "--json"], b"");
     let report: serde_json::Value = serde_json::from_str(stderr(&small).trim()).unwrap();
     assert_eq!(report["verified"], "crc32c");
@@ -121,7 +112,7 @@ fn large_stream_round_trips_with_checksum_and_sha256() {
 #[test]
 fn empty_input_is_refused_unless_allowed() {
     let s = Server::garage();
-    let out = put(s, "empty/refused", b"", &[]);
+    let out = s.put("empty/refused", b"", &[]);
     assert_eq!(code(&out), 1);
     assert_eq!(
         stderr(&out).trim(),
@@ -131,7 +122,7 @@ fn empty_input_is_refused_unless_allowed() {
         )
     );
     assert!(listed(s, "empty/").is_empty());
-    let out = put(s, "empty/allowed", b"", &["--allow-empty"]);
+    let out = s.put("empty/allowed", b"", &["--allow-empty"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(listed(s, "empty/"), vec![("empty/allowed".to_string(), 0)]);
     let back = get(s, "empty/allowed");
@@ -174,7 +165,7 @@ fn special_keys(s: &Server) {
         .collect();
     for (i, key) in keys.iter().enumerate() {
         let data = random_bytes(1000 + i, i as u64);
-        let out = put(s, key, &data, &[]);
+        let out = s.put(key, &data, &[]);
         assert_eq!(code(&out), 0, "{key}: {}", stderr(&out));
         let back = get(s, key);
         assert_eq!(code(&back), 0, "{key}: {}", stderr(&back));
@@ -223,7 +214,7 @@ fn a_tar_cut_inside_a_run_of_zeros_never_becomes_an_object() {
             cut.to_vec()
         };
         let key = format!("cut-zeros/{verify}{format}");
-        let out = put(s, &key, &stream, &["--verify", verify]);
+        let out = s.put(&key, &stream, &["--verify", verify]);
         assert_eq!(code(&out), 1, "{key}: {}", stderr(&out));
         assert!(
             stderr(&out).contains("db.img is cut short at 7340032 of 12582912 bytes"),
@@ -246,7 +237,7 @@ fn truncated_streams(s: &Server) {
         assert_eq!(code(&whole), 0);
         let cut = &whole.stdout[..whole.stdout.len() - 700];
         let key = format!("truncated/{name}");
-        let out = put(s, &key, cut, &[]);
+        let out = s.put(&key, cut, &[]);
         assert_eq!(code(&out), 1, "{name}: {}", stderr(&out));
         assert!(
             stderr(&out).contains(&format!(
@@ -256,7 +247,7 @@ fn truncated_streams(s: &Server) {
             stderr(&out)
         );
         // The whole stream is accepted.
-        let out = put(s, &format!("whole/{name}"), &whole.stdout, &[]);
+        let out = s.put(&format!("whole/{name}"), &whole.stdout, &[]);
         assert_eq!(code(&out), 0, "{name}: {}", stderr(&out));
     }
     assert!(
@@ -414,12 +405,7 @@ fn ls_latest_and_rm() {
         "2026-11-24-03-15-00",
         "2026-11-23-03-15-00",
     ] {
-        let out = put(
-            s,
-            &format!("ls/backups/host-{ts}.tar.gz"),
-            ts.as_bytes(),
-            &[],
-        );
+        let out = s.put(&format!("ls/backups/host-{ts}.tar.gz"), ts.as_bytes(), &[]);
         assert_eq!(code(&out), 0, "{}", stderr(&out));
     }
     let latest = s.run("s3ls", &["--latest", &s.url("ls/backups/host-")], b"");
@@ -467,7 +453,7 @@ fn ls_latest_and_rm() {
 #[test]
 fn closed_stdout_stops_s3get_quietly() {
     let s = Server::garage();
-    let out = put(s, "epipe/x", &random_bytes(30 * MIB, 5), &[]);
+    let out = s.put("epipe/x", &random_bytes(30 * MIB, 5), &[]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let mut cmd = s.cmd("s3get");
     cmd.args([&s.url("epipe/x"), "--part-size", "5MiB"])
@@ -560,7 +546,7 @@ fn upload_memory_is_flat_in_input_size() {
 fn an_object_replaced_mid_download_is_an_error() {
     let s = Server::garage();
     let key = "changing/x";
-    assert_eq!(code(&put(s, key, &random_bytes(60 * MIB, 1), &[])), 0);
+    assert_eq!(code(&s.put(key, &random_bytes(60 * MIB, 1), &[])), 0);
     let mut cmd = s.cmd("s3get");
     cmd.args([&s.url(key), "--part-size", "5MiB", "--concurrency", "2"])
         .stdout(Stdio::piped())
@@ -570,7 +556,7 @@ fn an_object_replaced_mid_download_is_an_error() {
     let mut first = vec![0u8; MIB];
     std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
     // s3get now waits on us with at most a few ranges fetched; replace it.
-    assert_eq!(code(&put(s, key, &random_bytes(60 * MIB, 2), &[])), 0);
+    assert_eq!(code(&s.put(key, &random_bytes(60 * MIB, 2), &[])), 0);
     let mut rest = Vec::new();
     std::io::Read::read_to_end(&mut stdout, &mut rest).unwrap();
     let out = child.wait_with_output().unwrap();
@@ -591,7 +577,7 @@ fn expect_size_refuses_a_short_stream() {
     let s = Server::garage();
     let data = random_bytes(7 * MIB, 4);
     let want = (8 * MIB).to_string();
-    let out = put(s, "expect/short", &data, &["--expect-size", &want]);
+    let out = s.put("expect/short", &data, &["--expect-size", &want]);
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     assert!(
         stderr(&out).contains(&format!(
@@ -604,7 +590,7 @@ fn expect_size_refuses_a_short_stream() {
     assert!(listed(s, "expect/").is_empty());
     assert_eq!(s.uploads("expect/"), 0);
     let less = (6 * MIB).to_string();
-    let out = put(s, "expect/long", &data, &["--expect-size", &less]);
+    let out = s.put("expect/long", &data, &["--expect-size", &less]);
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     let want = format!(
         "input is longer than --expect-size: got {} bytes, --expect-size said {less}",
@@ -614,7 +600,7 @@ fn expect_size_refuses_a_short_stream() {
     assert!(listed(s, "expect/").is_empty());
     let exact = (7 * MIB).to_string();
     assert_eq!(
-        code(&put(s, "expect/exact", &data, &["--expect-size", &exact])),
+        code(&s.put("expect/exact", &data, &["--expect-size", &exact])),
         0
     );
 }
@@ -622,8 +608,8 @@ fn expect_size_refuses_a_short_stream() {
 #[test]
 fn if_none_match_refuses_to_overwrite() {
     let s = Server::garage();
-    assert_eq!(code(&put(s, "inm/x", b"first", &["--if-none-match"])), 0);
-    let out = put(s, "inm/x", b"second", &["--if-none-match"]);
+    assert_eq!(code(&s.put("inm/x", b"first", &["--if-none-match"])), 0);
+    let out = s.put("inm/x", b"second", &["--if-none-match"]);
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     let refused = format!("{} already exists (--if-none-match)", s.url("inm/x"));
     assert!(stderr(&out).contains(&refused), "{}", stderr(&out));
@@ -647,8 +633,7 @@ fn content_type_and_metadata_are_stored() {
             serde_json::json!({"host": "web1", "kind": "nightly", "s3pipe-part-growth": "1000", "s3pipe-part-size": "5242880"}),
         ),
     ] {
-        let out = put(
-            s,
+        let out = s.put(
             key,
             &data,
             &[
@@ -929,70 +914,6 @@ fn a_growing_part_layout_is_still_verified() {
             stderr(&out)
         );
     }
-}
-
-/// `s3ls --latest --max-age`: the check an alert or a liveness probe runs.
-/// Exit 0 while the newest complete backup is young enough, 1 (with the
-/// key and its age) once it is older, or when there is none.
-#[test]
-fn max_age_says_when_the_newest_backup_is_too_old() {
-    let s = Server::garage();
-    let stamp = |hours_ago: i64| {
-        (chrono::Utc::now() - chrono::Duration::hours(hours_ago))
-            .format("%Y-%m-%d-%H-%M-%S")
-            .to_string()
-    };
-    let (old, newer_incomplete) = (stamp(30), stamp(2));
-    for key in [
-        format!("maxage/web-{old}.files.tar.gz"),
-        format!("maxage/web-{old}.manifest.json"),
-        // a newer run without a manifest does not count
-        format!("maxage/web-{newer_incomplete}.files.tar.gz"),
-    ] {
-        assert_eq!(code(&s.run("s3put", &[&s.url(&key)], b"x")), 0);
-    }
-    let ls = |args: &[&str]| {
-        let mut all = args.to_vec();
-        let url = s.url("maxage/web-");
-        all.push(&url);
-        s.run("s3ls", &all, b"")
-    };
-    let too_old = ls(&["--latest", "--max-age", "26h"]);
-    assert_eq!(code(&too_old), 1, "{}", stderr(&too_old));
-    assert!(
-        stderr(&too_old).contains(&format!(
-            "the newest backup, {}, is 30.0h old: more than --max-age 26.0h",
-            s.url(&format!("maxage/web-{old}.manifest.json"))
-        )),
-        "{}",
-        stderr(&too_old)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&too_old.stdout),
-        format!("maxage/web-{old}.manifest.json\n"),
-        "the newest is still printed"
-    );
-    let backups = ls(&["--backups", "--latest", "--max-age", "1d"]);
-    assert_eq!(code(&backups), 1, "{}", stderr(&backups));
-    assert!(stderr(&backups).contains(&format!(
-        "{}, is 30.0h old",
-        s.url(&format!("maxage/web-{old}"))
-    )));
-    for args in [
-        &["--latest", "--max-age", "31h"][..],
-        &["--backups", "--latest", "--max-age", "2d"][..],
-    ] {
-        let young = ls(args);
-        assert_eq!(code(&young), 0, "{args:?}: {}", stderr(&young));
-    }
-    let none = s.run(
-        "s3ls",
-        &["--latest", "--max-age", "26h", &s.url("maxage/nothing-")],
-        b"",
-    );
-    assert_eq!(code(&none), 1);
-    let usage = s.run("s3ls", &["--max-age", "26h", &s.url("maxage/")], b"");
-    assert_eq!(code(&usage), 2, "--max-age needs --latest");
 }
 
 /// `s3put --exec URL -- CMD ARGS…`: what the producer writes becomes the

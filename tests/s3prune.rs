@@ -1,5 +1,6 @@
 //! s3prune against Garage: what --dry-run says, what is deleted, what is
-//! never deleted, and the refusal to run without a policy.
+//! never deleted, and the refusal to run without a policy; and `s3ls
+//! --latest --max-age`, the check that the newest backup is recent.
 
 mod support;
 
@@ -203,4 +204,68 @@ fn their_history_is_one_series_and_manifests_are_deleted_first() {
         .filter(|h| h.starts_with("POST ") && h.contains("?delete"))
         .count();
     assert_eq!(deletes, 1 + 2, "manifests, then the rest");
+}
+
+/// `s3ls --latest --max-age`: the check an alert or a liveness probe runs.
+/// Exit 0 while the newest complete backup is young enough, 1 (with the
+/// key and its age) once it is older, or when there is none.
+#[test]
+fn max_age_says_when_the_newest_backup_is_too_old() {
+    let s = Server::garage();
+    let stamp = |hours_ago: i64| {
+        (chrono::Utc::now() - chrono::Duration::hours(hours_ago))
+            .format("%Y-%m-%d-%H-%M-%S")
+            .to_string()
+    };
+    let (old, newer_incomplete) = (stamp(30), stamp(2));
+    for key in [
+        format!("maxage/web-{old}.files.tar.gz"),
+        format!("maxage/web-{old}.manifest.json"),
+        // a newer run without a manifest does not count
+        format!("maxage/web-{newer_incomplete}.files.tar.gz"),
+    ] {
+        assert_eq!(code(&s.run("s3put", &[&s.url(&key)], b"x")), 0);
+    }
+    let ls = |args: &[&str]| {
+        let mut all = args.to_vec();
+        let url = s.url("maxage/web-");
+        all.push(&url);
+        s.run("s3ls", &all, b"")
+    };
+    let too_old = ls(&["--latest", "--max-age", "26h"]);
+    assert_eq!(code(&too_old), 1, "{}", stderr(&too_old));
+    assert!(
+        stderr(&too_old).contains(&format!(
+            "the newest backup, {}, is 30.0h old: more than --max-age 26.0h",
+            s.url(&format!("maxage/web-{old}.manifest.json"))
+        )),
+        "{}",
+        stderr(&too_old)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&too_old.stdout),
+        format!("maxage/web-{old}.manifest.json\n"),
+        "the newest is still printed"
+    );
+    let backups = ls(&["--backups", "--latest", "--max-age", "1d"]);
+    assert_eq!(code(&backups), 1, "{}", stderr(&backups));
+    assert!(stderr(&backups).contains(&format!(
+        "{}, is 30.0h old",
+        s.url(&format!("maxage/web-{old}"))
+    )));
+    for args in [
+        &["--latest", "--max-age", "31h"][..],
+        &["--backups", "--latest", "--max-age", "2d"][..],
+    ] {
+        let young = ls(args);
+        assert_eq!(code(&young), 0, "{args:?}: {}", stderr(&young));
+    }
+    let none = s.run(
+        "s3ls",
+        &["--latest", "--max-age", "26h", &s.url("maxage/nothing-")],
+        b"",
+    );
+    assert_eq!(code(&none), 1);
+    let usage = s.run("s3ls", &["--max-age", "26h", &s.url("maxage/")], b"");
+    assert_eq!(code(&usage), 2, "--max-age needs --latest");
 }

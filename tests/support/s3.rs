@@ -288,6 +288,15 @@ impl Server {
         keys
     }
 
+    /// `s3put URL EXTRA…` of `data` in 5 MiB parts, 3 in flight: the
+    /// smallest parts a store takes, so a few MiB make a multipart upload.
+    pub fn put(&self, key: &str, data: &[u8], extra: &[&str]) -> Output {
+        let url = self.url(key);
+        let mut args = vec![url.as_str(), "--part-size", "5MiB", "--concurrency", "3"];
+        args.extend_from_slice(extra);
+        self.run("s3put", &args, data)
+    }
+
     /// Run `tool args…` with `stdin` bytes.
     pub fn run(&self, tool: &str, args: &[&str], stdin: &[u8]) -> Output {
         let mut cmd = self.cmd(tool);
