@@ -21,7 +21,7 @@ fn main() -> std::io::Result<()> {
     write_all(&out)
 }
 
-/// Every tool's clap definition, in `cli::tools::TOOLS` order.
+/// Every tool's clap definition, in `cli::mains::TOOLS` order.
 pub fn commands() -> [clap::Command; 7] {
     [
         cli::pack::Args::command(),

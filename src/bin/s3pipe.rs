@@ -1,6 +1,6 @@
 //! `s3pipe`: every tool in one binary, for the container image; dispatch
-//! lives in `cli::tools::multicall`.
+//! lives in `cli::mains::multicall`.
 
 fn main() -> std::process::ExitCode {
-    s3pipe::cli::tools::multicall(std::env::args_os().collect())
+    s3pipe::cli::mains::multicall(std::env::args_os().collect())
 }

@@ -7,13 +7,13 @@
 
 pub mod get;
 pub mod ls;
+pub mod mains;
 pub mod pack;
 pub mod post;
 pub mod prune;
 pub mod put;
 pub mod rm;
 pub mod s3;
-pub mod tools;
 pub mod unpack;
 pub mod values;
 
