@@ -4,11 +4,11 @@
 //! tests/support/distant.rs, prints its endpoint on stdout and serves
 //! until killed.
 
-#[allow(dead_code)]
+#[allow(dead_code, unreachable_pub)]
 #[path = "../tests/support/wire.rs"]
 mod wire;
 
-#[allow(dead_code)]
+#[allow(dead_code, unreachable_pub)]
 #[path = "../tests/support/distant.rs"]
 mod distant;
 

@@ -22,7 +22,7 @@ fn main() -> std::io::Result<()> {
 }
 
 /// Every tool's clap definition, in `cli::mains::TOOLS` order.
-pub fn commands() -> [clap::Command; 7] {
+pub(crate) fn commands() -> [clap::Command; 7] {
     [
         cli::pack::Args::command(),
         cli::unpack::Args::command(),
@@ -36,7 +36,7 @@ pub fn commands() -> [clap::Command; 7] {
 
 /// Write every tool's man page and completions under `out` (tests/docs.rs
 /// calls this too).
-pub fn write_all(out: &std::path::Path) -> std::io::Result<()> {
+pub(crate) fn write_all(out: &std::path::Path) -> std::io::Result<()> {
     let man = out.join("man/man1");
     fs::create_dir_all(&man)?;
     for mut command in commands() {

@@ -22,8 +22,8 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 
 /// The object metadata entry that says an object is age-encrypted.
-pub const METADATA_KEY: &str = "s3pipe-encryption";
-pub const METADATA_VALUE: &str = "age";
+pub(crate) const METADATA_KEY: &str = "s3pipe-encryption";
+pub(crate) const METADATA_VALUE: &str = "age";
 
 /// What every age file begins with.
 const MAGIC: &[u8] = b"age-encryption.org/v1\n";
@@ -86,7 +86,7 @@ fn recipient(text: &str) -> Option<Box<dyn age::Recipient + Send>> {
 }
 
 /// Check a `--recipient` value; returns it trimmed.
-pub fn parse_recipient(text: &str) -> Result<String, CryptError> {
+pub(crate) fn parse_recipient(text: &str) -> Result<String, CryptError> {
     let text = text.trim();
     match recipient(text) {
         Some(_) => Ok(text.to_string()),
@@ -96,7 +96,7 @@ pub fn parse_recipient(text: &str) -> Result<String, CryptError> {
 
 /// The recipients in a file of age's format: one per line, `#` comments
 /// and blank lines skipped.
-pub fn read_recipients_file(path: &Path) -> Result<Vec<String>, CryptError> {
+pub(crate) fn read_recipients_file(path: &Path) -> Result<Vec<String>, CryptError> {
     let text = fs::read_to_string(path).map_err(|source| CryptError::Read {
         path: path.to_path_buf(),
         source,
@@ -124,7 +124,7 @@ pub fn read_recipients_file(path: &Path) -> Result<Vec<String>, CryptError> {
 /// Sees the plaintext before it is encrypted, and says at the end whether
 /// it is whole (an error stops the upload, and the age file stays
 /// unfinished).
-pub trait Observer {
+pub(crate) trait Observer {
     fn block(&mut self, plaintext: Bytes) -> io::Result<()>;
     fn end(&mut self) -> io::Result<()>;
 }
@@ -147,7 +147,7 @@ impl Write for Sink {
 }
 
 /// Reads `input`, gives the age encryption of it to `recipients`.
-pub struct Encrypting<R, O> {
+pub(crate) struct Encrypting<R, O> {
     input: R,
     observer: O,
     writer: Option<age::stream::StreamWriter<Sink>>,
@@ -158,7 +158,7 @@ pub struct Encrypting<R, O> {
 }
 
 impl<R: Read, O: Observer> Encrypting<R, O> {
-    pub fn new(input: R, recipients: &[String], observer: O) -> Result<Self, CryptError> {
+    pub(crate) fn new(input: R, recipients: &[String], observer: O) -> Result<Self, CryptError> {
         let keys: Vec<_> = recipients.iter().filter_map(|r| recipient(r)).collect();
         if keys.len() != recipients.len() || keys.is_empty() {
             return Err(CryptError::Encrypt("no valid recipient".into()));
@@ -177,11 +177,6 @@ impl<R: Read, O: Observer> Encrypting<R, O> {
             out: Vec::new(),
             pos: 0,
         })
-    }
-
-    /// The observer, for what it learned (after the last read).
-    pub fn into_observer(self) -> O {
-        self.observer
     }
 
     /// Read, observe and encrypt the next block; at the end, finish the age
@@ -324,16 +319,16 @@ fn ssh_identity(
 }
 
 /// Whether `prefix` (the first bytes of an object) is an age file.
-pub fn is_age(prefix: &[u8]) -> bool {
+pub(crate) fn is_age(prefix: &[u8]) -> bool {
     prefix.starts_with(MAGIC)
 }
 
 /// Bytes [`decrypt`] needs to tell an age file from anything else.
-pub const MAGIC_LEN: usize = MAGIC.len();
+pub(crate) const MAGIC_LEN: usize = MAGIC.len();
 
 /// Why decrypting to an output stopped.
 #[derive(Debug)]
-pub enum DecryptFailure {
+pub(crate) enum DecryptFailure {
     /// The ciphertext (or the key) is at fault.
     Crypt(CryptError),
     /// Writing the plaintext failed (e.g. a closed stdout).
@@ -341,7 +336,7 @@ pub enum DecryptFailure {
 }
 
 /// Decrypt the age file `input` into `out`, chunk by authenticated chunk.
-pub fn decrypt(
+pub(crate) fn decrypt(
     input: impl Read,
     identities: &Identities,
     out: &mut impl Write,

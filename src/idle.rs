@@ -19,7 +19,7 @@ use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 /// How long an input may stay silent, and since when it has been.
-pub struct Watch {
+pub(crate) struct Watch {
     limit: Duration,
     last: Instant,
     /// The producer's stderr, when it is ours to watch (and forward).
@@ -27,7 +27,7 @@ pub struct Watch {
 }
 
 impl Watch {
-    pub fn new(limit: Duration, stderr: Option<ChildStderr>) -> Watch {
+    pub(crate) fn new(limit: Duration, stderr: Option<ChildStderr>) -> Watch {
         Watch {
             limit,
             last: Instant::now(),
@@ -35,18 +35,18 @@ impl Watch {
         }
     }
 
-    pub fn limit(&self) -> Duration {
+    pub(crate) fn limit(&self) -> Duration {
         self.limit
     }
 
     /// A byte arrived on the data pipe.
-    pub fn heard(&mut self) {
+    pub(crate) fn heard(&mut self) {
         self.last = Instant::now();
     }
 
     /// Wait until `data` has bytes (or its end) to read, forwarding stderr
     /// meanwhile; `Ok(false)` when neither pipe had a byte for the limit.
-    pub fn ready(&mut self, data: BorrowedFd<'_>) -> io::Result<bool> {
+    pub(crate) fn ready(&mut self, data: BorrowedFd<'_>) -> io::Result<bool> {
         loop {
             let Some(left) = self.left() else {
                 return Ok(false);
@@ -74,7 +74,7 @@ impl Watch {
 
     /// After the data's end: pass on what stderr still says until it
     /// closes; `Ok(false)` when it stays open and silent for the limit.
-    pub fn drain(&mut self) -> io::Result<bool> {
+    pub(crate) fn drain(&mut self) -> io::Result<bool> {
         while let Some(stderr) = self.stderr.take() {
             let Some(left) = self.left() else {
                 self.stderr = Some(stderr);
@@ -122,14 +122,14 @@ impl Watch {
 /// An input we did not start (stdin, a FIFO named by `--splice`) under an
 /// idle limit: a read that finds nothing for the limit fails with
 /// `TimedOut`, naming the input.
-pub struct Idle<R> {
+pub(crate) struct Idle<R> {
     inner: R,
     name: String,
     watch: Watch,
 }
 
 impl<R: Read + AsFd> Idle<R> {
-    pub fn new(inner: R, name: impl Into<String>, limit: Duration) -> Idle<R> {
+    pub(crate) fn new(inner: R, name: impl Into<String>, limit: Duration) -> Idle<R> {
         Idle {
             inner,
             name: name.into(),
@@ -139,7 +139,7 @@ impl<R: Read + AsFd> Idle<R> {
 }
 
 /// The error a stalled input reads as: `NAME: no data for 3s`.
-pub fn stalled(name: &str, limit: Duration) -> io::Error {
+pub(crate) fn stalled(name: &str, limit: Duration) -> io::Error {
     io::Error::new(
         io::ErrorKind::TimedOut,
         format!("{name}: no data for {}s (--idle-timeout)", limit.as_secs()),

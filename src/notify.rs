@@ -33,7 +33,7 @@ pub struct Post {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum NotifyError {
+pub(crate) enum NotifyError {
     #[error("{0}: not an http:// or https:// URL")]
     Url(String),
     #[error("--ca-bundle {path}: {why}")]
@@ -47,7 +47,7 @@ pub enum NotifyError {
 }
 
 /// POST `post.body` to `post.url`; Ok(status) for a 2xx answer.
-pub fn send(post: &Post) -> Result<u16, NotifyError> {
+pub(crate) fn send(post: &Post) -> Result<u16, NotifyError> {
     let (uri, auth, shown) = split_userinfo(&post.url)?;
     let roots = roots(post.ca_bundle.as_deref())?;
     let runtime = tokio::runtime::Builder::new_current_thread()

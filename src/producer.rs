@@ -25,7 +25,7 @@ use crate::idle::Watch;
 
 /// Why a producer failed.
 #[derive(Debug, thiserror::Error)]
-pub enum ProducerError {
+pub(crate) enum ProducerError {
     #[error("starting `{command}`: {source}")]
     Start {
         command: String,
@@ -48,7 +48,7 @@ pub enum ProducerError {
 
 /// A running producer: read its stdout; at its end, [`Read`] returns an
 /// error unless the command exited 0.
-pub struct Producer {
+pub(crate) struct Producer {
     command: String,
     child: Child,
     stdout: ChildStdout,
@@ -60,13 +60,16 @@ pub struct Producer {
 impl Producer {
     /// Run `argv` (no shell), its stdin closed, its stderr the tool's;
     /// killed when it writes nothing for `idle`.
-    pub fn spawn(argv: &[String], idle: Option<Duration>) -> Result<Producer, ProducerError> {
+    pub(crate) fn spawn(
+        argv: &[String],
+        idle: Option<Duration>,
+    ) -> Result<Producer, ProducerError> {
         let (program, args) = argv.split_first().expect("clap requires a command");
         Producer::start(argv.join(" "), Command::new(program).args(args), idle)
     }
 
     /// Run a shell command line (`sh -c`).
-    pub fn shell(line: &str, idle: Option<Duration>) -> Result<Producer, ProducerError> {
+    pub(crate) fn shell(line: &str, idle: Option<Duration>) -> Result<Producer, ProducerError> {
         Producer::start(
             line.to_string(),
             Command::new("sh").args(["-c", line]),
@@ -145,7 +148,7 @@ impl Producer {
 
 /// How a command ended, for a message: "exited with status 3", "was
 /// killed by signal 9".
-pub fn describe(status: ExitStatus) -> String {
+pub(crate) fn describe(status: ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
         (Some(code), _) => format!("exited with status {code}"),

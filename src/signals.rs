@@ -49,7 +49,7 @@ impl Registry<'_> {
 /// Block SIGINT, SIGTERM and SIGHUP in the calling thread (and so in every
 /// thread it starts afterwards: call it first in `main`) and start the
 /// thread that, when one arrives, removes `files` and exits 128 + N.
-pub fn remove_on_signal(files: TempFiles) -> std::io::Result<()> {
+pub(crate) fn remove_on_signal(files: TempFiles) -> std::io::Result<()> {
     let mut set = SigSet::empty();
     for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
         set.add(signal);
@@ -67,7 +67,7 @@ pub fn remove_on_signal(files: TempFiles) -> std::io::Result<()> {
 
 /// Resolves when SIGINT, SIGTERM or SIGHUP arrives: the signal's name and
 /// the exit code a shell would show for it (128 + number).
-pub async fn interrupted() -> (&'static str, u8) {
+pub(crate) async fn interrupted() -> (&'static str, u8) {
     use tokio::signal::unix::{SignalKind, signal};
     let (mut int, mut term, mut hup) = match (
         signal(SignalKind::interrupt()),

@@ -8,36 +8,36 @@ use std::io::{self, BufWriter, IsTerminal};
 use std::os::fd::AsFd;
 
 /// Buffer size for archive data on stdout.
-pub const OUT_BUFFER: usize = 256 * 1024;
+pub(crate) const OUT_BUFFER: usize = 256 * 1024;
 
 /// Standard output as a buffered `File` (a dup of fd 1).
-pub fn stdout() -> io::Result<BufWriter<File>> {
+pub(crate) fn stdout() -> io::Result<BufWriter<File>> {
     let fd = io::stdout().as_fd().try_clone_to_owned()?;
     Ok(BufWriter::with_capacity(OUT_BUFFER, File::from(fd)))
 }
 
 /// Standard output as a plain `File` (a dup of fd 1), for writers that
 /// write large or vectored pieces themselves.
-pub fn stdout_raw() -> io::Result<File> {
+pub(crate) fn stdout_raw() -> io::Result<File> {
     Ok(File::from(io::stdout().as_fd().try_clone_to_owned()?))
 }
 
 /// Standard input as a `File` (a dup of fd 0).
-pub fn stdin() -> io::Result<File> {
+pub(crate) fn stdin() -> io::Result<File> {
     Ok(File::from(io::stdin().as_fd().try_clone_to_owned()?))
 }
 
-pub fn stdout_is_terminal() -> bool {
+pub(crate) fn stdout_is_terminal() -> bool {
     io::stdout().is_terminal()
 }
 
-pub fn stdin_is_terminal() -> bool {
+pub(crate) fn stdin_is_terminal() -> bool {
     io::stdin().is_terminal()
 }
 
 /// True when `err` (or its cause) is a closed pipe downstream: a quiet
 /// stop, not something to report (ripgrep's "graceful termination").
-pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+pub(crate) fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {
         cause
             .downcast_ref::<io::Error>()

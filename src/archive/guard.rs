@@ -42,7 +42,7 @@ pub enum Violation {
 
 /// An entry name made safe to join to the destination.
 #[derive(Debug, PartialEq, Eq)]
-pub struct CleanPath {
+pub(crate) struct CleanPath {
     /// Relative, with no `.`, `..` or empty components; may be empty (the
     /// destination itself, e.g. the `./` entry).
     pub rel: PathBuf,
@@ -53,7 +53,7 @@ pub struct CleanPath {
 /// Clean an entry name (or hard-link target): strip a leading `/`, drop
 /// `strip` leading components (counted as GNU tar does: `.` is one), drop
 /// `.` components, refuse `..`. `None` when stripping leaves nothing.
-pub fn clean(name: &[u8], strip: usize) -> Result<Option<CleanPath>, Violation> {
+pub(crate) fn clean(name: &[u8], strip: usize) -> Result<Option<CleanPath>, Violation> {
     let had_root = name.first() == Some(&b'/');
     let parts: Vec<&[u8]> = name
         .split(|&b| b == b'/')
@@ -73,7 +73,7 @@ pub fn clean(name: &[u8], strip: usize) -> Result<Option<CleanPath>, Violation> 
 }
 
 /// Resolves entry paths inside one destination directory.
-pub struct Guard {
+pub(crate) struct Guard {
     root: PathBuf,
     /// The last directory verified by [`Guard::parent_dir`]: entries come
     /// grouped by directory, and nothing `unpack` does can turn a verified
@@ -83,7 +83,7 @@ pub struct Guard {
 
 impl Guard {
     /// `root` must exist; it is canonicalised once.
-    pub fn new(root: &Path) -> io::Result<Guard> {
+    pub(crate) fn new(root: &Path) -> io::Result<Guard> {
         Ok(Guard {
             root: fs::canonicalize(root)?,
             last: None,
@@ -92,7 +92,7 @@ impl Guard {
 
     /// The real directory that `rel`'s last component goes into, creating
     /// missing directories on the way (mode 0777 less umask, like tar).
-    pub fn parent_dir(&mut self, rel: &Path) -> Result<PathBuf, GuardError> {
+    pub(crate) fn parent_dir(&mut self, rel: &Path) -> Result<PathBuf, GuardError> {
         let parent = rel.parent().unwrap_or(Path::new(""));
         if let Some((cached_rel, resolved)) = &self.last
             && cached_rel == parent
@@ -106,12 +106,12 @@ impl Guard {
 
     /// The real path of an existing directory entry `rel` (itself resolved
     /// through symlinks that stay inside), or where to create it.
-    pub fn dir_path(&mut self, rel: &Path) -> Result<PathBuf, GuardError> {
+    pub(crate) fn dir_path(&mut self, rel: &Path) -> Result<PathBuf, GuardError> {
         self.resolve_dir(rel, true)
     }
 
     /// Where a hard link's target lives, checked by the same rules.
-    pub fn link_target(&mut self, target: &Path) -> Result<PathBuf, GuardError> {
+    pub(crate) fn link_target(&mut self, target: &Path) -> Result<PathBuf, GuardError> {
         let shown = target.display().to_string();
         let name = target.file_name().ok_or_else(|| Violation::LinkMissing {
             target: shown.clone(),
@@ -218,7 +218,7 @@ impl Guard {
 
 /// What resolving a path can fail with.
 #[derive(Debug, thiserror::Error)]
-pub enum GuardError {
+pub(crate) enum GuardError {
     #[error(transparent)]
     Unsafe(#[from] Violation),
     #[error(transparent)]
@@ -226,7 +226,7 @@ pub enum GuardError {
 }
 
 /// Rule 5, in one place.
-pub fn check_device(allowed: bool, is_root: bool) -> Result<(), Violation> {
+pub(crate) fn check_device(allowed: bool, is_root: bool) -> Result<(), Violation> {
     if allowed && is_root {
         Ok(())
     } else {

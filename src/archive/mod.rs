@@ -4,22 +4,22 @@
 //! prints them like `tar -tv`; [`owners`] maps user and group names to
 //! ids.
 
-pub mod guard;
+pub(crate) mod guard;
 pub mod header;
 pub mod list;
 pub mod options;
 pub mod owners;
 pub mod pack;
-pub mod pax;
-pub mod readahead;
-pub mod reader;
-pub mod route;
-pub mod sparse;
-pub mod splice;
+pub(crate) mod pax;
+pub(crate) mod readahead;
+pub(crate) mod reader;
+pub(crate) mod route;
+pub(crate) mod sparse;
+pub(crate) mod splice;
 pub mod time;
 pub mod unpack;
-pub mod ustar;
-pub mod walk;
+pub(crate) mod ustar;
+pub(crate) mod walk;
 
 use std::io;
 

@@ -11,12 +11,12 @@ fn corrupt(message: impl Into<String>) -> Error {
 
 /// One `KEY=VALUE` record; the value is bytes (it may not be UTF-8, e.g.
 /// under `hdrcharset=BINARY`).
-pub type Record = (String, Vec<u8>);
+pub(crate) type Record = (String, Vec<u8>);
 
 /// Parse every record of an extended header's data. Trailing NUL padding is
 /// allowed (some writers pad the member); anything else malformed is an
 /// error naming what is wrong.
-pub fn parse(data: &[u8]) -> Result<Vec<Record>, Error> {
+pub(crate) fn parse(data: &[u8]) -> Result<Vec<Record>, Error> {
     let mut records = Vec::new();
     let mut rest = data;
     while !rest.is_empty() {
@@ -51,9 +51,10 @@ pub fn parse(data: &[u8]) -> Result<Vec<Record>, Error> {
     Ok(records)
 }
 
-/// Encode records in the same form (used for the sparse headers `pack`
-/// and `--splice` write; the tar crate's builder writes the rest).
-pub fn encode(records: &[(&str, &[u8])]) -> Vec<u8> {
+/// Encode records in the same form: the parser's tests write with it
+/// (pack's PAX headers come from the tar crate's builder).
+#[cfg(test)]
+fn encode(records: &[(&str, &[u8])]) -> Vec<u8> {
     let mut out = Vec::new();
     for (key, value) in records {
         // LEN counts its own digits: grow until it is consistent.
@@ -70,7 +71,7 @@ pub fn encode(records: &[(&str, &[u8])]) -> Vec<u8> {
 }
 
 /// The value of the last record named `key` (later records override).
-pub fn get<'a>(records: &'a [Record], key: &str) -> Option<&'a [u8]> {
+pub(crate) fn get<'a>(records: &'a [Record], key: &str) -> Option<&'a [u8]> {
     records
         .iter()
         .rev()
@@ -79,7 +80,7 @@ pub fn get<'a>(records: &'a [Record], key: &str) -> Option<&'a [u8]> {
 }
 
 /// A record's value as an unsigned decimal.
-pub fn number(value: &[u8]) -> Option<u64> {
+pub(crate) fn number(value: &[u8]) -> Option<u64> {
     std::str::from_utf8(value).ok()?.trim().parse().ok()
 }
 

@@ -67,7 +67,7 @@ impl Default for ReadAheadConfig {
 
 /// Bytes that may be buffered, and the buffers themselves: closed when the
 /// writer stops, so nothing waits for room that will never come.
-pub struct Budget {
+pub(crate) struct Budget {
     state: Mutex<State>,
     freed: Condvar,
     limit: u64,
@@ -86,7 +86,7 @@ struct State {
 }
 
 impl Budget {
-    pub fn new(bytes: u64) -> Budget {
+    pub(crate) fn new(bytes: u64) -> Budget {
         Budget {
             state: Mutex::new(State {
                 available: bytes,
@@ -131,7 +131,7 @@ impl Budget {
     }
 
     /// The writer has stopped: wake and refuse every waiter.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         self.lock().closed = true;
         self.freed.notify_all();
     }
@@ -143,7 +143,7 @@ impl Budget {
 
 /// Room for `n` bytes and the buffer that fills it, both given back to the
 /// budget when dropped.
-pub struct Loan<'a> {
+pub(crate) struct Loan<'a> {
     budget: &'a Budget,
     n: u64,
     data: Vec<u8>,
@@ -171,7 +171,7 @@ impl Drop for Loan<'_> {
 }
 
 /// One chunk as read: fewer bytes than asked means the file ended there.
-pub struct Chunk<'a> {
+pub(crate) struct Chunk<'a> {
     loan: Loan<'a>,
     asked: usize,
     error: Option<io::Error>,
@@ -180,7 +180,7 @@ pub struct Chunk<'a> {
 /// A small file read whole by a reader: opened, stat'ed, read, checked for
 /// growth and change, closed — every round trip of it off the writer's
 /// path, which matters most where each one waits on a network volume.
-pub enum Whole<'a> {
+pub(crate) enum Whole<'a> {
     /// It could not be opened (or stat'ed once open).
     Failed(io::Error),
     Read {
@@ -226,19 +226,19 @@ struct WholeJob<'a> {
 }
 
 /// The reader pool's front: the walk stats, opens and plans reads here.
-pub struct ReadAhead<'a> {
+pub(crate) struct ReadAhead<'a> {
     jobs: Sender<Job<'a>>,
     budget: &'a Budget,
     chunk: u64,
 }
 
 /// Chunks of one file, in order, as the walk plans them.
-pub type Chunks<'a> = Receiver<Receiver<Chunk<'a>>>;
+pub(crate) type Chunks<'a> = Receiver<Receiver<Chunk<'a>>>;
 
 impl<'a> ReadAhead<'a> {
     /// Start `config.readers` threads in `scope`; they stop when the last
     /// `ReadAhead` is dropped.
-    pub fn start<'scope>(
+    pub(crate) fn start<'scope>(
         scope: &'scope std::thread::Scope<'scope, '_>,
         config: &ReadAheadConfig,
         budget: &'a Budget,
@@ -278,13 +278,13 @@ impl<'a> ReadAhead<'a> {
     }
 
     /// The largest file read whole by one reader.
-    pub fn small(&self) -> u64 {
+    pub(crate) fn small(&self) -> u64 {
         self.chunk
     }
 
     /// Stat `paths` in parallel (`follow`: through symlinks); the answers
     /// come in `paths`' order.
-    pub fn stat_all(
+    pub(crate) fn stat_all(
         &self,
         paths: impl Iterator<Item = PathBuf>,
         follow: bool,
@@ -304,7 +304,7 @@ impl<'a> ReadAhead<'a> {
 
     /// Read the small file at `path` (`size` by the walk's stat) whole, on
     /// a reader, once the budget has room. None once the writer stopped.
-    pub fn whole(&self, path: PathBuf, size: u64) -> Option<Receiver<Whole<'a>>> {
+    pub(crate) fn whole(&self, path: PathBuf, size: u64) -> Option<Receiver<Whole<'a>>> {
         let loan = self.budget.lend(size.min(self.chunk))?;
         let (reply, answer) = crossbeam_channel::bounded(1);
         let job = Job::Whole(WholeJob { path, loan, reply });
@@ -315,7 +315,12 @@ impl<'a> ReadAhead<'a> {
     /// Queue the reads of `file`'s first `size` bytes, chunk by chunk as
     /// the budget allows, handing each chunk's slot to `slots` in order.
     /// Returns false once the writer has stopped.
-    pub fn plan(&self, file: &Arc<File>, size: u64, slots: &Sender<Receiver<Chunk<'a>>>) -> bool {
+    pub(crate) fn plan(
+        &self,
+        file: &Arc<File>,
+        size: u64,
+        slots: &Sender<Receiver<Chunk<'a>>>,
+    ) -> bool {
         let mut offset = 0;
         while offset < size {
             let asked = self.chunk.min(size - offset);
@@ -415,12 +420,12 @@ fn read_whole(job: WholeJob<'_>) {
 }
 
 /// Whether `file` has bytes past `size` (it grew as it was read).
-pub fn grew(file: &File, size: u64) -> bool {
+pub(crate) fn grew(file: &File, size: u64) -> bool {
     file.read_at(&mut [0u8; 1], size).is_ok_and(|n| n > 0)
 }
 
 /// Whether `file`'s size or mtime differs from `md` (it changed while read).
-pub fn changed_since(file: &File, md: &Metadata) -> bool {
+pub(crate) fn changed_since(file: &File, md: &Metadata) -> bool {
     use std::os::unix::fs::MetadataExt;
     file.metadata().is_ok_and(|after| {
         after.len() != md.len()
@@ -431,7 +436,7 @@ pub fn changed_since(file: &File, md: &Metadata) -> bool {
 
 /// A file's data as the readers fetched it, in order: ends where a chunk
 /// came up short (the file shrank) and fails where a read failed.
-pub struct ChunkReader<'a> {
+pub(crate) struct ChunkReader<'a> {
     slots: Chunks<'a>,
     current: Option<Chunk<'a>>,
     pos: usize,
@@ -439,7 +444,7 @@ pub struct ChunkReader<'a> {
 }
 
 impl<'a> ChunkReader<'a> {
-    pub fn new(slots: Chunks<'a>) -> Self {
+    pub(crate) fn new(slots: Chunks<'a>) -> Self {
         ChunkReader {
             slots,
             current: None,

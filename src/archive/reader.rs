@@ -37,7 +37,7 @@ use crate::codec::detect::is_valid_tar_block;
 /// The most an entry's extensions (long names, PAX records, sparse maps)
 /// may take. GNU tar refuses absurd sizes too; real names are a few KiB,
 /// xattrs at most 64 KiB each.
-pub const MAX_EXTENSION: u64 = 4 << 20;
+pub(crate) const MAX_EXTENSION: u64 = 4 << 20;
 
 const BLOCK: usize = 512;
 
@@ -64,7 +64,7 @@ pub enum Kind {
 
 /// One entry with every extension applied.
 #[derive(Debug, Clone)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub name: Vec<u8>,
     pub link: Option<Vec<u8>>,
     pub kind: Kind,
@@ -98,7 +98,7 @@ struct Pending {
     used: u64,
 }
 
-pub struct TarReader<R> {
+pub(crate) struct TarReader<R> {
     inner: R,
     /// Data of the current entry not yet read, and the padding after it.
     data_left: u64,
@@ -116,7 +116,7 @@ pub struct TarReader<R> {
 }
 
 /// Open a (gzip, zstd or plain, detected unless `format` says) tar stream.
-pub fn open<R: Read + Send + 'static>(
+pub(crate) fn open<R: Read + Send + 'static>(
     input: R,
     decoding: decode::Decoding,
 ) -> Result<TarReader<DecodedReader>, Error> {
@@ -126,7 +126,7 @@ pub fn open<R: Read + Send + 'static>(
 }
 
 impl<R: Read> TarReader<R> {
-    pub fn new(inner: R) -> TarReader<R> {
+    pub(crate) fn new(inner: R) -> TarReader<R> {
         TarReader {
             inner,
             data_left: 0,
@@ -142,13 +142,13 @@ impl<R: Read> TarReader<R> {
     }
 
     /// Warnings met since the last call (e.g. a lone zero block).
-    pub fn take_warnings(&mut self) -> Vec<String> {
+    pub(crate) fn take_warnings(&mut self) -> Vec<String> {
         std::mem::take(&mut self.warnings)
     }
 
     /// The next entry, or `None` after the end-of-archive marker — by then
     /// the input has been read and checked to its very end.
-    pub fn next_entry(&mut self) -> Result<Option<Entry>, Error> {
+    pub(crate) fn next_entry(&mut self) -> Result<Option<Entry>, Error> {
         self.skip_data()?;
         let mut pending = Pending::default();
         loop {
@@ -199,7 +199,7 @@ impl<R: Read> TarReader<R> {
 
     /// Read the current entry's stored data; 0 at its end. A stream that
     /// ends first is a truncation naming the entry and where it was cut.
-    pub fn read_data(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
+    pub(crate) fn read_data(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
         let want = (buf.len() as u64).min(self.data_left) as usize;
         if want == 0 {
             return Ok(0);
@@ -243,7 +243,7 @@ impl<R: Read> TarReader<R> {
     }
 
     /// Skip what is left of the current entry's data and its padding.
-    pub fn skip_data(&mut self) -> Result<(), Error> {
+    pub(crate) fn skip_data(&mut self) -> Result<(), Error> {
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.resize(64 * 1024, 0);
         while self.data_left > 0 {
@@ -259,11 +259,6 @@ impl<R: Read> TarReader<R> {
         }
         self.scratch = scratch;
         Ok(())
-    }
-
-    /// The input, e.g. to hand back a decoder.
-    pub fn into_inner(self) -> R {
-        self.inner
     }
 
     /// Read until `buf` is full or EOF; returns how much was read.

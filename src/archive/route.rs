@@ -62,13 +62,13 @@ struct Running {
 }
 
 /// Every route, and the commands started so far.
-pub struct Routes {
+pub(crate) struct Routes {
     routes: Vec<Route>,
     running: Vec<Option<Running>>,
 }
 
 impl Routes {
-    pub fn new(routes: Vec<Route>) -> Routes {
+    pub(crate) fn new(routes: Vec<Route>) -> Routes {
         let running = routes.iter().map(|_| None).collect();
         Routes { routes, running }
     }
@@ -88,7 +88,11 @@ impl Routes {
     }
 
     /// Send the entry to its route's command; false if it has no route.
-    pub fn take<R: Read>(&mut self, entry: &Entry, tar: &mut TarReader<R>) -> Result<bool, Error> {
+    pub(crate) fn take<R: Read>(
+        &mut self,
+        entry: &Entry,
+        tar: &mut TarReader<R>,
+    ) -> Result<bool, Error> {
         let Some((i, rest)) = self.matching(&entry.name) else {
             return Ok(false);
         };
@@ -167,7 +171,7 @@ impl Routes {
 
     /// The input ended cleanly: end every stream, then every command must
     /// exit 0. Returns the prefixes that matched nothing, to be reported.
-    pub fn finish(mut self) -> Result<Vec<String>, Error> {
+    pub(crate) fn finish(mut self) -> Result<Vec<String>, Error> {
         let mut unused = Vec::new();
         for i in 0..self.routes.len() {
             let Some(mut running) = self.running[i].take() else {

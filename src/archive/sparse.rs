@@ -68,14 +68,14 @@ impl SparseMap {
 
 /// Which PAX sparse format an entry's records announce, if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PaxSparse {
+pub(crate) enum PaxSparse {
     /// 0.0 or 0.1: the map is in the records.
     InRecords,
     /// 1.0: the map is at the start of the data.
     InData,
 }
 
-pub fn pax_kind(records: &[Record]) -> Option<PaxSparse> {
+pub(crate) fn pax_kind(records: &[Record]) -> Option<PaxSparse> {
     if pax::get(records, "GNU.sparse.major") == Some(b"1") {
         Some(PaxSparse::InData)
     } else if pax::get(records, "GNU.sparse.map").is_some()
@@ -89,7 +89,7 @@ pub fn pax_kind(records: &[Record]) -> Option<PaxSparse> {
 
 /// The file's real size from the records (`GNU.sparse.realsize` in 1.0,
 /// `GNU.sparse.size` before).
-pub fn pax_real_size(records: &[Record]) -> Option<u64> {
+pub(crate) fn pax_real_size(records: &[Record]) -> Option<u64> {
     pax::get(records, "GNU.sparse.realsize")
         .or_else(|| pax::get(records, "GNU.sparse.size"))
         .and_then(pax::number)
@@ -97,7 +97,7 @@ pub fn pax_real_size(records: &[Record]) -> Option<u64> {
 
 /// The map of a 0.0 (repeated offset/numbytes records) or 0.1
 /// (`GNU.sparse.map=off,len,…`) entry.
-pub fn pax_records_regions(records: &[Record]) -> Result<Vec<Region>, Error> {
+pub(crate) fn pax_records_regions(records: &[Record]) -> Result<Vec<Region>, Error> {
     let bad = || corrupt("malformed PAX sparse map");
     if let Some(map) = pax::get(records, "GNU.sparse.map") {
         let numbers: Vec<u64> = std::str::from_utf8(map)
@@ -135,7 +135,7 @@ pub fn pax_records_regions(records: &[Record]) -> Result<Vec<Region>, Error> {
 /// a block) from the start of an entry's data, one block at a time from
 /// `next_block`; `max_bytes` bounds it. Returns the map and the bytes it
 /// took.
-pub fn read_map_1_0(
+pub(crate) fn read_map_1_0(
     mut next_block: impl FnMut() -> Result<[u8; 512], Error>,
     max_bytes: u64,
 ) -> Result<(Vec<Region>, u64), Error> {
@@ -180,7 +180,7 @@ pub fn read_map_1_0(
 }
 
 /// The 1.0 map for `regions`, padded to whole blocks.
-pub fn encode_map_1_0(regions: &[Region]) -> Vec<u8> {
+pub(crate) fn encode_map_1_0(regions: &[Region]) -> Vec<u8> {
     let mut out = format!("{}\n", regions.len()).into_bytes();
     for r in regions {
         out.extend_from_slice(format!("{}\n{}\n", r.offset, r.len).as_bytes());
@@ -192,7 +192,7 @@ pub fn encode_map_1_0(regions: &[Region]) -> Vec<u8> {
 /// The data regions of `file` (of `size` bytes) as the file system reports
 /// them. A file with no holes is one region; a file system without
 /// SEEK_DATA support reports one region too (the kernel's fallback).
-pub fn data_regions(file: &File, size: u64) -> io::Result<Vec<Region>> {
+pub(crate) fn data_regions(file: &File, size: u64) -> io::Result<Vec<Region>> {
     use nix::unistd::{Whence, lseek};
     let fd = file;
     let mut regions = Vec::new();
@@ -230,7 +230,7 @@ pub fn data_regions(file: &File, size: u64) -> io::Result<Vec<Region>> {
 
 /// Reads a file's data regions one after another (with `pread`, so the
 /// file's own offset is untouched): the data part of a sparse member.
-pub struct RegionReader<'a> {
+pub(crate) struct RegionReader<'a> {
     file: &'a File,
     regions: &'a [Region],
     index: usize,
@@ -238,7 +238,7 @@ pub struct RegionReader<'a> {
 }
 
 impl<'a> RegionReader<'a> {
-    pub fn new(file: &'a File, regions: &'a [Region]) -> Self {
+    pub(crate) fn new(file: &'a File, regions: &'a [Region]) -> Self {
         RegionReader {
             file,
             regions,

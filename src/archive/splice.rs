@@ -18,7 +18,7 @@ use super::{Error, show};
 use crate::progress::Progress;
 
 /// Copy all entries of `input` into `builder`; returns how many.
-pub fn splice<W: Write>(
+pub(crate) fn splice<W: Write>(
     builder: &mut Builder<W>,
     input: impl Read + Send + 'static,
     source: &str,

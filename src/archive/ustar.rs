@@ -8,30 +8,30 @@
 use std::ops::Range;
 
 /// The permission bits, octal.
-pub const MODE: Range<usize> = 100..108;
+pub(crate) const MODE: Range<usize> = 100..108;
 /// The owner's numeric id.
-pub const UID: Range<usize> = 108..116;
+pub(crate) const UID: Range<usize> = 108..116;
 /// The group's numeric id.
-pub const GID: Range<usize> = 116..124;
+pub(crate) const GID: Range<usize> = 116..124;
 /// The member's stored size.
-pub const SIZE: Range<usize> = 124..136;
+pub(crate) const SIZE: Range<usize> = 124..136;
 /// The modification time, seconds since the epoch.
-pub const MTIME: Range<usize> = 136..148;
+pub(crate) const MTIME: Range<usize> = 136..148;
 /// The header checksum, summed with these bytes taken as spaces.
-pub const CHKSUM: Range<usize> = 148..156;
+pub(crate) const CHKSUM: Range<usize> = 148..156;
 /// The type flag: `0` file, `5` directory, `L`/`K`/`x`/`g` extensions, ….
-pub const TYPEFLAG: usize = 156;
+pub(crate) const TYPEFLAG: usize = 156;
 /// `ustar\0` (POSIX) or `ustar ` (GNU); absent in v7 headers.
-pub const MAGIC: Range<usize> = 257..263;
+pub(crate) const MAGIC: Range<usize> = 257..263;
 /// The owner's name (ustar and GNU only).
-pub const UNAME: Range<usize> = 265..297;
+pub(crate) const UNAME: Range<usize> = 265..297;
 /// The group's name (ustar and GNU only).
-pub const GNAME: Range<usize> = 297..329;
+pub(crate) const GNAME: Range<usize> = 297..329;
 /// A device's major number.
-pub const DEVMAJOR: Range<usize> = 329..337;
+pub(crate) const DEVMAJOR: Range<usize> = 329..337;
 /// A device's minor number.
-pub const DEVMINOR: Range<usize> = 337..345;
+pub(crate) const DEVMINOR: Range<usize> = 337..345;
 /// GNU: where a multi-volume member's continuation starts.
-pub const GNU_OFFSET: Range<usize> = 369..381;
+pub(crate) const GNU_OFFSET: Range<usize> = 369..381;
 /// GNU old sparse: the member's size once its holes are filled.
-pub const GNU_REALSIZE: Range<usize> = 483..495;
+pub(crate) const GNU_REALSIZE: Range<usize> = 483..495;

@@ -27,7 +27,7 @@ use super::readahead::{Chunks, ReadAhead, Whole};
 use super::sparse::{self, SparseMap};
 
 /// One thing for the writer to do, in archive order.
-pub enum Step<'a> {
+pub(crate) enum Step<'a> {
     Warn(String),
     /// A path that could not be stat'ed, opened or listed: fatal, or a
     /// warning with `--ignore-failed-read`.
@@ -57,7 +57,7 @@ pub enum Step<'a> {
 }
 
 /// A regular file, opened: its size and times are those of what was opened.
-pub struct OpenFile<'a> {
+pub(crate) struct OpenFile<'a> {
     pub path: PathBuf,
     pub name: Vec<u8>,
     pub file: Arc<File>,
@@ -65,7 +65,7 @@ pub struct OpenFile<'a> {
     pub data: FileData<'a>,
 }
 
-pub enum FileData<'a> {
+pub(crate) enum FileData<'a> {
     /// Read ahead, chunk by chunk.
     Chunks(Chunks<'a>),
     /// `--sparse` and the file has holes: the writer reads its data regions.
@@ -77,9 +77,9 @@ pub enum FileData<'a> {
 const STAT_WINDOW: usize = 256;
 
 /// The writer has stopped listening.
-pub struct Stopped;
+pub(crate) struct Stopped;
 
-pub struct Walk<'a, 'o> {
+pub(crate) struct Walk<'a, 'o> {
     opts: &'o PackOptions,
     exclude: GlobSet,
     /// (dev, inode) → first member name, for files with several links.
@@ -93,7 +93,7 @@ pub struct Walk<'a, 'o> {
 
 /// The `--exclude` patterns, compiled (before any thread starts, so a bad
 /// pattern is a usage error with nothing written).
-pub fn exclusions(opts: &PackOptions) -> Result<GlobSet, Error> {
+pub(crate) fn exclusions(opts: &PackOptions) -> Result<GlobSet, Error> {
     let mut set = GlobSetBuilder::new();
     let refused = |pattern: &str, reason: String| Error::Pattern {
         pattern: pattern.into(),
@@ -107,7 +107,7 @@ pub fn exclusions(opts: &PackOptions) -> Result<GlobSet, Error> {
 }
 
 impl<'a, 'o> Walk<'a, 'o> {
-    pub fn new(
+    pub(crate) fn new(
         opts: &'o PackOptions,
         exclude: GlobSet,
         steps: Sender<Step<'a>>,
@@ -124,7 +124,7 @@ impl<'a, 'o> Walk<'a, 'o> {
         }
     }
 
-    pub fn run(mut self) -> Result<(), Stopped> {
+    pub(crate) fn run(mut self) -> Result<(), Stopped> {
         let mut base = PathBuf::new();
         for input in &self.opts.inputs {
             match input {

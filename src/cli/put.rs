@@ -54,7 +54,7 @@ pub struct Args {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub grow_every: Option<u32>,
     /// The most parts the store takes: 10,000 on AWS, 1,000 on Scaleway and OVH; the part growth and --expected-size fit in it
-    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    #[arg(long, value_name = "N", default_value_t = crate::s3::parts::MAX_PARTS, value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::s3::parts::MAX_PARTS)))]
     pub max_parts: u32,
     /// Store an empty object when stdin is empty
     #[arg(long)]

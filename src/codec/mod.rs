@@ -5,7 +5,7 @@
 pub mod decode;
 pub mod detect;
 pub mod encode;
-pub mod pgzip;
+pub(crate) mod pgzip;
 pub mod verify;
 
 pub use detect::Format;

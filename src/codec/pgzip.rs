@@ -38,7 +38,7 @@ struct Block {
 type Reply = io::Result<Block>;
 
 /// A `Write` that gzip-compresses on `threads` threads.
-pub struct ParallelGzip<W: Write> {
+pub(crate) struct ParallelGzip<W: Write> {
     out: W,
     block_size: usize,
     filling: Vec<u8>,
@@ -114,7 +114,7 @@ fn looks_incompressible(data: &[u8]) -> bool {
 
 impl<W: Write> ParallelGzip<W> {
     /// `level` is gzip's 1–9 (libdeflate's scale matches it there).
-    pub fn new(out: W, level: u32, threads: usize, block_size: usize) -> io::Result<Self> {
+    pub(crate) fn new(out: W, level: u32, threads: usize, block_size: usize) -> io::Result<Self> {
         let lvl = CompressionLvl::new(level as i32)
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "bad gzip level"))?;
         let threads = threads.max(1);
@@ -154,7 +154,7 @@ impl<W: Write> ParallelGzip<W> {
     }
 
     /// Compress what is buffered, write everything, and return the sink.
-    pub fn finish(mut self) -> io::Result<W> {
+    pub(crate) fn finish(mut self) -> io::Result<W> {
         if !self.filling.is_empty() {
             self.dispatch()?;
         }
@@ -168,7 +168,7 @@ impl<W: Write> ParallelGzip<W> {
 
     /// Give up on the stream: drop buffered data and end the output with a
     /// gzip member that has no body, so every reader reports it truncated.
-    pub fn abandon(mut self) -> io::Result<()> {
+    pub(crate) fn abandon(mut self) -> io::Result<()> {
         self.in_flight.clear();
         self.shutdown();
         self.out.write_all(&TRUNCATED_MEMBER)?;

@@ -7,7 +7,7 @@ use super::error::S3Error;
 
 /// What went wrong, as the SDK said it.
 #[derive(Debug, Clone, Copy)]
-pub enum Failure<'a> {
+pub(crate) enum Failure<'a> {
     /// The store answered with an error.
     Service {
         code: &'a str,
@@ -21,7 +21,7 @@ pub enum Failure<'a> {
 }
 
 /// The error a user sees for `failure` on `bucket`/`key` at `endpoint`.
-pub fn classify(failure: Failure, bucket: &str, key: &str, endpoint: &str) -> S3Error {
+pub(crate) fn classify(failure: Failure, bucket: &str, key: &str, endpoint: &str) -> S3Error {
     match failure {
         Failure::Service {
             code,

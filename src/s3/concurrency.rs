@@ -31,13 +31,13 @@ use std::time::{Duration, Instant};
 
 /// What a transfer starts at before anything is measured: the old fixed
 /// default, the best on loopback.
-pub const START: usize = 4;
+pub(crate) const START: usize = 4;
 
 /// Each step multiplies the level by this.
-pub const GROWTH: usize = 4;
+pub(crate) const GROWTH: usize = 4;
 
 /// Transfers started at a level that must finish before it is judged.
-pub const SAMPLES: usize = 4;
+pub(crate) const SAMPLES: usize = 4;
 
 /// A level after the first is measured over this many of its first
 /// transfer's times: over one, the new connections' first round trips
@@ -50,14 +50,14 @@ const LATER_SPANS: u32 = 2;
 /// s3put's default `--max-memory` (its part buffers): at the ceiling it
 /// reaches 12 × 8 MiB in flight, and peaks at 131 MiB RSS where the AWS
 /// CLI's `s3 cp -` takes 145.
-pub const DEFAULT_PUT_MEMORY: u64 = 112 << 20;
+pub(crate) const DEFAULT_PUT_MEMORY: u64 = 112 << 20;
 
 /// s3get's default `--max-memory` (its range buffers): 31 × 2 MiB in
 /// flight. Far away, the HTTP client's own read buffers come on top, about
 /// 25 MiB for 30 connections: at 64 MiB s3get peaked at 94–101 MiB RSS
 /// (AWS CLI 106–112) and took 2.03–2.14 s for 512 MiB at 80 ms / 20 MB/s
 /// (112 MiB with 4 MiB ranges: 144–149 MiB, 2.17–2.22 s).
-pub const DEFAULT_GET_MEMORY: u64 = 64 << 20;
+pub(crate) const DEFAULT_GET_MEMORY: u64 = 64 << 20;
 
 /// The bytes the part or range buffers may hold (`--max-memory`).
 #[derive(Debug, Clone, Copy, PartialEq)]

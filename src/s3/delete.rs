@@ -25,7 +25,7 @@ pub struct RmOptions {
 
 /// What `s3rm` did: lines for stdout, and the failures.
 #[derive(Debug, Default)]
-pub struct RmReport {
+pub(crate) struct RmReport {
     pub done: Vec<String>,
     pub failed: Vec<(String, String)>,
     /// Said once on stderr (unless `-q`).
@@ -34,7 +34,11 @@ pub struct RmReport {
 
 /// Delete objects (each URL a key, or with `recursive` a prefix), or abort
 /// uploads under a prefix.
-pub async fn rm(store: &Store, urls: &[S3Url], opts: &RmOptions) -> Result<RmReport, S3Error> {
+pub(crate) async fn rm(
+    store: &Store,
+    urls: &[S3Url],
+    opts: &RmOptions,
+) -> Result<RmReport, S3Error> {
     let mut report = RmReport::default();
     for url in urls {
         match (opts.uploads, opts.versions) {

@@ -8,7 +8,7 @@ use super::pages::Incomplete;
 
 /// Failures, named by cause so the one-line message can say what to fix.
 #[derive(Debug, thiserror::Error)]
-pub enum S3Error {
+pub(crate) enum S3Error {
     #[error(
         "no AWS credentials found (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or use --no-sign-request): {0}"
     )]

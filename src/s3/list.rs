@@ -29,7 +29,7 @@ pub struct LsOptions {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum ListError {
+pub(crate) enum ListError {
     #[error(transparent)]
     S3(#[from] S3Error),
     #[error("writing output")]
@@ -59,7 +59,7 @@ fn check_age(key: &str, time: i64, opts: &LsOptions) -> Result<(), ListError> {
 }
 
 /// Print the listing of `url` (a prefix) to `out`.
-pub async fn ls<W: Write>(
+pub(crate) async fn ls<W: Write>(
     store: &Store,
     url: &S3Url,
     opts: &LsOptions,
@@ -257,7 +257,7 @@ fn print_object<W: Write>(o: &ListedObject, opts: &LsOptions, out: &mut W) -> st
 }
 
 /// `1.5 GiB`-style sizes for `-h`.
-pub fn human(bytes: u64) -> String {
+pub(crate) fn human(bytes: u64) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
     let mut value = bytes as f64;
     let mut unit = 0;
@@ -273,7 +273,7 @@ pub fn human(bytes: u64) -> String {
 }
 
 /// Print in-progress multipart uploads under `url`.
-pub async fn uploads<W: Write>(
+pub(crate) async fn uploads<W: Write>(
     store: &Store,
     url: &S3Url,
     json: bool,

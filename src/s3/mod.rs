@@ -7,21 +7,20 @@
 //! [`concurrency`] how many transfers are in flight within the memory
 //! budget, [`rate`] the `--limit-rate` token bucket.
 
-pub mod classify;
-pub mod client;
-pub mod concurrency;
-pub mod delete;
-pub mod download;
-pub mod error;
-pub mod list;
-pub mod pages;
-pub mod parts;
-pub mod prune;
+pub(crate) mod classify;
+pub(crate) mod client;
+pub(crate) mod concurrency;
+pub(crate) mod delete;
+pub(crate) mod download;
+pub(crate) mod error;
+pub(crate) mod list;
+pub(crate) mod pages;
+pub(crate) mod parts;
+pub(crate) mod prune;
 pub mod rate;
-pub mod upload;
+pub(crate) mod upload;
 pub mod url;
-pub mod versions;
+pub(crate) mod versions;
 
-pub use client::{Connection, Store};
-pub use error::S3Error;
+pub(crate) use client::{Connection, Store};
 pub use url::S3Url;

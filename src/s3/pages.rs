@@ -10,7 +10,7 @@ use std::collections::HashSet;
 
 /// What a listing page says about itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Page {
+pub(crate) struct Page {
     /// `IsTruncated`; None when the page did not say (a cut body).
     pub truncated: Option<bool>,
     /// Where the next page starts (the continuation token, or the
@@ -24,7 +24,7 @@ pub struct Page {
 
 /// Why a listing is not complete.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Incomplete {
+pub(crate) enum Incomplete {
     #[error("a listing page does not say whether more follows (IsTruncated missing: cut short?)")]
     Unsaid,
     #[error("a listing page says more follows but not where (no continuation)")]
@@ -37,14 +37,14 @@ pub enum Incomplete {
 
 /// The continuations seen so far in one listing.
 #[derive(Debug, Default)]
-pub struct Pages {
+pub(crate) struct Pages {
     seen: HashSet<String>,
 }
 
 impl Pages {
     /// Where to continue after `page` (None: the listing is complete), or
     /// why it cannot be trusted.
-    pub fn next(&mut self, page: Page) -> Result<Option<String>, Incomplete> {
+    pub(crate) fn next(&mut self, page: Page) -> Result<Option<String>, Incomplete> {
         if let Some(count) = page.key_count
             && usize::try_from(count).ok() != Some(page.entries)
         {

@@ -4,22 +4,22 @@
 //! Plain arithmetic, no I/O, table-tested.
 
 /// S3's limits.
-pub const MIN_PART: u64 = 5 << 20;
-pub const MAX_PART: u64 = 5 << 30;
-pub const MAX_PARTS: u32 = 10_000;
+pub(crate) const MIN_PART: u64 = 5 << 20;
+pub(crate) const MAX_PART: u64 = 5 << 30;
+pub(crate) const MAX_PARTS: u32 = 10_000;
 
 /// The metadata key under which s3put records a growing part size (the
 /// `grow_every` it used), so that s3get knows where each part ends and can
 /// verify each part's checksum. Uniform layouts need no record.
-pub const GROWTH_KEY: &str = "s3pipe-part-growth";
+pub(crate) const GROWTH_KEY: &str = "s3pipe-part-growth";
 
 /// The metadata key under which s3put records its first part's size, for
 /// stores whose HEAD ignores `partNumber` (Ceph RGW 16): with the ETag's
 /// `-N` and the growth record it gives every part's bounds.
-pub const PART_SIZE_KEY: &str = "s3pipe-part-size";
+pub(crate) const PART_SIZE_KEY: &str = "s3pipe-part-size";
 
 /// The first part's size a object's metadata records.
-pub fn recorded_part_size(metadata: &[(String, String)]) -> Option<u64> {
+pub(crate) fn recorded_part_size(metadata: &[(String, String)]) -> Option<u64> {
     metadata
         .iter()
         .find(|(k, _)| k == PART_SIZE_KEY)
@@ -29,13 +29,13 @@ pub fn recorded_part_size(metadata: &[(String, String)]) -> Option<u64> {
 /// Part `n`'s size (1-based) when parts start at `base` and double every
 /// `every` parts, up to S3's 5 GiB: the one definition s3put uploads by and
 /// s3get reads back by.
-pub fn grown_part_size(base: u64, n: u32, every: u32) -> u64 {
+pub(crate) fn grown_part_size(base: u64, n: u32, every: u32) -> u64 {
     let doublings = (n.saturating_sub(1) / every.max(1)).min(20);
     (base << doublings).min(MAX_PART)
 }
 
 /// The growth a object's metadata records (`s3pipe-part-growth: N`).
-pub fn growth(metadata: &[(String, String)]) -> Option<u32> {
+pub(crate) fn growth(metadata: &[(String, String)]) -> Option<u32> {
     metadata
         .iter()
         .find(|(k, _)| k == GROWTH_KEY)
@@ -46,7 +46,7 @@ pub fn growth(metadata: &[(String, String)]) -> Option<u32> {
 /// every part but the last has the first one's size, or doubles every
 /// `every` parts. `None` unless the layout adds up to `size` exactly (the
 /// last part holds at least a byte, at most its size).
-pub fn ends(size: u64, parts: u32, first: u64, every: Option<u32>) -> Option<Vec<u64>> {
+pub(crate) fn ends(size: u64, parts: u32, first: u64, every: Option<u32>) -> Option<Vec<u64>> {
     if first == 0 || parts == 0 {
         return None;
     }
@@ -67,7 +67,7 @@ pub fn ends(size: u64, parts: u32, first: u64, every: Option<u32>) -> Option<Vec
 /// The ETag S3 gives a multipart upload: the MD5 of its parts' MD5s (each
 /// part's ETag, hex), hex, then `-N`. None when a part's ETag is no MD5
 /// (SSE-KMS, some stores): then it proves nothing.
-pub fn multipart_etag(part_etags: &[&str]) -> Option<String> {
+pub(crate) fn multipart_etag(part_etags: &[&str]) -> Option<String> {
     use md5::Digest;
     let mut whole = md5::Md5::default();
     for etag in part_etags {

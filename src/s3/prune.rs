@@ -15,7 +15,7 @@ use crate::retention::{self, Item, Policy, Verdict};
 
 /// What `s3prune` decided and did.
 #[derive(Debug, Default)]
-pub struct PruneReport {
+pub(crate) struct PruneReport {
     /// One line per key: `keep KEY (rules)`, `remove KEY`, or why kept.
     pub lines: Vec<String>,
     pub removed: usize,
@@ -41,7 +41,7 @@ pub struct PruneOptions {
 /// still locked is kept (`keep KEY (locked until …)`), the others lose
 /// every version, and keys an earlier delete only hid behind a marker
 /// are removed for good once nothing holds them.
-pub async fn prune(
+pub(crate) async fn prune(
     store: &Store,
     url: &S3Url,
     opts: &PruneOptions,

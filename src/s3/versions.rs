@@ -17,10 +17,10 @@ use super::error::S3Error;
 
 /// Every version and delete marker under a prefix, by key.
 #[derive(Debug, Default)]
-pub struct Keys(BTreeMap<String, Vec<Version>>);
+pub(crate) struct Keys(BTreeMap<String, Vec<Version>>);
 
 impl Keys {
-    pub async fn list(store: &Store, bucket: &str, prefix: &str) -> Result<Keys, S3Error> {
+    pub(crate) async fn list(store: &Store, bucket: &str, prefix: &str) -> Result<Keys, S3Error> {
         let mut keys = Keys::default();
         for v in store.list_versions(bucket, prefix).await? {
             keys.0.entry(v.key.clone()).or_default().push(v);
@@ -29,19 +29,19 @@ impl Keys {
     }
 
     /// Every key that has a version or a delete marker.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
         self.0.keys().map(String::as_str)
     }
 
     /// Keys with a current version (what a plain listing shows), with it.
-    pub fn current(&self) -> impl Iterator<Item = &Version> {
+    pub(crate) fn current(&self) -> impl Iterator<Item = &Version> {
         self.0
             .values()
             .filter_map(|vs| vs.iter().find(|v| v.latest && !v.delete_marker))
     }
 
     /// Keys hidden by a delete marker: deleted, their data still stored.
-    pub fn deleted(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn deleted(&self) -> impl Iterator<Item = &str> {
         self.0
             .iter()
             .filter(|(_, vs)| vs.iter().any(|v| v.latest && v.delete_marker))
@@ -50,7 +50,7 @@ impl Keys {
 
     /// Every (key, version id) of `names`, markers included: what deletes
     /// them for good.
-    pub fn every_version(&self, names: &[String]) -> Vec<(String, Option<String>)> {
+    pub(crate) fn every_version(&self, names: &[String]) -> Vec<(String, Option<String>)> {
         names
             .iter()
             .flat_map(|k| self.0.get(k).into_iter().flatten())
@@ -61,7 +61,7 @@ impl Keys {
     /// What holds any version of `names` at `now`: a HEAD of each version
     /// that is not a delete marker (markers are never locked). None: every
     /// version can be deleted.
-    pub async fn hold(
+    pub(crate) async fn hold(
         &self,
         store: &Store,
         bucket: &str,
@@ -90,7 +90,7 @@ impl Keys {
 /// Why a key cannot be deleted yet: the latest retain-until date among its
 /// versions, and whether one has a legal hold.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Hold {
+pub(crate) struct Hold {
     pub until: Option<i64>,
     pub legal_hold: bool,
 }

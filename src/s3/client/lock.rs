@@ -15,7 +15,7 @@ use crate::s3::pages::{Page, Pages};
 
 /// A bucket's Object Lock configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LockConfig {
+pub(crate) struct LockConfig {
     /// The bucket was created with Object Lock (and so has versioning).
     pub enabled: bool,
     /// The retention every new version gets unless its upload names one.
@@ -24,7 +24,7 @@ pub struct LockConfig {
 
 /// A bucket's default retention: a mode and a period in days or years.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DefaultRetention {
+pub(crate) struct DefaultRetention {
     pub mode: LockMode,
     pub days: Option<i32>,
     pub years: Option<i32>,
@@ -32,7 +32,7 @@ pub struct DefaultRetention {
 
 /// One version (or delete marker) of a key, from ListObjectVersions.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Version {
+pub(crate) struct Version {
     pub key: String,
     pub version_id: String,
     /// The key's current version (or the marker that hides it).
@@ -47,7 +47,7 @@ pub struct Version {
 /// hold, as HEAD reports them (AWS omits them without
 /// s3:GetObjectRetention / s3:GetObjectLegalHold).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Retention {
+pub(crate) struct Retention {
     pub mode: Option<LockMode>,
     /// Unix seconds.
     pub until: Option<i64>,
@@ -56,7 +56,7 @@ pub struct Retention {
 
 impl Retention {
     /// Would the store refuse to delete this version at `now`?
-    pub fn holds_at(&self, now: i64) -> bool {
+    pub(crate) fn holds_at(&self, now: i64) -> bool {
         self.legal_hold || self.until.is_some_and(|t| t > now)
     }
 }
@@ -81,7 +81,7 @@ impl Store {
     /// ObjectLockConfigurationNotFoundError; a store without Object Lock
     /// at all (Garage, s3s-fs) answers NotImplemented: both are "not
     /// enabled".
-    pub async fn lock_config(&self, bucket: &str) -> Result<LockConfig, S3Error> {
+    pub(crate) async fn lock_config(&self, bucket: &str) -> Result<LockConfig, S3Error> {
         let asked = self
             .client
             .get_object_lock_configuration()
@@ -120,7 +120,11 @@ impl Store {
     }
 
     /// Every version and delete marker under `prefix` (all pages).
-    pub async fn list_versions(&self, bucket: &str, prefix: &str) -> Result<Vec<Version>, S3Error> {
+    pub(crate) async fn list_versions(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Vec<Version>, S3Error> {
         let (mut versions, mut pages) = (Vec::new(), Pages::default());
         let (mut key_marker, mut id_marker) = (None::<String>, None::<String>);
         loop {
@@ -173,7 +177,7 @@ impl Store {
     }
 
     /// The retention and legal hold on one version (None: the current one).
-    pub async fn retention(
+    pub(crate) async fn retention(
         &self,
         bucket: &str,
         key: &str,
@@ -196,7 +200,7 @@ impl Store {
     /// Ceph RGW 16 and moto ignore the lock headers of
     /// CreateMultipartUpload (AWS keeps them), and an unlocked backup
     /// reported as locked is what Object Lock exists to prevent.
-    pub async fn ensure_lock(
+    pub(crate) async fn ensure_lock(
         &self,
         bucket: &str,
         key: &str,

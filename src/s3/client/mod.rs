@@ -55,7 +55,7 @@ use bytes::Bytes;
 
 mod lock;
 
-pub use lock::{DefaultRetention, LockConfig, Retention, Version};
+pub(crate) use lock::{Retention, Version};
 
 use super::classify::{Failure, classify};
 use super::error::S3Error;
@@ -118,7 +118,7 @@ macro_rules! with_body {
 /// A part or object to store, with its CRC32C when the caller computed it
 /// as the bytes came in (cheaper than a second pass here).
 #[derive(Debug, Clone)]
-pub struct PutBody {
+pub(crate) struct PutBody {
     pub data: Bytes,
     pub crc32c: Option<u32>,
 }
@@ -226,7 +226,7 @@ impl LockMode {
 
 /// An object's identity and size, from HEAD.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObjectInfo {
+pub(crate) struct ObjectInfo {
     pub size: u64,
     pub etag: String,
     pub version_id: Option<String>,
@@ -287,26 +287,26 @@ impl Algorithm {
 }
 
 /// One running checksum of `Algorithm`, the SDK's own implementation.
-pub struct Hasher(Box<dyn aws_smithy_checksums::http::HttpChecksum>);
+pub(crate) struct Hasher(Box<dyn aws_smithy_checksums::http::HttpChecksum>);
 
 impl Hasher {
-    pub fn new(alg: Algorithm) -> Hasher {
+    pub(crate) fn new(alg: Algorithm) -> Hasher {
         Hasher(alg.smithy().into_impl())
     }
 
-    pub fn update(&mut self, bytes: &[u8]) {
+    pub(crate) fn update(&mut self, bytes: &[u8]) {
         self.0.update(bytes);
     }
 
     /// The checksum's bytes (big-endian for the CRCs).
-    pub fn finish(self) -> Vec<u8> {
+    pub(crate) fn finish(self) -> Vec<u8> {
         self.0.finalize().to_vec()
     }
 }
 
 /// One listed object.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListedObject {
+pub(crate) struct ListedObject {
     pub key: String,
     pub size: u64,
     /// Unix seconds.
@@ -314,7 +314,7 @@ pub struct ListedObject {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Listing {
+pub(crate) struct Listing {
     pub objects: Vec<ListedObject>,
     /// Common prefixes (with a delimiter).
     pub prefixes: Vec<String>,
@@ -322,7 +322,7 @@ pub struct Listing {
 
 /// One in-progress multipart upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Upload {
+pub(crate) struct Upload {
     pub key: String,
     pub upload_id: String,
     pub initiated: i64,
@@ -330,7 +330,7 @@ pub struct Upload {
 
 /// A part as the store acknowledged it.
 #[derive(Debug, Clone)]
-pub struct PartDone {
+pub(crate) struct PartDone {
     pub number: i32,
     pub etag: String,
     checksum: Option<String>,
@@ -339,7 +339,7 @@ pub struct PartDone {
 
 /// A connected store.
 #[derive(Clone)]
-pub struct Store {
+pub(crate) struct Store {
     client: aws_sdk_s3::Client,
     endpoint: String,
     attempts: Arc<Attempts>,
@@ -384,7 +384,7 @@ impl Intercept for CountAttempts {
 }
 
 impl Store {
-    pub async fn connect(conn: &Connection) -> Result<Store, S3Error> {
+    pub(crate) async fn connect(conn: &Connection) -> Result<Store, S3Error> {
         let profile = Settings::load().await;
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
         if let Some(region) = &conn.region {
@@ -436,7 +436,7 @@ impl Store {
     /// `--checksum`'s default: CRC32C, or Content-MD5 where the user asked
     /// for checksums only when required (the stores that refuse the
     /// `x-amz-checksum-*` headers all verify Content-MD5).
-    pub fn default_checksum(&self) -> Checksum {
+    pub(crate) fn default_checksum(&self) -> Checksum {
         if self.checksums_when_required {
             Checksum::Md5
         } else {
@@ -445,14 +445,14 @@ impl Store {
     }
 
     /// Attempts beyond the first, over every call so far.
-    pub fn retries(&self) -> u64 {
+    pub(crate) fn retries(&self) -> u64 {
         let a = &self.attempts;
         a.attempts
             .load(Ordering::Relaxed)
             .saturating_sub(a.calls.load(Ordering::Relaxed))
     }
 
-    pub async fn create_multipart(
+    pub(crate) async fn create_multipart(
         &self,
         bucket: &str,
         key: &str,
@@ -474,7 +474,7 @@ impl Store {
             .ok_or_else(|| S3Error::Other("CreateMultipartUpload returned no upload id".into()))
     }
 
-    pub async fn upload_part(
+    pub(crate) async fn upload_part(
         &self,
         bucket: &str,
         key: &str,
@@ -513,7 +513,7 @@ impl Store {
 
     /// CompleteMultipartUpload; returns the object's ETag. With
     /// `if_none_match`, fails if the key exists (conditional write).
-    pub async fn complete(
+    pub(crate) async fn complete(
         &self,
         bucket: &str,
         key: &str,
@@ -563,7 +563,12 @@ impl Store {
         Ok(out.e_tag.unwrap_or_default())
     }
 
-    pub async fn abort(&self, bucket: &str, key: &str, upload_id: &str) -> Result<(), S3Error> {
+    pub(crate) async fn abort(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<(), S3Error> {
         self.client
             .abort_multipart_upload()
             .bucket(bucket)
@@ -576,7 +581,7 @@ impl Store {
     }
 
     /// PutObject of a whole (small) body; returns the ETag.
-    pub async fn put_object(
+    pub(crate) async fn put_object(
         &self,
         bucket: &str,
         key: &str,
@@ -599,7 +604,7 @@ impl Store {
     }
 
     /// HEAD an object; with `part_one`, also learn its parts layout.
-    pub async fn head(
+    pub(crate) async fn head(
         &self,
         bucket: &str,
         key: &str,
@@ -667,7 +672,7 @@ impl Store {
 
     /// GET bytes `start..end` (exclusive) of the version with `etag`; the
     /// body and the response's Content-Range.
-    pub async fn get_range(
+    pub(crate) async fn get_range(
         &self,
         bucket: &str,
         key: &str,
@@ -691,7 +696,7 @@ impl Store {
     }
 
     /// Every object under `prefix` (all pages); with `delimiter`, grouped.
-    pub async fn list(
+    pub(crate) async fn list(
         &self,
         bucket: &str,
         prefix: &str,
@@ -736,7 +741,11 @@ impl Store {
     }
 
     /// In-progress multipart uploads under `prefix` (all pages).
-    pub async fn list_uploads(&self, bucket: &str, prefix: &str) -> Result<Vec<Upload>, S3Error> {
+    pub(crate) async fn list_uploads(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Vec<Upload>, S3Error> {
         let (mut uploads, mut pages) = (Vec::new(), Pages::default());
         let (mut key_marker, mut id_marker) = (None::<String>, None::<String>);
         loop {
@@ -777,7 +786,7 @@ impl Store {
     /// Delete keys in batches of 1000; returns the (key, reason) of each
     /// deletion that failed. On a versioned bucket each adds a delete
     /// marker, as `aws s3 rm` does.
-    pub async fn delete(
+    pub(crate) async fn delete(
         &self,
         bucket: &str,
         keys: &[String],
@@ -791,7 +800,7 @@ impl Store {
     /// that version (or delete marker) for good and adds no marker. Never
     /// with `x-amz-bypass-governance-retention`: a GOVERNANCE lock holds
     /// against s3pipe as it does against anyone without the bypass.
-    pub async fn delete_versions(
+    pub(crate) async fn delete_versions(
         &self,
         bucket: &str,
         objects: &[(String, Option<String>)],
@@ -931,10 +940,10 @@ fn https_trusting(path: &Path) -> Result<aws_sdk_s3::config::SharedHttpClient, S
 }
 
 /// A GET response body, chunk by chunk.
-pub struct Body(ByteStream);
+pub(crate) struct Body(ByteStream);
 
 impl Body {
-    pub async fn chunk(&mut self) -> Result<Option<Bytes>, S3Error> {
+    pub(crate) async fn chunk(&mut self) -> Result<Option<Bytes>, S3Error> {
         match self.0.next().await {
             None => Ok(None),
             Some(Ok(b)) => Ok(Some(b)),
@@ -964,7 +973,7 @@ fn causes(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// A CRC32C as S3 writes it: base64 of the big-endian bytes.
-pub fn crc32c_base64(crc: u32) -> String {
+pub(crate) fn crc32c_base64(crc: u32) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(crc.to_be_bytes())
 }
@@ -977,7 +986,7 @@ fn checksum_base64(alg: Alg, data: &[u8]) -> String {
 }
 
 /// Bytes as S3 headers carry checksums: standard base64.
-pub fn base64(bytes: &[u8]) -> String {
+pub(crate) fn base64(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }

@@ -21,7 +21,7 @@ mod check;
 mod fetch;
 mod writer;
 
-pub use check::Verified;
+pub(crate) use check::Verified;
 
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -92,7 +92,7 @@ pub struct GetReport {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum DownloadError {
+pub(crate) enum DownloadError {
     #[error(transparent)]
     S3(#[from] S3Error),
     #[error(
@@ -133,7 +133,7 @@ pub enum DownloadError {
 
 /// Download `url` to `out`: discover the object → start the writer →
 /// fetch ranges in parallel, written in order → verify what arrived.
-pub async fn download<W: Write + Send + 'static>(
+pub(crate) async fn download<W: Write + Send + 'static>(
     store: &Store,
     url: &S3Url,
     out: W,

@@ -93,7 +93,7 @@ pub struct PutReport {
 /// Why an upload did not become an object. Each cause its own variant, so
 /// callers (and exit codes) need not read messages.
 #[derive(Debug, thiserror::Error)]
-pub enum UploadError {
+pub(crate) enum UploadError {
     #[error("{url} already exists (--if-none-match)")]
     Exists { url: String },
     #[error(
@@ -140,7 +140,7 @@ pub enum UploadError {
 
 impl UploadError {
     /// The exit code this error asks for, if not the tool's usual failure.
-    pub fn exit_code(&self) -> Option<u8> {
+    pub(crate) fn exit_code(&self) -> Option<u8> {
         match self {
             UploadError::Signal { exit_code, .. } => Some(*exit_code),
             UploadError::AbortFailed { error, .. } => error.exit_code(),
@@ -235,7 +235,7 @@ impl PutOptions {
 
 /// Upload `input` to `url`. Returns when the object exists, or after the
 /// upload was aborted.
-pub async fn upload<R: Read + Send + 'static>(
+pub(crate) async fn upload<R: Read + Send + 'static>(
     store: &Store,
     url: &S3Url,
     input: R,

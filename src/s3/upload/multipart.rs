@@ -32,7 +32,7 @@ pub(super) struct Multipart<'a> {
 }
 
 impl<'a> Multipart<'a> {
-    pub fn new(
+    pub(super) fn new(
         store: &'a Store,
         url: &'a S3Url,
         opts: &'a PutOptions,
@@ -52,7 +52,7 @@ impl<'a> Multipart<'a> {
     /// Wait for a free slot (so the queue never holds more than one part),
     /// collecting finished parts and surfacing a failed one early. True
     /// when it had to wait: every slot was busy.
-    pub async fn slot(&mut self) -> Result<bool, UploadError> {
+    pub(super) async fn slot(&mut self) -> Result<bool, UploadError> {
         let mut waited = false;
         while self.tasks.len() >= self.concurrency.limit() {
             waited = true;
@@ -80,16 +80,20 @@ impl<'a> Multipart<'a> {
         Ok(())
     }
 
-    pub fn in_flight(&self) -> usize {
+    pub(super) fn in_flight(&self) -> usize {
         self.tasks.len()
     }
 
-    pub fn started(&self) -> bool {
+    pub(super) fn started(&self) -> bool {
         lock(&self.id).is_some()
     }
 
     /// Start uploading part `number` (creating the upload on the first).
-    pub async fn start_part(&mut self, number: u32, body: PutBody) -> Result<(), UploadError> {
+    pub(super) async fn start_part(
+        &mut self,
+        number: u32,
+        body: PutBody,
+    ) -> Result<(), UploadError> {
         if number > self.opts.max_parts {
             return Err(UploadError::TooManyParts {
                 part_size: self.opts.part_size,
@@ -129,7 +133,7 @@ impl<'a> Multipart<'a> {
     }
 
     /// Wait for every part, then complete: the object exists after this.
-    pub async fn finish(&mut self, size: u64) -> Result<(String, u32), UploadError> {
+    pub(super) async fn finish(&mut self, size: u64) -> Result<(String, u32), UploadError> {
         while let Some(done) = self.tasks.join_next().await {
             self.collect(done)?;
         }
