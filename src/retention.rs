@@ -39,18 +39,24 @@ use crate::backups::{self, Stamp, stamp};
 /// callers refuse to run with an empty policy.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Policy {
+    /// `--keep-last N`: the N newest.
     pub last: usize,
+    /// The newest of each of the N most recent days that have one.
     pub daily: usize,
+    /// … of each ISO week.
     pub weekly: usize,
+    /// … of each month.
     pub monthly: usize,
     /// The first (not the newest) backup of each of the N newest months.
     pub monthly_first: usize,
+    /// … of each year.
     pub yearly: usize,
     /// Keep everything within this many seconds of the newest backup.
     pub within: Option<i64>,
 }
 
 impl Policy {
+    /// Keeps nothing: callers refuse to run with it.
     pub fn is_empty(&self) -> bool {
         self.last + self.daily + self.weekly + self.monthly + self.monthly_first + self.yearly == 0
             && self.within.is_none()
@@ -62,6 +68,7 @@ impl Policy {
 pub enum Verdict {
     /// Kept, and by which rules ("last", "daily", …, "newest", "in progress").
     Keep(Vec<&'static str>),
+    /// No rule keeps it.
     Remove,
     /// No time could be read from the key: never removed.
     NoTimestamp,
@@ -71,7 +78,9 @@ pub enum Verdict {
 /// `stamp(key)`'s; with `--by-mtime` the caller passes LastModified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Item {
+    /// The object's key.
     pub key: String,
+    /// Its time, seconds since the epoch, if known.
     pub time: Option<i64>,
 }
 

@@ -29,14 +29,24 @@ pub use guard::Violation;
 /// cause as its source so callers can spot a broken pipe.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// An I/O failure, with what was being done when it happened.
     #[error("{context}")]
     Io {
+        /// What failed, with the path: "writing a/b.txt".
         context: String,
+        /// The cause, kept so that a broken pipe can be told apart.
         #[source]
         source: io::Error,
     },
+    /// A member a guard rule refuses (an absolute path, `..`, a link out).
     #[error("refusing entry {entry}: {violation}")]
-    Unsafe { entry: String, violation: Violation },
+    Unsafe {
+        /// The member's name as the archive has it.
+        entry: String,
+        /// The rule it breaks.
+        violation: Violation,
+    },
+    /// A stream that is not what it claims (bad header, bad extension).
     #[error("corrupt input: {0}")]
     Corrupt(String),
     /// One member that cannot be extracted as it stands (a symlink or hard
@@ -44,11 +54,18 @@ pub enum Error {
     /// whole, so extraction goes on after it.
     #[error("corrupt input: {0}")]
     Member(String),
+    /// A stream that ends early: cut in a member, or no end marker.
     #[error("{0}")]
     Truncated(String),
     /// A command line the archive code cannot follow.
     #[error("bad --exclude pattern {pattern:?}: {reason}")]
-    Pattern { pattern: String, reason: String },
+    Pattern {
+        /// The pattern as given.
+        pattern: String,
+        /// Why globset refused it.
+        reason: String,
+    },
+    /// `--splice -` given twice: standard input can be read only once.
     #[error("--splice -: standard input can be spliced only once")]
     StdinTwice,
     /// A thread of ours panicked: one line, not exit 101 and a backtrace.
@@ -68,6 +85,7 @@ impl Error {
         )
     }
 
+    /// An [`Error::Io`] saying what was being done.
     pub fn io(context: impl Into<String>, source: io::Error) -> Error {
         Error::Io {
             context: context.into(),

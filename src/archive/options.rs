@@ -20,7 +20,9 @@ pub enum Input {
     /// `--splice FILE`, `@FILE`, `--splice-exec CMD`: copy the entries of
     /// a tar stream, under the `--prefix` in force (positional, like `-C`).
     Splice {
+        /// Where the stream comes from.
         from: SpliceFrom,
+        /// The directory its entries go under, if any.
         prefix: Option<String>,
     },
 }
@@ -40,23 +42,33 @@ pub enum SpliceFrom {
 /// A user or group override: `--owner NAME[:ID]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Id {
+    /// The name stored in the header (uname/gname).
     pub name: Vec<u8>,
+    /// The numeric id stored in the header.
     pub id: u64,
 }
 
+/// Everything `pack` is told: what to archive and how, as its flags say.
 #[derive(Debug, Clone, Default)]
 pub struct PackOptions {
+    /// Paths, `-C` changes and splices, in command-line order.
     pub inputs: Vec<Input>,
+    /// `--exclude GLOB`s (matching the name or any part after a `/`).
     pub exclude: Vec<String>,
+    /// `-h`: archive what symlinks point to.
     pub dereference: bool,
+    /// `--mtime`: every entry's time, for reproducible archives.
     pub mtime: Option<i64>,
+    /// `--owner NAME[:ID]` for every entry.
     pub owner: Option<Id>,
+    /// `--group NAME[:ID]` for every entry.
     pub group: Option<Id>,
+    /// `--ignore-failed-read`: a file that vanished is a warning.
     pub ignore_failed_read: bool,
     /// Store files with holes as sparse entries (`-S`, GNU tar's flag).
     pub sparse: bool,
+    /// `-v`: name each entry on stderr as it is written.
     pub verbose: bool,
-    /// Put spliced entries under this directory.
     /// What `--splice -` reads: the caller passes its standard input in
     /// (the library never reaches for the process's own).
     pub stdin: SpliceStdin,
@@ -72,6 +84,7 @@ pub struct PackOptions {
 pub struct SpliceStdin(Arc<Mutex<Option<Box<dyn Read + Send>>>>);
 
 impl SpliceStdin {
+    /// `input`, to be read by the first `--splice -`.
     pub fn new(input: impl Read + Send + 'static) -> Self {
         SpliceStdin(Arc::new(Mutex::new(Some(Box::new(input)))))
     }

@@ -10,18 +10,29 @@ use super::pgzip::ParallelGzip;
 /// What `pack` writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Compression {
+    /// Parallel gzip: each fixed-size block its own gzip member, written
+    /// in order (any gunzip reads multi-member streams).
     Gzip {
+        /// 1 (fast) to 9 (small), 6 by default as gzip's.
         level: u32,
+        /// Compressing threads (`-p`).
         threads: usize,
+        /// The input each thread compresses at a time.
         block_size: usize,
     },
+    /// zstd with its own worker threads.
     Zstd {
+        /// zstd's level, 3 by default as the `zstd` tool's.
         level: i32,
+        /// zstd workers.
         threads: usize,
     },
+    /// The tar stream as it is.
     None,
 }
 
+/// A writer that compresses into `W` as [`Compression`] says; `finish`
+/// writes the trailer, and only a finished stream is whole.
 pub struct Encoder<W: Write> {
     inner: Inner<W>,
 }
@@ -40,6 +51,7 @@ enum Inner<W: Write> {
 const ZSTD_JOB_SIZE: u32 = 2 << 20;
 
 impl<W: Write> Encoder<W> {
+    /// Compress into `out`.
     pub fn new(out: W, compression: &Compression) -> io::Result<Self> {
         let inner = match *compression {
             Compression::Gzip {
