@@ -97,7 +97,9 @@ pub fn series(s: &Stamp, manifested: &BTreeSet<(String, i64)>) -> String {
 /// One object of a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Object {
+    /// The object's key.
     pub key: String,
+    /// Its size in bytes.
     pub size: u64,
 }
 
@@ -105,11 +107,13 @@ pub struct Object {
 /// (`backups/host-2026-11-24-03-15-00`), with every object that shares it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Backup {
+    /// The key without its suffix.
     pub base: String,
     /// The timestamp as written in the key.
     pub stamp: String,
     /// Unix seconds, UTC.
     pub time: i64,
+    /// Every object of the backup, the manifest included.
     pub objects: Vec<Object>,
 }
 

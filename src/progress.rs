@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+/// The progress bar (on a terminal, unless -q) and the warning lines.
 pub struct Progress {
     program: &'static str,
     bar: Option<ProgressBar>,
@@ -48,12 +49,14 @@ impl Progress {
         }
     }
 
+    /// `n` more bytes done.
     pub fn add_bytes(&self, n: u64) {
         if let Some(bar) = &self.bar {
             bar.inc(n);
         }
     }
 
+    /// One more file done.
     pub fn add_file(&self) {
         let files = self.files.fetch_add(1, Ordering::Relaxed) + 1;
         if let Some(bar) = &self.bar

@@ -27,16 +27,34 @@ use std::path::{Component, Path, PathBuf};
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum Violation {
     #[error("path contains a '..' component")]
+    /// A `..` in the path.
     ParentDir,
     #[error("path goes through symlink {link} which points outside the destination")]
-    ThroughSymlink { link: String },
+    /// A path through a symlink that leads out of the destination.
+    ThroughSymlink {
+        /// The symlink in the way.
+        link: String,
+    },
     #[error("hard link target {target} is outside the destination")]
-    LinkOutside { target: String },
+    /// A hard link to something outside the destination.
+    LinkOutside {
+        /// The link's target.
+        target: String,
+    },
     #[error("hard link target {target} does not exist")]
-    LinkMissing { target: String },
+    /// A hard link to something not extracted.
+    LinkMissing {
+        /// The link's target.
+        target: String,
+    },
     #[error("{path} is in the way and is not a directory")]
-    NotADirectory { path: String },
+    /// A file where the path needs a directory.
+    NotADirectory {
+        /// The file in the way.
+        path: String,
+    },
     #[error("device nodes are extracted only with --devices, as root")]
+    /// A device node without `--devices` (or not as root).
     Device,
 }
 

@@ -18,17 +18,24 @@ use super::time::Mtime;
 pub struct EntryMeta {
     /// The member name as bytes; directories end with `/`.
     pub path: Vec<u8>,
+    /// File, directory, symlink, hard link, device, FIFO.
     pub kind: EntryType,
     /// Symlink or hard-link target.
     pub link: Option<Vec<u8>>,
+    /// The data's size (0 for all but files).
     pub size: u64,
+    /// Permission bits.
     pub mode: u32,
+    /// Numeric owner.
     pub uid: u64,
+    /// Numeric group.
     pub gid: u64,
     /// Written as a PAX `mtime` when ustar's field cannot hold it (before
     /// 1970, after 2242, or with a fraction).
     pub mtime: Mtime,
+    /// Owner's name (empty: none stored).
     pub uname: Vec<u8>,
+    /// Group's name (empty: none stored).
     pub gname: Vec<u8>,
     /// (major, minor) for character and block devices.
     pub device: Option<(u32, u32)>,
@@ -214,6 +221,7 @@ pub struct ExactSize<R> {
 }
 
 impl<R: Read> ExactSize<R> {
+    /// Exactly `size` bytes of `inner`, zero-padded if it falls short.
     pub fn new(inner: R, size: u64) -> Self {
         ExactSize {
             inner,

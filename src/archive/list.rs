@@ -10,6 +10,7 @@ use super::Error;
 use super::reader::{self, Entry, Kind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How `unpack -t` prints each entry.
 pub enum ListFormat {
     /// Names only (`tar -t`).
     Names,
@@ -23,7 +24,9 @@ pub enum ListFormat {
 /// does not stop the listing (an out-of-range time stamp: GNU tar's exit 2).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ListSummary {
+    /// Entries listed.
     pub entries: u64,
+    /// Entries with a fault that did not stop the listing.
     pub errors: u64,
 }
 

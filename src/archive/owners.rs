@@ -7,8 +7,11 @@ use std::collections::HashMap;
 use super::options::Id;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Which of the two ids: names are looked up in passwd or group.
 pub enum Kind {
+    /// `--owner`, looked up in the passwd database.
     User,
+    /// `--group`, looked up in the group database.
     Group,
 }
 
@@ -78,9 +81,21 @@ impl Owners {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {
     #[error("bad {kind} id in {spec:?}")]
-    BadId { kind: &'static str, spec: String },
+    /// `NAME:ID` whose ID is not a number.
+    BadId {
+        /// "owner" or "group".
+        kind: &'static str,
+        /// The value as given.
+        spec: String,
+    },
     #[error("no such {kind}: {spec} (use NAME:ID)")]
-    Unknown { kind: &'static str, spec: String },
+    /// A name with no ID that this system does not know.
+    Unknown {
+        /// "owner" or "group".
+        kind: &'static str,
+        /// The value as given.
+        spec: String,
+    },
 }
 
 /// Parse `--owner`/`--group`: `NAME`, `ID` or `NAME:ID`, like GNU tar.

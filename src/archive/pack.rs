@@ -35,8 +35,11 @@ use crate::producer::Producer;
 use crate::progress::Progress;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What a pack wrote, for its report and exit status.
 pub struct PackSummary {
+    /// Entries written.
     pub entries: u64,
+    /// File bytes archived.
     pub bytes: u64,
     /// Files that changed while being read (GNU tar's exit 1).
     pub changed: u64,

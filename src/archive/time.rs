@@ -9,7 +9,9 @@
 /// -1.25 s is `{ secs: -2, nanos: 750_000_000 }`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Mtime {
+    /// Whole seconds since the epoch (negative before 1970).
     pub secs: i64,
+    /// Nanoseconds after `secs`.
     pub nanos: u32,
 }
 
@@ -17,6 +19,7 @@ pub struct Mtime {
 const MAX_OCTAL_TIME: i64 = 0o777_7777_7777;
 
 impl Mtime {
+    /// A whole-second time.
     pub fn from_secs(secs: i64) -> Mtime {
         Mtime { secs, nanos: 0 }
     }
@@ -84,6 +87,7 @@ impl Mtime {
         self.nanos == 0 && (0..=MAX_OCTAL_TIME).contains(&self.secs)
     }
 
+    /// The time to set on an extracted file.
     pub fn to_file_time(self) -> filetime::FileTime {
         filetime::FileTime::from_unix_time(self.secs, self.nanos)
     }

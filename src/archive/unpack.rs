@@ -26,10 +26,13 @@ use crate::progress::Progress;
 use crate::signals::TempFiles;
 
 #[derive(Debug, Clone)]
+/// Everything `unpack` is told, as its flags say.
 pub struct UnpackOptions {
+    /// `-C DIR`: nothing is written outside it.
     pub dest: PathBuf,
     /// Create `dest` if missing.
     pub mkdir: bool,
+    /// `--strip-components N`: drop N leading path parts.
     pub strip_components: usize,
     /// Never replace existing files (each one is an error).
     pub keep_old_files: bool,
@@ -37,6 +40,7 @@ pub struct UnpackOptions {
     pub same_owner: bool,
     /// Create device nodes (also needs root).
     pub devices: bool,
+    /// `-v`: name each entry on stderr.
     pub verbose: bool,
     /// The input's compression, when not to be detected (`--gzip` …), and
     /// the largest zstd window accepted (`--zstd-window-max`).
@@ -50,6 +54,7 @@ pub struct UnpackOptions {
 }
 
 impl UnpackOptions {
+    /// GNU tar's defaults, extracting into `dest`.
     pub fn new(dest: impl Into<PathBuf>) -> Self {
         UnpackOptions {
             dest: dest.into(),
@@ -68,8 +73,11 @@ impl UnpackOptions {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What an extraction did, for its exit status.
 pub struct UnpackSummary {
+    /// Entries extracted.
     pub entries: u64,
+    /// File bytes written.
     pub bytes: u64,
     /// Entries that could not be written (e.g. `--keep-old-files`, a device
     /// node without `--devices`); each was reported. Non-zero means exit 2,

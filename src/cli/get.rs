@@ -21,6 +21,7 @@ pub struct Args {
     /// Size of each ranged GET
     #[arg(long, value_name = "SIZE", default_value = super::DEFAULT_RANGE_SIZE, value_parser = super::parse_size)]
     pub part_size: u64,
+    /// The transfer flags s3put and s3get share.
     #[command(flatten)]
     pub transfer: super::TransferArgs,
     /// Download this version
@@ -53,11 +54,13 @@ pub struct Args {
     /// Print errors only: no progress bar, warnings or per-item lines
     #[arg(short, long)]
     pub quiet: bool,
+    /// The S3 connection flags, shared by every S3 tool.
     #[command(flatten)]
     pub s3: S3Args,
 }
 
 impl Args {
+    /// The URL and the library\'s options for these flags.
     pub fn options(&self) -> Result<(S3Url, GetOptions), UsageError> {
         let url = S3Url::object(&self.url)?;
         let opts = GetOptions {

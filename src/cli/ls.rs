@@ -42,11 +42,13 @@ pub struct Args {
     /// Print help
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,
+    /// The S3 connection flags, shared by every S3 tool.
     #[command(flatten)]
     pub s3: S3Args,
 }
 
 impl Args {
+    /// The URL and the library\'s options for these flags.
     pub fn options(&self) -> Result<(S3Url, LsOptions), UsageError> {
         let url: S3Url = self.url.parse()?;
         let opts = LsOptions {

@@ -121,6 +121,7 @@ impl Args {
         Ok((args, inputs))
     }
 
+    /// The library's options for these flags and `inputs` (in order).
     pub fn options(&self, inputs: Vec<Input>) -> Result<(PackOptions, Compression), UsageError> {
         if inputs.iter().all(|i| matches!(i, Input::Chdir(_))) {
             return Err(UsageError(

@@ -74,6 +74,7 @@ pub struct Args {
     /// Print errors only: no progress bar, warnings or per-item lines
     #[arg(short, long)]
     pub quiet: bool,
+    /// The S3 connection flags, shared by every S3 tool.
     #[command(flatten)]
     pub s3: S3Args,
 }
@@ -81,6 +82,7 @@ pub struct Args {
 impl Args {
     /// The prefix and the policy; an empty policy is refused (it would
     /// remove every backup).
+    /// The URL and the library\'s options for these flags.
     pub fn options(&self) -> Result<(S3Url, PruneOptions), UsageError> {
         let url: S3Url = self.url.parse()?;
         let policy = Policy {

@@ -33,6 +33,7 @@ pub struct Args {
     /// Size of each part (5MiB minimum)
     #[arg(long, value_name = "SIZE", default_value = super::DEFAULT_PART_SIZE, value_parser = super::parse_size)]
     pub part_size: u64,
+    /// The transfer flags s3put and s3get share.
     #[command(flatten)]
     pub transfer: super::TransferArgs,
     /// Checksum each part carries and the server verifies: crc32c, crc32, crc64nvme, sha256, md5, none [default: crc32c; md5 when AWS_REQUEST_CHECKSUM_CALCULATION or the profile says when_required]
@@ -110,6 +111,7 @@ pub struct Args {
     /// Print errors only: no progress bar, warnings or per-item lines
     #[arg(short, long)]
     pub quiet: bool,
+    /// The S3 connection flags, shared by every S3 tool.
     #[command(flatten)]
     pub s3: S3Args,
 }
@@ -148,6 +150,7 @@ impl Args {
     }
 
     /// The destination and the upload's options, validated.
+    /// The URL and the library\'s options for these flags.
     pub fn options(&self) -> Result<(S3Url, PutOptions), UsageError> {
         let url = S3Url::object(&self.url)?;
         if self.part_size < MIN_PART {

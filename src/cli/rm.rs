@@ -35,12 +35,14 @@ pub struct Args {
     /// Print errors only: no progress bar, warnings or per-item lines
     #[arg(short, long)]
     pub quiet: bool,
+    /// The S3 connection flags, shared by every S3 tool.
     #[command(flatten)]
     pub s3: S3Args,
 }
 
 impl Args {
     /// The URLs (keys, or prefixes with --recursive/--uploads) and options.
+    /// The URL and the library\'s options for these flags.
     pub fn options(&self) -> Result<(Vec<S3Url>, RmOptions), UsageError> {
         let urls = self
             .urls

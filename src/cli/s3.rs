@@ -34,6 +34,7 @@ pub struct TransferArgs {
 }
 
 impl TransferArgs {
+    /// `--concurrency`: pinned, or adaptive when absent.
     pub fn concurrency(&self) -> Option<usize> {
         self.concurrency.map(usize::from)
     }
@@ -45,6 +46,7 @@ impl TransferArgs {
         }
     }
 
+    /// `--limit-rate`, if any.
     pub fn rate(&self) -> Option<RateLimit> {
         self.limit_rate.map(RateLimit::new)
     }
@@ -77,6 +79,7 @@ pub struct S3Args {
 }
 
 impl S3Args {
+    /// The endpoint, region, profile and checksum settings as one value.
     pub fn connection(&self) -> crate::s3::Connection {
         crate::s3::Connection {
             endpoint_url: self.endpoint_url.clone(),

@@ -111,6 +111,7 @@ impl Args {
         }
     }
 
+    /// The codec forced by `-z`/`--zstd`/`--none` (none: detect it).
     pub fn format(&self) -> Option<Format> {
         match (self.gzip, self.zstd, self.none) {
             (true, _, _) => Some(Format::Gzip),
@@ -150,6 +151,7 @@ impl Args {
         }
     }
 
+    /// The library's options for these flags.
     pub fn options(&self, temp_files: TempFiles) -> UnpackOptions {
         let mut opts = UnpackOptions::new(&self.directory);
         opts.mkdir = self.mkdir;
@@ -170,11 +172,15 @@ impl Args {
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
     #[error("refusing to read archive data from a terminal (pipe it in or use -f FILE)")]
+    /// stdin is a terminal: no archive is coming.
     Terminal,
     #[error("opening {}", path.display())]
+    /// `-f FILE` cannot be opened.
     Open {
+        /// The file.
         path: PathBuf,
         #[source]
+        /// Why.
         source: std::io::Error,
     },
 }

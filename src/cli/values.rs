@@ -6,24 +6,34 @@
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ValueError {
     #[error("not a size: {0:?} (try 8M, 64MiB, 1048576)")]
+    /// Not a number with an optional suffix.
     NotASize(String),
     #[error("unknown size suffix in {0:?} (use K, M, G or T)")]
+    /// A suffix other than K, M, G, T (and their iB forms).
     SizeSuffix(String),
     #[error("size too large: {0:?}")]
+    /// More than 64 bits hold.
     SizeTooLarge(String),
     #[error("not a time: {0:?} (use @EPOCH, YYYY-MM-DD[ HH:MM:SS] or RFC 3339)")]
+    /// Not @EPOCH, a date or RFC 3339.
     NotATime(String),
     #[error("not a duration: {0:?} (try 30s, 15m, 12h, 7d)")]
+    /// Not a number with a unit.
     NotADuration(String),
     #[error("unknown duration unit in {0:?} (s, m, h, d, w)")]
+    /// A unit other than s, m, h, d, w.
     DurationUnit(String),
     #[error("duration too large: {0:?}")]
+    /// More seconds than 64 bits hold.
     DurationTooLarge(String),
     #[error("rate too low (at least 1KiB/s): {0:?}")]
+    /// Below the 1 KiB/s `--limit-rate` accepts.
     RateTooLow(String),
     #[error("expected KEY=VALUE, got {0:?}")]
+    /// A `--metadata`/`--tag` value with no `=` or an empty key.
     NotKeyValue(String),
     #[error("not a SHA-256: {0:?} (64 hex digits)")]
+    /// Not 64 hex digits.
     NotASha256(String),
 }
 

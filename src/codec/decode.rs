@@ -26,7 +26,9 @@ pub const ZSTD_WINDOW_MAX: u64 = 128 << 20;
 /// zstd window to accept — what a zstd frame may make the decoder hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decoding {
+    /// The format, or None to detect it from the first bytes.
     pub format: Option<Format>,
+    /// The largest zstd window accepted (`--zstd-window-max`).
     pub zstd_window_max: u64,
 }
 
@@ -248,6 +250,7 @@ pub struct GzipMembers<R: BufRead> {
 }
 
 impl<R: BufRead> GzipMembers<R> {
+    /// Decode every gzip member of `input`, one after the other.
     pub fn new(input: R) -> Self {
         GzipMembers {
             member: Some(GzDecoder::new(input)),

@@ -6,7 +6,9 @@ use crate::archive::ustar;
 /// What the first bytes of a stream say it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// `1f 8b`.
     Gzip,
+    /// `28 b5 2f fd`.
     Zstd,
     /// Anything else is handed to the tar parser, which judges it.
     Tar,
@@ -58,6 +60,7 @@ pub fn is_valid_tar_block(block: &[u8]) -> bool {
 }
 
 impl Format {
+    /// The name errors and reports use.
     pub fn name(self) -> &'static str {
         match self {
             Format::Gzip => "gzip",

@@ -27,12 +27,16 @@ use crate::archive::reader::TarReader;
 /// What to check, as `--verify` spells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Verify {
+    /// Nothing checked.
     None,
     /// Recognise gzip, zstd or tar by their first bytes; anything else is
     /// not checked.
     Auto,
+    /// A whole gzip stream: every member's CRC and size.
     Gzip,
+    /// A whole zstd stream: every frame's end and checksum.
     Zstd,
+    /// A tar stream to its end-of-archive marker (plain or compressed).
     Tar,
 }
 
@@ -43,14 +47,19 @@ pub enum CheckError {
     #[error("{0}")]
     Truncated(String),
     #[error("{0}")]
+    /// Not valid in its format (the message says where).
     Corrupt(String),
     #[error("input is not a {0} stream")]
+    /// Not the format `--verify` names.
     NotThatFormat(&'static str),
     #[error("input is empty")]
+    /// No bytes at all.
     Empty,
     #[error("the stream check crashed")]
+    /// The checking thread panicked.
     Crashed,
     #[error("starting the stream check: {0}")]
+    /// The checking thread could not start.
     Start(String),
 }
 
@@ -74,6 +83,7 @@ pub struct StreamCheck {
 }
 
 impl StreamCheck {
+    /// A check of the stream written to it, as `mode` says.
     pub fn new(mode: Verify) -> StreamCheck {
         StreamCheck {
             mode,

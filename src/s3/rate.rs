@@ -54,6 +54,7 @@ impl RateLimit {
         }
     }
 
+    /// The limit.
     pub fn bytes_per_second(&self) -> u64 {
         self.bytes_per_second
     }
@@ -108,7 +109,9 @@ impl RateLimit {
 
 /// A reader whose bytes pass through the bucket (none: as they are).
 pub struct Paced<R> {
+    /// The reader paced.
     pub inner: R,
+    /// The shared bucket, if any.
     pub rate: Option<RateLimit>,
 }
 

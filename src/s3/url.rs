@@ -9,15 +9,25 @@ use std::str::FromStr;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UrlError {
     #[error("invalid URL {0:?}: expected s3://bucket/key")]
+    /// Not `s3://`.
     Scheme(String),
     #[error("invalid URL {url:?}: bucket name {bucket:?} is not valid (3-63 of a-z 0-9 . -)")]
-    Bucket { url: String, bucket: String },
+    /// A bucket name S3 does not allow.
+    Bucket {
+        /// The URL as given.
+        url: String,
+        /// The bucket part.
+        bucket: String,
+    },
     #[error("invalid URL {0:?}: no object key (expected s3://bucket/key)")]
+    /// No key where one is needed.
     NoKey(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// `s3://bucket/key`, parsed.
 pub struct S3Url {
+    /// The bucket.
     pub bucket: String,
     /// May be empty (a whole bucket, for listings).
     pub key: String,
