@@ -60,7 +60,7 @@ pub struct Args {
 }
 
 impl Args {
-    /// The URL and the library\'s options for these flags.
+    /// The URL and the library's options for these flags.
     pub fn options(&self) -> Result<(S3Url, GetOptions), UsageError> {
         let url = S3Url::object(&self.url)?;
         let opts = GetOptions {

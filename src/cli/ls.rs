@@ -48,7 +48,7 @@ pub struct Args {
 }
 
 impl Args {
-    /// The URL and the library\'s options for these flags.
+    /// The URL and the library's options for these flags.
     pub fn options(&self) -> Result<(S3Url, LsOptions), UsageError> {
         let url: S3Url = self.url.parse()?;
         let opts = LsOptions {

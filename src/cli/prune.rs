@@ -82,7 +82,6 @@ pub struct Args {
 impl Args {
     /// The prefix and the policy; an empty policy is refused (it would
     /// remove every backup).
-    /// The URL and the library\'s options for these flags.
     pub fn options(&self) -> Result<(S3Url, PruneOptions), UsageError> {
         let url: S3Url = self.url.parse()?;
         let policy = Policy {

@@ -150,7 +150,6 @@ impl Args {
     }
 
     /// The destination and the upload's options, validated.
-    /// The URL and the library\'s options for these flags.
     pub fn options(&self) -> Result<(S3Url, PutOptions), UsageError> {
         let url = S3Url::object(&self.url)?;
         if self.part_size < MIN_PART {

@@ -42,7 +42,6 @@ pub struct Args {
 
 impl Args {
     /// The URLs (keys, or prefixes with --recursive/--uploads) and options.
-    /// The URL and the library\'s options for these flags.
     pub fn options(&self) -> Result<(Vec<S3Url>, RmOptions), UsageError> {
         let urls = self
             .urls
