@@ -494,12 +494,15 @@ fn put_rss(s: &Server, key: &str, total: usize, args: &[&str]) -> u64 {
 #[test]
 fn upload_memory_is_flat_in_input_size() {
     let s = Server::garage();
-    // Flat: the same in flight, 4 times the input, no more memory.
+    // Flat: the same in flight, 4 times the input, no more memory. The
+    // allocator's noise is up to 16 MiB (3 alternating runs of each pool
+    // design, debug builds: 1 GiB peaked 8.3-16.3 MiB above 256 MiB); one
+    // kept buffer per part would be 96 × 8 MiB more.
     let pinned = ["--concurrency", "4"];
     let small = put_rss(s, "rss/256m", 256 * MIB, &pinned);
     let large = put_rss(s, "rss/1g", 1024 * MIB, &pinned);
     assert!(
-        large <= small + 16 * 1024,
+        large <= small + 32 * 1024,
         "RSS grew with input: {small} KiB -> {large} KiB"
     );
     // At the defaults: within --max-memory (112 MiB) + 48 MiB of the rest;

@@ -7,6 +7,7 @@
 //! [`concurrency`] how many transfers are in flight within the memory
 //! budget, [`rate`] the `--limit-rate` token bucket.
 
+pub(crate) mod buffers;
 pub(crate) mod classify;
 pub(crate) mod client;
 pub(crate) mod concurrency;

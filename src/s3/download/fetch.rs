@@ -8,9 +8,9 @@ use std::sync::mpsc::SyncSender;
 use std::time::{Duration, Instant};
 
 use super::check::{Check, RangeSum, Sums};
-use super::writer::Buffers;
 use super::{DownloadError, GetOptions};
 use crate::progress::Progress;
+use crate::s3::buffers::BufferPool;
 use crate::s3::client::Store;
 use crate::s3::concurrency::Concurrency;
 use crate::s3::error::S3Error;
@@ -40,7 +40,7 @@ pub(super) async fn fetch_in_order(
     check: &Check,
     opts: &GetOptions,
     progress: &Progress,
-    (tx, buffers): (SyncSender<Vec<u8>>, &Buffers),
+    (tx, buffers): (SyncSender<Vec<u8>>, &BufferPool),
     concurrency: &mut Concurrency,
 ) -> Result<Sums, DownloadError> {
     let mut sums: Sums = Vec::new();
@@ -52,7 +52,8 @@ pub(super) async fn fetch_in_order(
                 break;
             };
             let range = Range { start, end };
-            let buf = buffers.take((end - start) as usize);
+            let mut buf = buffers.take((end - start) as usize);
+            buf.clear();
             let task = spawn_fetch(source, (range, buf), opts, check, concurrency.generation());
             in_flight.push_back((part, task));
         }
@@ -125,7 +126,7 @@ pub(super) struct Range {
     end: u64,
 }
 
-/// One range, whole, into `buf` (from [`Buffers`]), resuming from the last
+/// One range, whole, into `buf` (from a [`BufferPool`]), resuming from the last
 /// byte received; `sum` is updated with each chunk as it arrives.
 pub(super) async fn fetch(
     source: &Source,

@@ -34,9 +34,10 @@ use super::rate::RateLimit;
 use super::url::S3Url;
 use crate::encryption::{CryptError, Identities, METADATA_KEY, METADATA_VALUE};
 use crate::progress::Progress;
+use crate::s3::buffers::BufferPool;
 use check::{Check, MD5_PART_LIMIT, choose_check, verify};
 use fetch::{Source, fetch_in_order};
-use writer::{Buffers, Decrypt, Hashing, spawn_writer};
+use writer::{Decrypt, Hashing, spawn_writer};
 
 /// Why an object's bytes cannot be checked.
 const UNVERIFIABLE: &str =
@@ -160,7 +161,8 @@ pub(crate) async fn download<W: Write + Send + 'static>(
         }
     }
     let decrypt = decryption(&info, opts, url)?;
-    let buffers = Buffers::default();
+    // As many spares as were ever in flight: --max-memory bounds those.
+    let buffers = BufferPool::new(usize::MAX);
     let hashing = Hashing::new(out, opts.expect_sha256.is_some());
     let sha256 = hashing.digest();
     let (tx, writer) = spawn_writer(hashing, &check, decrypt, buffers.clone())?;

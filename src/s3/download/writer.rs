@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use super::DownloadError;
 use super::check::{Check, PartDigests};
 use crate::encryption::{self, DecryptFailure, Identities};
+use crate::s3::buffers::BufferPool;
 
 /// How the writer treats the bytes: as they are, or decrypted with these
 /// identities when they are an age file (`marked`: the metadata says so,
@@ -27,7 +28,7 @@ pub(super) fn spawn_writer<W: Write + Send + 'static>(
     mut out: W,
     check: &Check,
     decrypt: Option<Decrypt>,
-    buffers: Buffers,
+    buffers: BufferPool,
 ) -> Result<(SyncSender<Vec<u8>>, Writer), DownloadError> {
     let (tx, rx) = sync_channel::<Vec<u8>>(0);
     let mut digests = match check {
@@ -91,14 +92,14 @@ pub(super) struct InOrder<'a> {
     range: Vec<u8>,
     at: usize,
     digests: Option<&'a mut PartDigests>,
-    buffers: Buffers,
+    buffers: BufferPool,
 }
 
 impl<'a> InOrder<'a> {
     pub(super) fn new(
         rx: std::sync::mpsc::Receiver<Vec<u8>>,
         digests: Option<&'a mut PartDigests>,
-        buffers: Buffers,
+        buffers: BufferPool,
     ) -> Self {
         InOrder {
             rx,
@@ -127,36 +128,6 @@ impl io::Read for InOrder<'_> {
         }
         self.at += n;
         Ok(n)
-    }
-}
-
-/// Range buffers kept for reuse, at most as many as were ever in flight
-/// (within --max-memory). Each range is copied into one out of the
-/// network's chunks: kept as they came, the chunks (small reads, each
-/// pinning a larger allocation) and the heap they left behind peaked at
-/// 161–184 MiB RSS for 27 × 4 MiB in flight at 80 ms / 20 MB/s; reused
-/// buffers bring RSS to what is in flight.
-#[derive(Clone, Default)]
-pub(super) struct Buffers(Arc<Mutex<Vec<Vec<u8>>>>);
-
-impl Buffers {
-    /// An empty buffer that holds `size` bytes without growing.
-    pub(super) fn take(&self, size: usize) -> Vec<u8> {
-        let mut free = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        match free.iter().position(|b| b.capacity() >= size) {
-            Some(i) => {
-                let mut buf = free.swap_remove(i);
-                buf.clear();
-                buf
-            }
-            None => Vec::with_capacity(size),
-        }
-    }
-
-    pub(super) fn give(&self, buf: Vec<u8>) {
-        if buf.capacity() > 0 {
-            (self.0.lock().unwrap_or_else(PoisonError::into_inner)).push(buf);
-        }
     }
 }
 

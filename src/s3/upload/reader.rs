@@ -13,6 +13,7 @@ use super::{PutOptions, UploadError};
 use crate::codec::verify::{CheckError, StreamCheck};
 use crate::encryption::{Encrypting, Observer};
 use crate::progress::Progress;
+use crate::s3::buffers::BufferPool;
 use crate::s3::client::{Checksum, PutBody};
 
 pub(super) enum Msg {
@@ -143,7 +144,7 @@ fn fill_parts(
     tx: &mpsc::Sender<Msg>,
 ) -> Option<u64> {
     // Uploaded parts' buffers come back here to be refilled.
-    let (pool_tx, pool) = std::sync::mpsc::sync_channel::<Vec<u8>>(POOL);
+    let pool = BufferPool::new(POOL);
     let crc = opts.checksum == Checksum::Crc32c;
     let mut total = 0u64;
     let mut number = 1u32;
@@ -167,9 +168,7 @@ fn fill_parts(
         // recycled buffer when an uploaded part gave one back.)
         let size = opts.part_size_for(number + 1) as usize;
         // (Buffers of a part size outgrown are freed, not grown.)
-        let buf = (pool.try_iter().find(|b| b.capacity() >= size))
-            .unwrap_or_else(|| Vec::with_capacity(size));
-        let mut next = PartBuf::new(buf, crc);
+        let mut next = PartBuf::new(pool.take(size), crc);
         if !eof {
             match next.fill(&mut input, 1) {
                 Ok(hit_eof) => eof = hit_eof,
@@ -177,7 +176,7 @@ fn fill_parts(
             }
         }
         let last = eof && next.filled == 0;
-        let body = std::mem::replace(&mut current, next).into_body(&pool_tx);
+        let body = std::mem::replace(&mut current, next).into_body(&pool);
         total += body.data.len() as u64;
         progress.add_bytes(body.data.len() as u64);
         if let Some(Err(e)) = plain.as_mut().map(|p| p.observe(&body.data)) {
@@ -194,10 +193,8 @@ fn fill_parts(
     }
 }
 
-/// Buffers kept for reuse (refilling a buffer already paged in costs less
-/// than a fresh one). Bounded: when fewer parts are in flight (the part
-/// size grew), the surplus was kept forever, and a 10 GiB stream peaked at
-/// 252 MiB RSS where 1 GiB took 131.
+/// Spare part buffers kept for reuse: two, the part being filled and the
+/// one peeked into (see [`BufferPool`] for why the bound).
 const POOL: usize = 2;
 
 /// Most bytes one read asks for: the CRC32C of each read is computed right
@@ -248,35 +245,12 @@ impl PartBuf {
 
     /// The filled bytes as a body whose buffer returns to `pool` when the
     /// last holder (the upload or the stream check) drops it.
-    fn into_body(mut self, pool: &std::sync::mpsc::SyncSender<Vec<u8>>) -> PutBody {
+    fn into_body(mut self, pool: &BufferPool) -> PutBody {
         self.buf.truncate(self.filled);
         PutBody {
-            data: Bytes::from_owner(Pooled {
-                buf: self.buf,
-                pool: pool.clone(),
-            }),
+            data: pool.lend(self.buf),
             crc32c: self.crc,
         }
-    }
-}
-
-/// A part's buffer on loan to the upload and the stream check.
-struct Pooled {
-    buf: Vec<u8>,
-    pool: std::sync::mpsc::SyncSender<Vec<u8>>,
-}
-
-impl AsRef<[u8]> for Pooled {
-    fn as_ref(&self) -> &[u8] {
-        &self.buf
-    }
-}
-
-impl Drop for Pooled {
-    fn drop(&mut self) {
-        // The reader may have finished, or the pool be full (fewer parts
-        // in flight now): then the buffer is simply freed.
-        let _ = self.pool.try_send(std::mem::take(&mut self.buf));
     }
 }
 
@@ -288,21 +262,24 @@ mod tests {
     fn fill_reads_until_full_or_eof_and_recycles_buffers() {
         let data: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
         let mut r = &data[..];
-        let (pool_tx, pool) = std::sync::mpsc::sync_channel(POOL);
+        let pool = BufferPool::new(POOL);
         let mut b = PartBuf::new(Vec::new(), true);
         assert!(!b.fill(&mut r, 600).unwrap());
-        let first = b.into_body(&pool_tx);
+        let first = b.into_body(&pool);
         assert_eq!(first.data, data[..600]);
         assert_eq!(first.crc32c, Some(crc32c::crc32c(&data[..600])));
         // The buffer comes back only once every holder has dropped it.
         let held = first.data.clone();
+        let held_ptr = held.as_ptr();
         drop(first);
-        assert!(pool.try_recv().is_err());
+        let fresh = pool.take(600);
+        assert!(fresh.capacity() >= 600);
         drop(held);
-        let recycled = pool.try_recv().expect("buffer returned");
+        let recycled = pool.take(600);
+        assert_eq!(recycled.as_ptr(), held_ptr, "the buffer returned");
         let mut c = PartBuf::new(recycled, false);
         assert!(c.fill(&mut r, 600).unwrap());
-        let second = c.into_body(&pool_tx);
+        let second = c.into_body(&pool);
         assert_eq!(second.data, data[600..]);
         assert_eq!(second.crc32c, None);
     }
