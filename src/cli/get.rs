@@ -143,11 +143,7 @@ mod tests {
             content_type: None,
             metadata: Default::default(),
         };
-        let fields = crate::cli::serialized_fields(&line);
         let help = super::Args::command().render_long_help().to_string();
-        let readme = include_str!("../../docs/tools.md");
-        let marker = "`--no-verify` skips every check. `--json` reports";
-        assert_eq!(crate::cli::listed_fields(readme, marker), fields);
-        assert_eq!(crate::cli::listed_fields(&help, "--json"), fields);
+        crate::cli::assert_report_fields(&line, &help, "`--no-verify` skips every check. `--json` reports");
     }
 }

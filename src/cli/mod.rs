@@ -137,10 +137,23 @@ pub fn block_on<T>(future: impl std::future::Future<Output = T>) -> anyhow::Resu
     Ok(runtime.block_on(future))
 }
 
+/// Asserts that docs/tools.md (after `marker`) and `help` (after `--json`)
+/// list exactly the fields `report` serializes with: how each tool's
+/// report test keeps its documentation true.
+#[cfg(test)]
+pub(crate) fn assert_report_fields(report: &impl serde::Serialize, help: &str, marker: &str) {
+    let json = serde_json::to_value(report).unwrap();
+    let mut fields: Vec<String> = json.as_object().unwrap().keys().cloned().collect();
+    fields.sort();
+    let docs = include_str!("../../docs/tools.md");
+    assert_eq!(listed_fields(docs, marker), fields, "docs/tools.md");
+    assert_eq!(listed_fields(help, "--json"), fields, "--help");
+}
+
 /// The field names of a `{a, b; c}` list in `text` after `marker`: how
 /// docs/tools.md and `--help` name a report's fields.
 #[cfg(test)]
-pub(crate) fn listed_fields(text: &str, marker: &str) -> Vec<String> {
+fn listed_fields(text: &str, marker: &str) -> Vec<String> {
     let at = text
         .find(marker)
         .unwrap_or_else(|| panic!("{marker:?} not found"));
@@ -150,15 +163,6 @@ pub(crate) fn listed_fields(text: &str, marker: &str) -> Vec<String> {
         .split([',', ';'])
         .map(|name| name.trim().to_string())
         .collect();
-    names.sort();
-    names
-}
-
-/// The field names `value` serializes with, sorted.
-#[cfg(test)]
-pub(crate) fn serialized_fields(value: &impl serde::Serialize) -> Vec<String> {
-    let json = serde_json::to_value(value).unwrap();
-    let mut names: Vec<String> = json.as_object().unwrap().keys().cloned().collect();
     names.sort();
     names
 }

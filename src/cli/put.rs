@@ -317,11 +317,7 @@ mod tests {
             recipients: Some(&recipients),
             input_size: Some(1),
         };
-        let fields = crate::cli::serialized_fields(&line);
         let help = super::Args::command().render_long_help().to_string();
-        let readme = include_str!("../../docs/tools.md");
-        let marker = "Quiet on success; `--json` prints";
-        assert_eq!(crate::cli::listed_fields(readme, marker), fields);
-        assert_eq!(crate::cli::listed_fields(&help, "--json"), fields);
+        crate::cli::assert_report_fields(&line, &help, "Quiet on success; `--json` prints");
     }
 }
