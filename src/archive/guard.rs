@@ -122,6 +122,12 @@ impl Guard {
         Ok(resolved)
     }
 
+    /// Forget the last verified directory: a deletion (`unpack -G`) may
+    /// have removed it, and a symlink could then take its place.
+    pub(crate) fn forget(&mut self) {
+        self.last = None;
+    }
+
     /// The real path of an existing directory entry `rel` (itself resolved
     /// through symlinks that stay inside), or where to create it.
     pub(crate) fn dir_path(&mut self, rel: &Path) -> Result<PathBuf, GuardError> {

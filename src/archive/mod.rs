@@ -4,8 +4,10 @@
 //! prints them like `tar -tv`; [`owners`] maps user and group names to
 //! ids.
 
+pub(crate) mod dumpdir;
 pub(crate) mod guard;
 pub mod header;
+pub mod incremental;
 pub mod list;
 pub mod options;
 pub mod owners;
@@ -14,6 +16,7 @@ pub(crate) mod pax;
 pub(crate) mod readahead;
 pub(crate) mod reader;
 pub(crate) mod route;
+pub mod snapshot;
 pub(crate) mod sparse;
 pub(crate) mod splice;
 pub mod time;
@@ -68,6 +71,15 @@ pub enum Error {
     /// `--splice -` given twice: standard input can be read only once.
     #[error("--splice -: standard input can be spliced only once")]
     StdinTwice,
+    /// A `--listed-incremental` snapshot that cannot be read or saved.
+    #[error("snapshot {path}: {source}")]
+    Snapshot {
+        /// The snapshot file.
+        path: String,
+        /// What went wrong.
+        #[source]
+        source: snapshot::SnapshotError,
+    },
     /// A thread of ours panicked: one line, not exit 101 and a backtrace.
     #[error("the {0} thread failed: {1}")]
     Thread(&'static str, String),

@@ -75,6 +75,9 @@ pub struct PackOptions {
     /// A splice that sends nothing for this long fails the pack
     /// (`--idle-timeout`; stdin's limit is set where it is handed over).
     pub idle_timeout: Option<std::time::Duration>,
+    /// `--listed-incremental FILE` (GNU tar's `-g`): send only what changed
+    /// since the snapshot in FILE, with dumpdirs; FILE is replaced.
+    pub listed_incremental: Option<super::incremental::Listed>,
     /// How far ahead files are read (`--read-ahead`, `--readers`).
     pub read_ahead: ReadAheadConfig,
 }

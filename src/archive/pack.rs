@@ -23,9 +23,11 @@ use crossbeam_channel::Receiver;
 use tar::{Builder, EntryType};
 
 use super::header::{self, EntryMeta, ExactSize};
+use super::incremental::{self, Incremental};
 use super::options::{PackOptions, SpliceFrom};
 use super::owners::{Kind, Owners};
 use super::readahead::{Budget, ChunkReader, Loan, ReadAhead, Whole, changed_since, grew};
+use super::snapshot::Snapshot;
 use super::sparse::{RegionReader, SparseMap};
 use super::time::Mtime;
 use super::walk::{self, FileData, OpenFile, Step, Walk};
@@ -58,9 +60,13 @@ pub fn pack_to<W: Write>(
     let mut enc =
         Encoder::new(out, compression).map_err(|e| Error::io("starting the compressor", e))?;
     match pack(opts, &mut enc, progress) {
-        Ok(summary) => {
+        Ok((summary, snapshot)) => {
             enc.finish()
                 .map_err(|e| Error::io("writing the archive", e))?;
+            // The next dump starts from here only once this one is whole.
+            if let (Some(listed), Some(snapshot)) = (&opts.listed_incremental, snapshot) {
+                incremental::save(listed, &snapshot)?;
+            }
             Ok(summary)
         }
         Err(e) => {
@@ -70,8 +76,9 @@ pub fn pack_to<W: Write>(
     }
 }
 
-/// Write the tar stream (uncompressed) to `out`. On error nothing more is
-/// written: no end-of-archive blocks.
+/// Write the tar stream (uncompressed) to `out`; with
+/// `--listed-incremental`, also the snapshot to save once the stream is
+/// whole. On error nothing more is written: no end-of-archive blocks.
 ///
 /// Three kinds of thread: the walk (stat, open, plan reads), the
 /// [`ReadAhead`] readers, and this one, which writes entries in order.
@@ -79,11 +86,16 @@ pub fn pack<W: Write>(
     opts: &PackOptions,
     out: &mut W,
     progress: &Progress,
-) -> Result<PackSummary, Error> {
+) -> Result<(PackSummary, Option<Snapshot>), Error> {
     // ManuallyDrop: tar's Builder writes the end-of-archive blocks when
     // dropped, which must not happen after a failure.
     let mut builder = ManuallyDrop::new(Builder::new(out));
     let exclude = walk::exclusions(opts)?;
+    let incremental = opts
+        .listed_incremental
+        .as_ref()
+        .map(Incremental::open)
+        .transpose()?;
     let budget = Budget::new(opts.read_ahead.bytes);
     let mut writer = Writer {
         opts,
@@ -91,22 +103,23 @@ pub fn pack<W: Write>(
         owners: Owners::default(),
         summary: PackSummary::default(),
     };
-    std::thread::scope(|scope| {
+    let state = std::thread::scope(|scope| {
         let (steps, queue) = crossbeam_channel::bounded(STEPS_AHEAD);
         let ahead = ReadAhead::start(scope, &opts.read_ahead, &budget);
-        let walk = scope.spawn(move || Walk::new(opts, exclude, steps, ahead).run());
+        let walk = Walk::new(opts, exclude, steps, ahead, incremental);
+        let walk = scope.spawn(move || walk.run());
         let written = writer.run(&mut builder, queue);
         // Wake a walk waiting for room, so it sees the writer is gone.
         budget.close();
         match walk.join() {
-            Ok(_) => written,
+            Ok(state) => written.map(|()| state.ok().flatten()),
             Err(panic) => Err(Error::Thread("walk", panic_text(&*panic))),
         }
     })?;
     ManuallyDrop::into_inner(builder)
         .into_inner()
         .map_err(|e| Error::io("writing the archive", e))?;
-    Ok(writer.summary)
+    Ok((writer.summary, state.map(Incremental::into_snapshot)))
 }
 
 /// Steps the walk may run ahead of the writer. Each may hold an open file,
@@ -141,6 +154,17 @@ impl Writer<'_> {
                     let mut meta = self.meta(&md, name, kind);
                     meta.link = link;
                     meta.device = device;
+                    self.write(builder, &meta, std::io::empty())?;
+                }
+                Step::Dumpdir {
+                    md,
+                    name,
+                    mut dumpdir,
+                } => {
+                    // Ended by an empty entry, as GNU tar ends it.
+                    dumpdir.push(0);
+                    let mut meta = self.meta(&md, name, EntryType::Directory);
+                    meta.extra_pax.push(("GNU.dumpdir".into(), dumpdir));
                     self.write(builder, &meta, std::io::empty())?;
                 }
                 Step::File(file) => self.add_file(builder, file)?,

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use nix::sys::stat::{Mode, SFlag};
 
+use super::dumpdir::Dumpdir;
 use super::guard::{self, CleanPath, Guard, GuardError};
 use super::owners::{self, Owners};
 use super::reader::{self, Entry, Kind, TarReader};
@@ -51,6 +52,9 @@ pub struct UnpackOptions {
     pub routes: Vec<Route>,
     /// Entries outside every route are not extracted.
     pub routes_only: bool,
+    /// `-G`: apply each directory's dumpdir, deleting what it no longer
+    /// lists (GNU tar's `--incremental` on extraction).
+    pub incremental: bool,
 }
 
 impl UnpackOptions {
@@ -68,6 +72,7 @@ impl UnpackOptions {
             temp_files: TempFiles::default(),
             routes: Vec::new(),
             routes_only: false,
+            incremental: false,
         }
     }
 }
@@ -253,7 +258,11 @@ impl Unpacker<'_> {
         self.summary.entries += 1;
         self.progress.add_file();
         if entry.kind == Kind::Directory {
-            return self.directory(&clean, &name, meta);
+            let dumpdir = match self.opts.incremental {
+                true => self.dumpdir(entry, tar)?,
+                false => None,
+            };
+            return self.directory(&clean, &name, meta, dumpdir);
         }
         if matches!(entry.kind, Kind::Char | Kind::Block)
             && let Err(v) = guard::check_device(self.opts.devices, self.is_root)
@@ -288,8 +297,99 @@ impl Unpacker<'_> {
         }
     }
 
+    /// A directory's dumpdir, from its PAX record or its data (a GNU `D`
+    /// member), bounded as every extension is.
+    fn dumpdir<R: Read>(
+        &mut self,
+        entry: &Entry,
+        tar: &mut TarReader<R>,
+    ) -> Result<Option<Dumpdir>, Error> {
+        if let Some((_, value)) = entry
+            .extra_pax
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "GNU.dumpdir")
+        {
+            return Ok(Some(Dumpdir::parse(value)));
+        }
+        if entry.type_flag != b'D' {
+            return Ok(None);
+        }
+        if entry.stored > reader::MAX_EXTENSION {
+            return Err(Error::Member(format!(
+                "{}: a dumpdir of {} bytes (at most {} read)",
+                show(&entry.name),
+                entry.stored,
+                reader::MAX_EXTENSION
+            )));
+        }
+        let mut data = vec![0; entry.stored as usize];
+        let mut at = 0;
+        while at < data.len() {
+            at += tar.read_data(&mut data[at..])?;
+        }
+        Ok(Some(Dumpdir::parse(&data)))
+    }
+
+    /// `-G`: make a dumpdir's renames, then delete what it does not list.
+    fn apply_dumpdir(&mut self, dir: &Path, name: &str, dumpdir: &Dumpdir) -> Result<(), Error> {
+        for (from, to) in &dumpdir.renames {
+            self.rename(from, to)?;
+        }
+        let (progress, verbose) = (self.progress, self.opts.verbose);
+        let shown = name.trim_end_matches('/');
+        (dumpdir.purge(dir, |gone| {
+            if verbose {
+                progress.verbose(format!("Deleting {shown}/{}", show(gone)));
+            }
+        }))
+        .map_err(|e| Error::io(format!("deleting what {name} no longer holds"), e))?;
+        self.guard.forget();
+        Ok(())
+    }
+
+    /// A rename record: both names resolved by the guard's rules.
+    fn rename(&mut self, from: &[u8], to: &[u8]) -> Result<(), Error> {
+        let strip = self.opts.strip_components;
+        let shown = format!("{} -> {}", show(from), show(to));
+        let refuse = |violation| Error::Unsafe {
+            entry: shown.clone(),
+            violation,
+        };
+        let (Some(from), Some(to)) = (
+            guard::clean(from, strip).map_err(refuse)?,
+            guard::clean(to, strip).map_err(refuse)?,
+        ) else {
+            return Ok(());
+        };
+        let (Some(from_name), Some(to_name)) = (from.rel.file_name(), to.rel.file_name()) else {
+            return Ok(());
+        };
+        let from_dir = self
+            .guard
+            .parent_dir(&from.rel)
+            .map_err(Self::guarded(&shown))?;
+        let to_dir = self
+            .guard
+            .parent_dir(&to.rel)
+            .map_err(Self::guarded(&shown))?;
+        let source = from_dir.join(from_name);
+        if fs::symlink_metadata(&source).is_ok() {
+            fs::rename(&source, to_dir.join(to_name))
+                .map_err(|e| Error::io(format!("renaming {shown}"), e))?;
+        }
+        self.guard.forget();
+        Ok(())
+    }
+
     /// A directory now; its metadata at the end, children first.
-    fn directory(&mut self, clean: &CleanPath, name: &str, meta: Meta) -> Result<(), Error> {
+    fn directory(
+        &mut self,
+        clean: &CleanPath,
+        name: &str,
+        meta: Meta,
+        dumpdir: Option<Dumpdir>,
+    ) -> Result<(), Error> {
         // A plain file where the directory goes is replaced, as tar does.
         if let Some(file_name) = clean.rel.file_name() {
             let parent = self
@@ -305,6 +405,9 @@ impl Unpacker<'_> {
             .guard
             .dir_path(&clean.rel)
             .map_err(Self::guarded(name))?;
+        if let Some(dumpdir) = dumpdir {
+            self.apply_dumpdir(&path, name, &dumpdir)?;
+        }
         self.dirs.push(DirMeta { path, meta });
         Ok(())
     }

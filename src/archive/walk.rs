@@ -22,6 +22,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use tar::EntryType;
 
 use super::Error;
+use super::incremental::{Incremental, Mark};
 use super::options::{Input, PackOptions, SpliceFrom};
 use super::readahead::{Chunks, ReadAhead, Whole};
 use super::sparse::{self, SparseMap};
@@ -43,6 +44,12 @@ pub(crate) enum Step<'a> {
         kind: EntryType,
         link: Option<Vec<u8>>,
         device: Option<(u32, u32)>,
+    },
+    /// A directory of an incremental dump, with its GNU dumpdir.
+    Dumpdir {
+        md: Metadata,
+        name: Vec<u8>,
+        dumpdir: Vec<u8>,
     },
     /// A file the walk opened: large, or sparse.
     File(OpenFile<'a>),
@@ -76,6 +83,11 @@ pub(crate) enum FileData<'a> {
 /// network volume, few enough that a huge directory costs little memory.
 const STAT_WINDOW: usize = 256;
 
+/// A stat's answer from the read-ahead pool.
+fn answer(stat: &Receiver<io::Result<Metadata>>) -> io::Result<Metadata> {
+    (stat.recv()).unwrap_or_else(|_| Err(io::Error::other("stat lost")))
+}
+
 /// The writer has stopped listening.
 pub(crate) struct Stopped;
 
@@ -87,6 +99,8 @@ pub(crate) struct Walk<'a, 'o> {
     /// Directories being walked, to stop `--dereference` loops.
     ancestors: Vec<(u64, u64)>,
     warned_root: bool,
+    /// `--listed-incremental`: what to send, and the next snapshot.
+    incremental: Option<Incremental>,
     steps: Sender<Step<'a>>,
     ahead: ReadAhead<'a>,
 }
@@ -112,6 +126,7 @@ impl<'a, 'o> Walk<'a, 'o> {
         exclude: GlobSet,
         steps: Sender<Step<'a>>,
         ahead: ReadAhead<'a>,
+        incremental: Option<Incremental>,
     ) -> Self {
         Walk {
             opts,
@@ -119,12 +134,14 @@ impl<'a, 'o> Walk<'a, 'o> {
             links: HashMap::new(),
             ancestors: Vec::new(),
             warned_root: false,
+            incremental,
             steps,
             ahead,
         }
     }
 
-    pub(crate) fn run(mut self) -> Result<(), Stopped> {
+    /// Walk every input; returns the incremental state for the snapshot.
+    pub(crate) fn run(mut self) -> Result<Option<Incremental>, Stopped> {
         let mut base = PathBuf::new();
         for input in &self.opts.inputs {
             match input {
@@ -142,7 +159,7 @@ impl<'a, 'o> Walk<'a, 'o> {
                 }
             }
         }
-        Ok(())
+        Ok(self.incremental)
     }
 
     fn send(&self, step: Step<'a>) -> Result<(), Stopped> {
@@ -278,44 +295,110 @@ impl<'a, 'o> Walk<'a, 'o> {
         // Byte order, as `LC_ALL=C ls` would: the same tree gives the same
         // archive on every machine.
         children.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-        let prefix = if name.is_empty() {
-            Vec::new()
-        } else {
-            let mut dir_name = name;
-            dir_name.push(b'/');
-            self.send(Step::Entry {
-                md,
-                name: dir_name.clone(),
-                kind: EntryType::Directory,
-                link: None,
-                device: None,
-            })?;
-            dir_name
-        };
+        let mut prefix = name.clone();
+        if !name.is_empty() {
+            prefix.push(b'/');
+        }
+        let named: Vec<(PathBuf, Vec<u8>)> = (children.iter())
+            .map(|child| {
+                let mut child_name = prefix.clone();
+                child_name.extend_from_slice(child.as_bytes());
+                (path.join(child), child_name)
+            })
+            .collect();
         self.ancestors.push(key);
-        // Stat'ed in parallel, a window at a time: on a network volume each
-        // stat is a round trip, and a directory of small files would
-        // otherwise wait on them one by one.
-        for window in children.chunks(STAT_WINDOW) {
-            let named: Vec<(PathBuf, Vec<u8>)> = window
-                .iter()
-                .map(|child| {
-                    let mut child_name = prefix.clone();
-                    child_name.extend_from_slice(child.as_bytes());
-                    (path.join(child), child_name)
-                })
+        if self.incremental.is_some() {
+            self.add_incremental_dir(name, md, &children, named)?;
+        } else {
+            if !name.is_empty() {
+                self.send(Step::Entry {
+                    md,
+                    name: prefix,
+                    kind: EntryType::Directory,
+                    link: None,
+                    device: None,
+                })?;
+            }
+            let named: Vec<_> = (named.into_iter())
                 .filter(|(_, name)| !self.excluded(name))
                 .collect();
-            let paths = named.iter().map(|(p, _)| p.clone());
-            let stats = self.ahead.stat_all(paths, self.opts.dereference);
-            for ((child, child_name), stat) in named.into_iter().zip(stats) {
-                let stat = stat
-                    .recv()
-                    .unwrap_or_else(|_| Err(io::Error::other("stat lost")));
-                self.add_stat(&child, child_name, stat)?;
+            // Stat'ed in parallel, a window at a time: on a network volume
+            // each stat is a round trip, and a directory of small files
+            // would otherwise wait on them one by one.
+            for window in named.chunks(STAT_WINDOW) {
+                let stats = self.stat_all(window);
+                for ((child, child_name), stat) in window.iter().cloned().zip(stats) {
+                    self.add_stat(&child, child_name, answer(&stat))?;
+                }
             }
         }
         self.ancestors.pop();
+        Ok(())
+    }
+
+    /// Stat a window of children in parallel; each answer is taken (with
+    /// [`answer`]) when its child's turn comes.
+    fn stat_all(&self, named: &[(PathBuf, Vec<u8>)]) -> Vec<Receiver<io::Result<Metadata>>> {
+        let paths = named.iter().map(|(p, _)| p.clone());
+        self.ahead.stat_all(paths, self.opts.dereference)
+    }
+
+    /// A directory of an incremental dump: every child stat'ed first (its
+    /// mark goes in the dumpdir, which comes before the members), then the
+    /// directory with its dumpdir, then what is sent.
+    fn add_incremental_dir(
+        &mut self,
+        name: Vec<u8>,
+        md: Metadata,
+        children: &[OsString],
+        named: Vec<(PathBuf, Vec<u8>)>,
+    ) -> Result<(), Stopped> {
+        let Some(inc) = self.incremental.as_ref() else {
+            return Ok(());
+        };
+        let all_new = inc.all_new(&name, &md);
+        let mut stats = Vec::with_capacity(named.len());
+        for window in named.chunks(STAT_WINDOW) {
+            let wanted: Vec<_> = (window.iter())
+                .filter(|(_, child_name)| !self.excluded(child_name))
+                .cloned()
+                .collect();
+            let mut got = self.stat_all(&wanted).into_iter();
+            for (_, child_name) in window {
+                let stat = (!self.excluded(child_name)).then(|| got.next()).flatten();
+                stats.push(stat.map(|stat| answer(&stat)));
+            }
+        }
+        let marks: Vec<Mark> = (stats.iter())
+            .map(|stat| match stat {
+                Some(Ok(md)) if md.is_dir() => Mark::Dir,
+                Some(Ok(md)) if !md.file_type().is_socket() => inc.mark(all_new, md),
+                _ => Mark::Kept,
+            })
+            .collect();
+        let members: Vec<(&[u8], Mark)> = children
+            .iter()
+            .map(|c| c.as_bytes())
+            .zip(marks.iter().copied())
+            .collect();
+        let inc = self.incremental.as_mut().expect("checked above");
+        let dumpdir = inc.record(&name, &md, &members);
+        if !name.is_empty() {
+            let mut dir_name = name;
+            dir_name.push(b'/');
+            self.send(Step::Dumpdir {
+                md,
+                name: dir_name,
+                dumpdir,
+            })?;
+        }
+        for (((child, child_name), stat), mark) in named.into_iter().zip(stats).zip(marks) {
+            match stat {
+                Some(stat @ Err(_)) => self.add_stat(&child, child_name, stat)?,
+                Some(stat) if mark != Mark::Kept => self.add_stat(&child, child_name, stat)?,
+                _ => {}
+            }
+        }
         Ok(())
     }
 

@@ -144,6 +144,10 @@ mod tests {
             metadata: Default::default(),
         };
         let help = super::Args::command().render_long_help().to_string();
-        crate::cli::assert_report_fields(&line, &help, "`--no-verify` skips every check. `--json` reports");
+        crate::cli::assert_report_fields(
+            &line,
+            &help,
+            "`--no-verify` skips every check. `--json` reports",
+        );
     }
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 
 use super::UsageError;
+use crate::archive::incremental::Listed;
 use crate::archive::options::{Input, PackOptions, SpliceFrom, SpliceStdin};
 use crate::archive::owners::parse_id;
 use crate::archive::readahead::ReadAheadConfig;
@@ -95,6 +96,16 @@ pub struct Args {
     /// Store files with holes as sparse entries (PAX 1.0; GNU tar and bsdtar restore them)
     #[arg(short = 'S', long)]
     pub sparse: bool,
+    /// Incremental dump, GNU tar's -g: only what changed since snapshot
+    /// FILE (level 0 if FILE does not exist), each directory with the
+    /// listing `unpack -G` deletes by; FILE is replaced once the archive is
+    /// whole
+    #[arg(short = 'g', long, value_name = "FILE")]
+    pub listed_incremental: Option<PathBuf>,
+    /// With -g: a directory is the same if its inode is, whatever its
+    /// device number (a volume mounted again, on another node)
+    #[arg(long, requires = "listed_incremental")]
+    pub no_check_device: bool,
     /// Bytes of file data read ahead of the archive writer
     #[arg(long, value_name = "SIZE", default_value = DEFAULT_READ_AHEAD, value_parser = super::parse_size)]
     pub read_ahead: u64,
@@ -164,6 +175,10 @@ impl Args {
             verbose: self.verbose,
             stdin,
             idle_timeout,
+            listed_incremental: (self.listed_incremental.clone()).map(|snapshot| Listed {
+                snapshot,
+                check_device: !self.no_check_device,
+            }),
             read_ahead: self.read_ahead()?,
         };
         Ok((opts, self.compression()?))

@@ -61,6 +61,11 @@ pub struct Args {
     /// With --route: entries outside every route are not extracted
     #[arg(long, requires = "route")]
     pub routes_only: bool,
+    /// Incremental archives (GNU tar's -G): delete what each directory's
+    /// listing no longer holds, inside DIR only; extract the chain in
+    /// order, level 0 first
+    #[arg(short = 'G', long)]
+    pub incremental: bool,
     /// Drop N leading components from names (GNU tar's rule: "." counts)
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub strip_components: usize,
@@ -164,6 +169,7 @@ impl Args {
         opts.temp_files = temp_files;
         opts.routes = self.route.clone();
         opts.routes_only = self.routes_only;
+        opts.incremental = self.incremental;
         opts
     }
 }

@@ -81,7 +81,10 @@ impl AsRef<[u8]> for Lent {
 impl Drop for Lent {
     fn drop(&mut self) {
         if let Some(free) = self.pool.upgrade() {
-            let pool = BufferPool { free, keep: self.keep };
+            let pool = BufferPool {
+                free,
+                keep: self.keep,
+            };
             pool.give(std::mem::take(&mut self.buf));
         }
     }
