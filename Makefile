@@ -81,7 +81,7 @@ lint: deps
 	cargo fmt --check
 	cargo clippy --locked --all-targets -- -D warnings
 	cargo check --locked --quiet --manifest-path fuzz/Cargo.toml --bins
-	shellcheck scripts/*.sh tests/support/ceph.sh bench/run.sh bench/garage-cluster.sh bench/build-profiles.sh .ci/run
+	shellcheck scripts/*.sh tests/support/ceph.sh bench/run.sh bench/incremental.sh bench/garage-cluster.sh bench/build-profiles.sh .ci/run
 
 install:
 	cargo build --release --bin s3pipe --example gen_docs

@@ -2,6 +2,7 @@
 # Side-by-side benchmarks, one run, written to bench/results.md.
 #   bench/run.sh            everything
 #   REPEAT=5 bench/run.sh   more repetitions (the median is reported)
+#   BENCH_ONLY=incremental bench/run.sh   incremental backups alone (bench/incremental.sh)
 # Needs: a release build (make bench does it), pigz, zstd, GNU time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,12 @@ UNPACK_DIR=${UNPACK_DIR:-/dev/shm/s3pipe-bench-out}
 mkdir -p "$WORK"
 
 cargo build --release --bins --examples -q
+if [ "$ONLY" = incremental ]; then
+  bench/incremental.sh > "$OUT"
+  echo "bench: wrote $OUT" >&2
+  cat "$OUT"
+  exit 0
+fi
 if [ ! -f "$CORPUS/.complete" ]; then
   echo "bench: generating the corpus in $CORPUS" >&2
   rm -rf "$CORPUS"
@@ -499,5 +506,6 @@ s3header() {
   extra "job: pack | s3put --recipient" "job: pack | s3put"
   extra "job: s3get --identity | unpack" "job: s3get | unpack"
 } > "$OUT"
+[ "$ONLY" != all ] || { echo; bench/incremental.sh; } >> "$OUT"
 echo "bench: wrote $OUT" >&2
 cat "$OUT"

@@ -30,6 +30,22 @@
 #                 COMPLIANCE) until the run's start + DAYS; the manifest
 #                 records the lock. Both or neither; the bucket must have
 #                 Object Lock (else the run fails before anything is read)
+#   BACKUP_INCREMENTAL  on: the files archive's BACKUP_PATHS are incremental
+#                 (pack -g, GNU tar's listed-incremental): a full backup
+#                 (level 0), then each run only what changed since the one
+#                 before, with the directories' listings so a restore deletes
+#                 what is gone. The snapshot is stored beside the backup
+#                 (NAME-TS.snar, read from the last backup at the start and
+#                 written at the end; held during the run in TMPDIR, else
+#                 /dev/shm, else /tmp);
+#                 the manifest records level, base (the backup it extends)
+#                 and full. BACKUP_STREAMS and DB_DUMP_CMD are whole every
+#                 run: a command's stream is not incremental. Split mode only.
+#                 With BACKUP_RECIPIENTS the snapshot is encrypted too, and
+#                 reading it needs BACKUP_IDENTITY_FILE. off (default).
+#   BACKUP_FULL_EVERY  with BACKUP_INCREMENTAL: a full backup once the last
+#                 full is this old (7d, 36h: default 7d), or every N runs (a
+#                 number: 7 is a full and six incrementals)
 #   METRICS_TEXTFILE, PUSHGATEWAY_URL  Prometheus metrics (scripts/report.sh)
 #   NOTIFY_URL    healthchecks.io-style pings: NOTIFY_URL/start, then
 #                 NOTIFY_URL or NOTIFY_URL/fail with the summary line
@@ -40,7 +56,8 @@
 #                 mongodump and pg_dump talk on stderr while they work, a
 #                 stalled `kubectl exec` says nothing (TheCombine#4322)
 #
-# Objects: NAME-TS.db.EXT, NAME-TS.files.tar.gz, NAME-TS.manifest.json.
+# Objects: NAME-TS.db.EXT, NAME-TS.files.tar.gz, NAME-TS.manifest.json
+# (and NAME-TS.snar with BACKUP_INCREMENTAL).
 # Single-archive mode (BACKUP_MODE=single) writes one NAME-TS.tar.gz that
 # holds the dump under dump/ beside the files: DB_DUMP_CMD must then write a
 # tar stream of the dump directory's contents (e.g. "kubectl exec db -- tar
@@ -127,6 +144,9 @@ fi
 base="$(series)${ts}"
 uploaded=()
 objects=""
+chain_json=""
+incremental=()
+scratch=""
 
 # Delete what this run uploaded, then fail.
 fail() {
@@ -147,6 +167,63 @@ fail() {
 }
 trap 'fail "interrupted"' INT TERM HUP
 
+# BACKUP_INCREMENTAL=on: which level this run is, from the newest complete
+# backup's manifest, and its snapshot fetched into a scratch directory
+# (removed when the run ends). A full when there is no earlier snapshot,
+# or BACKUP_FULL_EVERY says so.
+plan_incremental() {
+  local every runs=0 secs=0 line prev_ts prev_base suffixes manifest prev_level full_ts
+  [ "${BACKUP_INCREMENTAL}" = on ] || misconfigured "BACKUP_INCREMENTAL must be on or off, not $BACKUP_INCREMENTAL"
+  [ "${BACKUP_MODE:-split}" = split ] || misconfigured "BACKUP_INCREMENTAL=on needs BACKUP_MODE=split: a single archive holds the database dump, restored once per level"
+  [ ${#paths[@]} -gt 0 ] || misconfigured "BACKUP_INCREMENTAL=on needs BACKUP_PATHS: only local paths are incremental"
+  [ ${#encrypt[@]} -eq 0 ] || [ -n "${BACKUP_IDENTITY_FILE:-}" ] ||
+    misconfigured "BACKUP_INCREMENTAL=on with BACKUP_RECIPIENTS needs BACKUP_IDENTITY_FILE to read the last (encrypted) snapshot"
+  [ -z "${BACKUP_IDENTITY_FILE:-}" ] || export S3PIPE_IDENTITY_FILE=$BACKUP_IDENTITY_FILE
+  every=${BACKUP_FULL_EVERY:-7d}
+  if [[ $every =~ ^[1-9][0-9]*$ ]]; then
+    runs=$every
+  elif [[ $every =~ ^([1-9][0-9]*)([hd])$ ]]; then
+    secs=$((10#${BASH_REMATCH[1]} * $([ "${BASH_REMATCH[2]}" = d ] && echo 86400 || echo 3600)))
+  else
+    misconfigured "BACKUP_FULL_EVERY must be a number of runs (7) or a duration (7d, 36h), not $every"
+  fi
+  # In memory where there is /dev/shm: a pod's root filesystem is read-only
+  # and has no emptyDir; the snapshot is small (one record per directory).
+  local tmp=${TMPDIR:-/dev/shm}
+  [ -d "$tmp" ] && [ -w "$tmp" ] || tmp=/tmp
+  scratch=$(mktemp -d "$tmp/s3pipe-snapshot.XXXXXX") || fail "no room for the snapshot in $tmp (set TMPDIR)"
+  trap 'rm -rf "$scratch"' EXIT
+  incremental=(-g "$scratch/snar")
+  level=0 full_ts=$ts
+  line=$(s3ls --backups "$(series)" 2>/dev/null | tail -n 1) || line=""
+  IFS=$'\t' read -r prev_ts prev_base suffixes _ <<<"$line"
+  if [[ " ${suffixes:-} " == *" .snar "* ]]; then
+    manifest=$(s3get -q "$prev_base.manifest.json") || fail "reading $prev_base.manifest.json failed"
+    prev_level=$(printf '%s' "$manifest" | grep -oE '"level":[0-9]+' | head -n 1 | cut -d: -f2) || true
+    full_ts=$(printf '%s' "$manifest" | grep -oE '"full":"[0-9-]{19}"' | head -n 1 | cut -d'"' -f4) || true
+    if [ -z "$prev_level" ] || [ -z "$full_ts" ]; then
+      log "$prev_base.manifest.json has no level or full: this run is a full backup"
+      full_ts=$ts
+    elif { [ "$runs" -gt 0 ] && [ $((prev_level + 1)) -ge "$runs" ]; } ||
+      { [ "$secs" -gt 0 ] && [ $(($(stamp_seconds "$ts") - $(stamp_seconds "$full_ts"))) -ge "$secs" ]; }; then
+      log "BACKUP_FULL_EVERY=$every: this run is a full backup"
+      full_ts=$ts
+    else
+      level=$((prev_level + 1))
+      s3get -q "$prev_base.snar" > "$scratch/snar" || fail "reading $prev_base.snar failed"
+      log "incremental level $level on $prev_ts (full $full_ts)"
+      chain_json=",\"base\":\"$prev_ts\""
+    fi
+  fi
+  chain_json=",\"level\":$level$chain_json,\"full\":\"$full_ts\""
+}
+
+# Seconds since the epoch of a YYYY-MM-DD-HH-MM-SS stamp (UTC).
+stamp_seconds() {
+  local s=$1
+  date -u -d "${s:0:10} ${s:11:2}:${s:14:2}:${s:17:2}" +%s
+}
+
 # put URL COMMAND...: s3put runs COMMAND and completes URL only if it
 # exits 0. Recorded before the upload, so a failed run deletes it.
 put() {
@@ -162,6 +239,7 @@ put() {
 # Word splitting is the interface: BACKUP_PATHS is a list of paths.
 # shellcheck disable=SC2206
 paths=(${BACKUP_PATHS:-})
+[ "${BACKUP_INCREMENTAL:-off}" = off ] || plan_incremental
 files=()
 [ ${#paths[@]} -eq 0 ] || files=(-C "${BACKUP_BASE:-/}" "${paths[@]}")
 if [ "${BACKUP_MODE:-split}" = single ]; then
@@ -173,13 +251,15 @@ else
     put "$base.db.${DB_DUMP_EXT:-dump}" bash -c "$DB_DUMP_CMD"
   fi
   if [ ${#streams[@]} -gt 0 ] || [ ${#files[@]} -gt 0 ]; then
-    put "$base.files.tar.gz" pack -q "${streams[@]}" "${files[@]}"
+    put "$base.files.tar.gz" pack -q "${incremental[@]}" "${streams[@]}" "${files[@]}"
   fi
+  # pack replaced the snapshot only once its archive was whole.
+  [ -z "$scratch" ] || put "$base.snar" cat "$scratch/snar"
 fi
 
 version=$(s3put --version | awk '{print $2}')
-manifest=$(printf '{"name":%s,"timestamp":"%s","tool":"s3pipe %s","objects":[%s]%s}' \
-  "$(json_string "$BACKUP_NAME")" "$ts" "$version" "$objects" "$lock_json")
+manifest=$(printf '{"name":%s,"timestamp":"%s","tool":"s3pipe %s"%s,"objects":[%s]%s}' \
+  "$(json_string "$BACKUP_NAME")" "$ts" "$version" "$chain_json" "$objects" "$lock_json")
 uploaded+=("$base.manifest.json")
 printf '%s\n' "$manifest" | s3put -q "${lock[@]}" "$base.manifest.json" || fail "writing the manifest"
 uploaded=()

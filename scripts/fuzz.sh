@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-180}
-targets=${FUZZ_TARGETS:-"unpack unpack_gzip list verify stamp flags"}
+targets=${FUZZ_TARGETS:-"unpack unpack_gzip list verify stamp flags snapshot"}
 command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
 # Stable toolchain: RUSTC_BOOTSTRAP unlocks the nightly flags cargo-fuzz
 # passes; "-s none" where the sanitizer runtime is missing.

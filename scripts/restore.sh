@@ -7,7 +7,13 @@
 #
 #   scripts/restore.sh [--clean] [--verify-only] [TIMESTAMP|latest|s3://bucket/key]   (default latest)
 #     TIMESTAMP, latest   a complete backup (one with a manifest) made by
-#                         backup.sh under BACKUP_URL/BACKUP_NAME-
+#                         backup.sh under BACKUP_URL/BACKUP_NAME-; an
+#                         incremental one (BACKUP_INCREMENTAL) is restored
+#                         with its chain: the full backup and every
+#                         incremental up to it, in order, all verified
+#                         first, each archive with unpack -G (what a later
+#                         backup no longer holds is deleted), into one
+#                         staging directory; the database from the newest
 #     s3://bucket/key     any archive (tar, gzip or zstd), with or without a
 #                         manifest: e.g. one an older job made
 #     --clean             RESTORE_DIR ends up holding exactly the backup: what
@@ -111,8 +117,9 @@ done
 # archive-db: an archive whose dump/ goes to DB_RESTORE_CMD, dump: a dump
 # object), URL, and the ETag and SHA-256 the manifest recorded (or the
 # first pass saw).
-kinds=() urls=() etags=() sums=() get=()
-plan() { kinds+=("$1") urls+=("$2") etags+=("${3:-}") sums+=("${4:-}"); }
+# A level of a chain (kind level) also has its step: first, next or last.
+kinds=() urls=() etags=() sums=() steps=() get=()
+plan() { kinds+=("$1") urls+=("$2") etags+=("${3:-}") sums+=("${4:-}") steps+=("${5:-}"); }
 
 # "ETAG<TAB>SHA256" of the object URL in manifest $1. Each object is one
 # s3put --json report, a flat JSON object; its keys may come in any order
@@ -152,19 +159,44 @@ plan_backup() {
     line=$(printf '%s\n' "$backups" | awk -F '\t' -v ts="$which" '$1 == ts' | tail -n 1)
     [ -n "$line" ] || fail "no complete backup with timestamp $which under $prefix"
   fi
-  IFS=$'\t' read -r ts base suffixes <<<"$line"
+  IFS=$'\t' read -r ts base suffixes _ <<<"$line"
   backup=$base
-  manifest=$(s3get -q "$base.manifest.json") || fail "reading $base.manifest.json failed"
-  for suffix in $suffixes; do
-    case $suffix in
-      .files.tar.gz) kind=archive ;;
-      .tar.gz) kind=archive-db ;;
-      .db.*) kind=dump ;;
-      *) continue ;;
-    esac
-    pinned=$(manifest_object "$manifest" "$base$suffix") ||
-      fail "$base.manifest.json does not list $base$suffix"
-    plan "$kind" "$base$suffix" "${pinned%%$'\t'*}" "${pinned#*$'\t'}"
+  # The chain, newest first: each incremental's manifest names its base.
+  local -a bases=("$base") sets=("$suffixes") manifests=()
+  while :; do
+    manifest=$(s3get -q "$base.manifest.json") || fail "reading $base.manifest.json failed"
+    manifests+=("$manifest")
+    line=$(printf '%s' "$manifest" | grep -oE '"base":"[0-9-]{19}"' | head -n 1 | cut -d'"' -f4) || true
+    [ -n "$line" ] || break
+    ts=$line
+    line=$(printf '%s\n' "$backups" | awk -F '\t' -v ts="$ts" '$1 == ts' | tail -n 1)
+    [ -n "$line" ] || fail "$base is an incremental backup on $ts, which is not under $prefix: the chain cannot be restored"
+    IFS=$'\t' read -r ts base suffixes _ <<<"$line"
+    bases+=("$base") sets+=("$suffixes")
+  done
+  local n=${#bases[@]} i step
+  [ "$n" = 1 ] || log "$backup is incremental: restoring a chain of $n backups from ${bases[n - 1]}"
+  for ((i = n - 1; i >= 0; i--)); do
+    base=${bases[i]} manifest=${manifests[i]} step=""
+    if [ "$n" -gt 1 ]; then
+      step=next
+      [ "$i" != $((n - 1)) ] || step=first
+      [ "$i" != 0 ] || step=last
+    fi
+    for suffix in ${sets[i]}; do
+      case $suffix in
+        .files.tar.gz) kind=archive ;;
+        .tar.gz) kind=archive-db ;;
+        .db.*) kind=dump ;;
+        *) continue ;;
+      esac
+      # A chain's database: the newest dump alone.
+      [ "$kind" != dump ] || [ "$i" = 0 ] || continue
+      [ -z "$step" ] || [ "$kind" != archive ] || kind=level
+      pinned=$(manifest_object "$manifest" "$base$suffix") ||
+        fail "$base.manifest.json does not list $base$suffix"
+      plan "$kind" "$base$suffix" "${pinned%%$'\t'*}" "${pinned#*$'\t'}" "$step"
+    done
   done
   [ ${#urls[@]} -gt 0 ] || fail "the backup at $base has no objects to restore"
   for kind in "${kinds[@]}"; do
@@ -228,8 +260,9 @@ swap_in() {
 # Restore object $1 (an archive): through unpack, into RESTORE_DIR
 # (staged) and/or the routes; archive-db's dump/ to DB_RESTORE_CMD.
 restore_archive() {
-  local url=${urls[$1]} args=(-q) stage=""
+  local url=${urls[$1]} args=(-q) stage="" step=${steps[$1]}
   args+=("${routes[@]}")
+  [ "${kinds[$1]}" != level ] || args+=(-G)
   if [ "${kinds[$1]}" = archive-db ]; then
     if [ -n "${DB_RESTORE_CMD:-}" ]; then
       args+=(--route "dump=$DB_RESTORE_CMD")
@@ -241,10 +274,13 @@ restore_archive() {
     mkdir -p "$RESTORE_DIR" || fail "creating $RESTORE_DIR failed"
     if [ "${RESTORE_STAGING:-on}" = on ]; then
       stage="$RESTORE_DIR/.s3pipe-staging-$$"
-      { rm -rf "$stage" && mkdir "$stage"; } || fail "creating $stage failed"
+      # A chain's levels go into one staging directory, swapped in once.
+      if [ "$step" = "" ] || [ "$step" = first ]; then
+        { rm -rf "$stage" && mkdir "$stage"; } || fail "creating $stage failed"
+      fi
       args+=(-C "$stage")
     else
-      if [ "$clean" = 1 ]; then
+      if [ "$clean" = 1 ] && { [ "$step" = "" ] || [ "$step" = first ]; }; then
         log "--clean: emptying $RESTORE_DIR"
         find "$RESTORE_DIR" -mindepth 1 -delete || fail "emptying $RESTORE_DIR failed"
       fi
@@ -261,7 +297,7 @@ restore_archive() {
     [ -z "$stage" ] || { rm -rf "$stage"; log "$RESTORE_DIR is as it was"; }
     fail "restoring $url failed"
   fi
-  if [ -n "$stage" ]; then
+  if [ -n "$stage" ] && { [ "$step" = "" ] || [ "$step" = last ]; }; then
     swap_in "$stage" "$RESTORE_DIR" || fail "swapping the restored tree into $RESTORE_DIR failed"
   fi
 }

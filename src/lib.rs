@@ -35,6 +35,7 @@
 
 pub mod archive;
 pub mod backups;
+pub mod chains;
 pub mod cli;
 pub mod codec;
 pub(crate) mod encryption;

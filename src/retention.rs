@@ -68,6 +68,9 @@ impl Policy {
 pub enum Verdict {
     /// Kept, and by which rules ("last", "daily", …, "newest", "in progress").
     Keep(Vec<&'static str>),
+    /// No rule keeps it, but a kept incremental backup (named) is made on
+    /// top of it: removing it would break that chain ([`crate::chains`]).
+    BaseOf(String),
     /// No rule keeps it.
     Remove,
     /// No time could be read from the key: never removed.

@@ -50,9 +50,17 @@ fn restore_chain(chain: &[Vec<u8>], into: &Path, gnu: bool) {
 
 /// A night's changes: one file grown, one deleted, a directory tree
 /// deleted, files and a directory added, a mode changed (ctime only), a
-/// directory renamed.
+/// directory renamed. What is written carries the night's time (an hour
+/// from now per night): GNU tar's start time is exact, the kernel's file
+/// times lag it by up to a tick.
 fn change(src: &Path, night: u32) {
     let p = |s: &str| src.join(s);
+    let later = |path: &str| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        set_mtime(&p(path), now.as_secs() as i64 + 3600 * i64::from(night));
+    };
     match night {
         1 => {
             fs::write(p("dir/sub/deeper/text.log"), "log line\n".repeat(50_001)).unwrap();
@@ -62,11 +70,15 @@ fn change(src: &Path, night: u32) {
             fs::create_dir(p("added")).unwrap();
             fs::write(p("added/inside"), random_bytes(70_000, 5)).unwrap();
             chmod(&p("private"), 0o640);
+            for path in ["dir/sub/deeper/text.log", "dir/new.txt", "added/inside"] {
+                later(path);
+            }
         }
         _ => {
             fs::rename(p("added"), p("renamed")).unwrap();
             fs::remove_file(p("dir/sub/big.bin")).unwrap();
             fs::write(p("dir/new.txt"), b"changed on night 2").unwrap();
+            later("dir/new.txt");
         }
     }
 }
@@ -74,6 +86,7 @@ fn change(src: &Path, night: u32) {
 #[test]
 fn a_chain_restores_the_same_tree_by_unpack_and_by_gnu_tar() {
     let (tmp, src) = rich_source();
+    after_last_change(&src);
     let snapshot = tmp.path().join("src.snar");
     let mut chain = vec![level(&src, &snapshot)];
     for night in 1..=2 {
@@ -105,6 +118,7 @@ fn a_chain_restores_the_same_tree_by_unpack_and_by_gnu_tar() {
 #[test]
 fn gnu_tar_continues_our_snapshot_and_we_continue_its() {
     let (tmp, src) = rich_source();
+    after_last_change(&src);
     let snapshot = tmp.path().join("src.snar");
     let dir = src.to_str().unwrap();
     let gnu_level = |snapshot: &Path| {

@@ -59,7 +59,7 @@ pub(crate) struct Incremental {
 impl Incremental {
     /// Read the last snapshot, if there is one; `started` is now.
     pub(crate) fn open(listed: &Listed) -> Result<Incremental, Error> {
-        let started = stamp(SystemTime::now());
+        let started = file_clock_now(&listed.snapshot);
         let previous = match File::open(&listed.snapshot) {
             Ok(file) => read_unless_empty(file).map_err(|e| snapshot_error(listed, e))?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
@@ -199,6 +199,39 @@ fn snapshot_error(listed: &Listed, e: SnapshotError) -> Error {
 
 fn display(path: &Path) -> String {
     path.display().to_string()
+}
+
+/// The dump's start, by the clock the kernel stamps files with: the ctime
+/// of a probe beside the snapshot, changed twice with a stat between (on
+/// kernels with multigrain timestamps, 6.13 and later, the second change
+/// takes a fine-grained time that every later change is at or after; on
+/// older ones file times are the coarse clock's, which only grows). GNU
+/// tar takes the exact clock instead, which runs up to a tick ahead of
+/// file times: a change within a tick after its start can carry an earlier
+/// time and be missed by the next dump. Where no probe can be written
+/// (`-g /dev/null`, a read-only directory), the exact clock, as GNU tar.
+fn file_clock_now(snapshot: &Path) -> Stamp {
+    let exact = stamp(SystemTime::now());
+    let regular = fs::metadata(snapshot).map_or(true, |md| md.is_file());
+    let (Some(dir), Some(name), true) = (snapshot.parent(), snapshot.file_name(), regular) else {
+        return exact;
+    };
+    let mut probe_name = std::ffi::OsString::from(".");
+    probe_name.push(name);
+    probe_name.push(format!(".s3pipe-clock-{}", std::process::id()));
+    let probe = dir.join(probe_name);
+    let stamped = (|| -> io::Result<Stamp> {
+        fs::write(&probe, b"")?;
+        fs::metadata(&probe)?;
+        fs::write(&probe, b"1")?;
+        let md = fs::metadata(&probe)?;
+        Ok(Stamp {
+            sec: md.ctime(),
+            nsec: md.ctime_nsec() as u32,
+        })
+    })();
+    let _ = fs::remove_file(&probe);
+    stamped.unwrap_or(exact)
 }
 
 fn stamp(t: SystemTime) -> Stamp {

@@ -11,6 +11,7 @@ use super::client::{ListedObject, Retention, Store};
 use super::error::S3Error;
 use super::url::S3Url;
 use crate::backups::{self, Backup, Object};
+use crate::chains::{self, Link};
 
 #[derive(Debug, Clone, Default)]
 pub struct LsOptions {
@@ -150,9 +151,10 @@ async fn print_backups<W: Write>(
     };
     let w = |e| ListError::Output(e);
     for b in &sets {
+        let link = link_of(store, &url.bucket, b).await?;
         let line = match opts.json {
-            true => backup_json(&url.bucket, b, locks.as_ref()),
-            false => backup_line(&url.bucket, b),
+            true => backup_json(&url.bucket, b, locks.as_ref(), link.as_ref()),
+            false => backup_line(&url.bucket, b, link.as_ref()),
         };
         writeln!(out, "{line}").map_err(w)?;
     }
@@ -165,6 +167,23 @@ async fn print_backups<W: Write>(
         ),
         _ => Ok(()),
     }
+}
+
+/// An incremental backup's level and base (one with a `.snar`: its
+/// manifest is read); None for the others, whose manifests are not.
+async fn link_of(store: &Store, bucket: &str, b: &Backup) -> Result<Option<Link>, ListError> {
+    if !b
+        .objects
+        .iter()
+        .any(|o| o.key.ends_with(chains::SNAPSHOT_SUFFIX))
+    {
+        return Ok(None);
+    }
+    let key = format!("{}{}", b.base, backups::MANIFEST_SUFFIX);
+    let manifest = store.get_small(bucket, &key, 1 << 20).await?;
+    let link = chains::link_of(&manifest)
+        .map_err(|why| S3Error::Other(format!("manifest s3://{bucket}/{key}: {why}")))?;
+    Ok(Some(link))
 }
 
 /// Each object's retention, when the bucket has Object Lock (one HEAD
@@ -188,7 +207,12 @@ fn rfc3339(time: i64) -> Option<String> {
     Utc.timestamp_opt(time, 0).single().map(|t| t.to_rfc3339())
 }
 
-fn backup_json(bucket: &str, b: &Backup, locks: Option<&BTreeMap<String, Retention>>) -> String {
+fn backup_json(
+    bucket: &str,
+    b: &Backup,
+    locks: Option<&BTreeMap<String, Retention>>,
+    link: Option<&Link>,
+) -> String {
     let lock_json = |r: &Retention| match r.mode {
         None if !r.legal_hold => serde_json::Value::Null,
         mode => serde_json::json!({
@@ -212,6 +236,10 @@ fn backup_json(bucket: &str, b: &Backup, locks: Option<&BTreeMap<String, Retenti
         "name": b.base, "url": format!("s3://{bucket}/{}", b.base), "timestamp": b.stamp,
         "time": rfc3339(b.time), "objects": objects,
     });
+    if let Some(link) = link {
+        j["level"] = link.level.into();
+        j["base"] = link.base.clone().into();
+    }
     if let Some(locks) = locks {
         // Before this, none of its objects can be deleted.
         let until: Option<Vec<i64>> = (b.objects.iter())
@@ -225,14 +253,21 @@ fn backup_json(bucket: &str, b: &Backup, locks: Option<&BTreeMap<String, Retenti
     j.to_string()
 }
 
-fn backup_line(bucket: &str, b: &Backup) -> String {
+/// `STAMP<TAB>URL<TAB>SUFFIXES`, and for an incremental backup
+/// `<TAB>LEVEL<TAB>BASE` (BASE empty for a full).
+fn backup_line(bucket: &str, b: &Backup, link: Option<&Link>) -> String {
     let suffixes: Vec<&str> = b.objects.iter().map(|o| &o.key[b.base.len()..]).collect();
-    format!(
+    let mut line = format!(
         "{}\ts3://{bucket}/{}\t{}",
         b.stamp,
         b.base,
         suffixes.join(" ")
-    )
+    );
+    if let Some(link) = link {
+        let level = link.level.map(|l| l.to_string()).unwrap_or_default();
+        line += &format!("\t{level}\t{}", link.base.as_deref().unwrap_or(""));
+    }
+    line
 }
 
 fn print_object<W: Write>(o: &ListedObject, opts: &LsOptions, out: &mut W) -> std::io::Result<()> {

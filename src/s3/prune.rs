@@ -2,7 +2,7 @@
 //! function), then delete what it did not keep, in batches, manifests
 //! first; on a bucket with Object Lock, as [`super::versions`] says.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use regex::Regex;
 
@@ -10,8 +10,8 @@ use super::client::Store;
 use super::error::S3Error;
 use super::url::S3Url;
 use super::versions::{Hold, Keys};
-use crate::backups;
 use crate::retention::{self, Item, Policy, Verdict};
+use crate::{backups, chains};
 
 /// What `s3prune` decided and did.
 #[derive(Debug, Default)]
@@ -71,7 +71,8 @@ pub(crate) async fn prune(
             key,
         })
         .collect();
-    let verdicts = retention::decide(&items, &opts.policy, opts.series.as_ref());
+    let mut verdicts = retention::decide(&items, &opts.policy, opts.series.as_ref());
+    keep_chains(store, &url.bucket, &items, &mut verdicts).await?;
     let now = chrono::Utc::now().timestamp();
     let held = match &keys {
         Some(keys) => holds(store, &url.bucket, keys, &items, &verdicts, now).await?,
@@ -81,6 +82,7 @@ pub(crate) async fn prune(
     for (item, verdict) in items.iter().zip(&verdicts) {
         let line = match verdict {
             Verdict::Keep(rules) => format!("keep    {}  ({})", item.key, rules.join(", ")),
+            Verdict::BaseOf(of) => format!("keep    {}  (base of {of})", item.key),
             Verdict::NoTimestamp => format!(
                 "keep    {}  (no timestamp in the name: never removed)",
                 item.key
@@ -109,6 +111,38 @@ pub(crate) async fn prune(
     report.removed = doomed_count - report.failed.len();
     Ok(report)
 }
+
+/// Follow the kept backups' chains: each kept manifest that names a
+/// `base` (an incremental backup) keeps that base, whose manifest is read
+/// in turn, down to the full one. Only kept manifests are read.
+async fn keep_chains(
+    store: &Store,
+    bucket: &str,
+    items: &[Item],
+    verdicts: &mut [Verdict],
+) -> Result<(), S3Error> {
+    let mut read = BTreeSet::new();
+    let mut bases = BTreeMap::new();
+    loop {
+        let unread = chains::manifests_to_read(items, verdicts, &read);
+        if unread.is_empty() {
+            return Ok(());
+        }
+        for ((name, time), key) in unread {
+            let manifest = store.get_small(bucket, &key, MAX_MANIFEST).await?;
+            let base = chains::base_of(&manifest)
+                .map_err(|why| S3Error::Other(format!("manifest s3://{bucket}/{key}: {why}")))?;
+            if let Some(base) = base {
+                bases.insert((name.clone(), time), base);
+            }
+            read.insert((name, time));
+        }
+        chains::keep_bases(items, verdicts, &bases);
+    }
+}
+
+/// The largest manifest read (a backup's manifest is a few KiB).
+const MAX_MANIFEST: u64 = 1 << 20;
 
 /// Does the bucket have Object Lock? A key not allowed to ask
 /// (s3:GetBucketObjectLockConfiguration) deletes as on any bucket, which

@@ -110,6 +110,38 @@ fn assert_same_trees(sa: BTreeMap<PathBuf, Node>, sb: BTreeMap<PathBuf, Node>, a
     }
 }
 
+/// Return once the kernel's file clock has moved past every change under
+/// `root` (a probe file beside it gets a later ctime): a dump started
+/// after this is not in the same clock tick as the tree's last change, so
+/// the next incremental does not send the tree again.
+pub fn after_last_change(root: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let last = snapshot_ctimes(root);
+    let probe = root.with_extension("probe");
+    loop {
+        // Written, then stat'ed: a kernel with multigrain timestamps gives
+        // the next write a fine-grained time.
+        fs::write(&probe, b"").unwrap();
+        let md = fs::metadata(&probe).unwrap();
+        if (md.ctime(), md.ctime_nsec()) > last {
+            fs::remove_file(&probe).unwrap();
+            return;
+        }
+    }
+}
+
+fn snapshot_ctimes(root: &Path) -> (i64, i64) {
+    use std::os::unix::fs::MetadataExt;
+    let md = fs::symlink_metadata(root).unwrap();
+    let mut last = (md.ctime(), md.ctime_nsec());
+    if md.is_dir() {
+        for entry in fs::read_dir(root).unwrap() {
+            last = last.max(snapshot_ctimes(&entry.unwrap().path()));
+        }
+    }
+    last
+}
+
 /// Set a path's mtime without following symlinks.
 pub fn set_mtime(path: &Path, secs: i64) {
     let t = filetime::FileTime::from_unix_time(secs, 0);

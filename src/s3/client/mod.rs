@@ -695,6 +695,35 @@ impl Store {
         Ok((Body(out.body), out.content_range))
     }
 
+    /// A small object whole (a manifest): more than `limit` bytes is an
+    /// error, not a read into memory.
+    pub(crate) async fn get_small(
+        &self,
+        bucket: &str,
+        key: &str,
+        limit: u64,
+    ) -> Result<Vec<u8>, S3Error> {
+        let out = (self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await)
+            .map_err(|e| self.classify(e, bucket, key))?;
+        let mut body = Body(out.body);
+        let mut bytes = Vec::new();
+        while let Some(chunk) = body.chunk().await? {
+            bytes.extend_from_slice(&chunk);
+            if bytes.len() as u64 > limit {
+                return Err(S3Error::Other(format!(
+                    "s3://{bucket}/{key}: larger than {limit} bytes"
+                )));
+            }
+        }
+        Ok(bytes)
+    }
+
     /// Every object under `prefix` (all pages); with `delimiter`, grouped.
     pub(crate) async fn list(
         &self,
