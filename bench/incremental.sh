@@ -88,7 +88,7 @@ full_s=$(median "${full_runs[@]}")
 mb() { awk -v b="$1" 'BEGIN{printf "%.1f", b/1048576}'; }
 echo "## Incremental backups (pack -g): a $((FILES * FILE_MB)) MiB media tree, one full night and six incremental nights (Garage on tmpfs)"
 echo
-echo "Each night $CHANGED files are rewritten, $ADDED added ($(mb "$changed_bytes") MiB changed, $((100 * (CHANGED + ADDED) / FILES)) % of the files) and $DELETED deleted. Nights one run each; restores alternate, median of $REPEAT."
+echo "Each night $CHANGED files are rewritten and $ADDED added ($(mb "$changed_bytes") MiB changed, $(awk -v c="$changed_bytes" -v t="$((FILES * FILE_MB << 20))" 'BEGIN{printf "%.1f", 100*c/t}') % of the tree), $DELETED deleted. Nights one run each (pack -g | s3put at the defaults); restores alternate, median of $REPEAT."
 echo
 echo "| night | uploaded MiB | changed MiB | uploaded / changed | wall s | vs the full night |"
 echo "|---|---|---|---|---|---|"
