@@ -257,6 +257,18 @@ fn nightly_incrementals_restore_every_night_and_prune_keeps_the_chains() {
     let out = job.restore("latest", &into);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_same_tree(&states[4].join("files"), &into.join("files"));
+
+    // A chain whose base is gone (deleted by hand) is refused, unchanged.
+    let gone = s.url(&format!("incr/media-{}.manifest.json", NIGHTS[3]));
+    assert_eq!(code(&s.run("s3rm", &["-q", &gone], b"")), 0);
+    let out = job.restore("latest", &into);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let why = format!(
+        "is an incremental backup on {}, which is not under",
+        NIGHTS[3]
+    );
+    assert!(stderr(&out).contains(&why), "{}", stderr(&out));
+    assert_same_tree(&states[4].join("files"), &into.join("files"));
 }
 
 #[test]
