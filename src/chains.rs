@@ -28,8 +28,7 @@ pub fn manifests_to_read(
         .collect();
     let mut out = Vec::new();
     for (item, verdict) in items.iter().zip(verdicts) {
-        let kept = matches!(verdict, Verdict::Keep(_) | Verdict::BaseOf(_));
-        if !kept || !item.key.ends_with(MANIFEST_SUFFIX) {
+        if !verdict.is_kept() || !item.key.ends_with(MANIFEST_SUFFIX) {
             continue;
         }
         if let Some(id) = id_of(&item.key)
@@ -51,15 +50,13 @@ pub const SNAPSHOT_SUFFIX: &str = ".snar";
 pub fn keep_bases(items: &[Item], verdicts: &mut [Verdict], bases: &BTreeMap<BackupId, i64>) {
     let stamps: Vec<Option<backups::Stamp>> =
         items.iter().map(|i| backups::stamp(&i.key)).collect();
-    let ids: Vec<Option<BackupId>> = (stamps.iter())
-        .map(|s| s.as_ref().map(|s| (s.prefix.clone(), s.time)))
-        .collect();
+    let ids: Vec<Option<BackupId>> = items.iter().map(|i| id_of(&i.key)).collect();
     let mut changed = true;
     while changed {
         changed = false;
         // base → the backup that needs it (its key without the suffix).
         let needed: BTreeMap<BackupId, String> = (items.iter().zip(&stamps).zip(verdicts.iter()))
-            .filter(|(_, v)| matches!(v, Verdict::Keep(_) | Verdict::BaseOf(_)))
+            .filter(|(_, v)| v.is_kept())
             .filter_map(|((item, stamp), _)| {
                 let stamp = stamp.as_ref()?;
                 let base = *bases.get(&(stamp.prefix.clone(), stamp.time))?;
@@ -100,12 +97,6 @@ pub fn link_of(manifest: &[u8]) -> Result<Link, String> {
     };
     let level = json.get("level").and_then(serde_json::Value::as_u64);
     Ok(Link { level, base })
-}
-
-/// The time of the backup a manifest names as its base; None for a full.
-pub fn base_of(manifest: &[u8]) -> Result<Option<i64>, String> {
-    let link = link_of(manifest)?;
-    Ok(link.base.and_then(|ts| backups::stamp(&ts)).map(|s| s.time))
 }
 
 fn id_of(key: &str) -> Option<BackupId> {
@@ -194,11 +185,20 @@ mod tests {
 
     #[test]
     fn a_manifest_names_its_base_or_none() {
-        assert_eq!(base_of(br#"{"level":0}"#), Ok(None));
-        let base = base_of(br#"{"level":2,"base":"2026-12-28-03-00-00"}"#).unwrap();
+        assert_eq!(
+            link_of(br#"{"level":0}"#),
+            Ok(Link {
+                level: Some(0),
+                base: None
+            })
+        );
+        let base = link_of(br#"{"level":2,"base":"2026-12-28-03-00-00"}"#)
+            .unwrap()
+            .base;
+        let base = base.and_then(|ts| backups::stamp(&ts)).map(|s| s.time);
         assert_eq!(base, Some(1798426800));
         assert!(
-            base_of(br#"{"base":"yesterday"}"#)
+            link_of(br#"{"base":"yesterday"}"#)
                 .unwrap_err()
                 .contains("not a timestamp")
         );
@@ -207,7 +207,7 @@ mod tests {
             (link.level, link.base.as_deref()),
             (Some(2), Some("2026-12-28-03-00-00"))
         );
-        assert!(base_of(b"{cut").unwrap_err().contains("not JSON"));
+        assert!(link_of(b"{cut").unwrap_err().contains("not JSON"));
     }
 
     #[test]

@@ -87,6 +87,13 @@ pub struct Item {
     pub time: Option<i64>,
 }
 
+impl Verdict {
+    /// Kept, by a rule or as the base of a kept backup.
+    pub fn is_kept(&self) -> bool {
+        matches!(self, Verdict::Keep(_) | Verdict::BaseOf(_))
+    }
+}
+
 /// Why a time of a series is (not) a backup the policy counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {

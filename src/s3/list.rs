@@ -180,10 +180,17 @@ async fn link_of(store: &Store, bucket: &str, b: &Backup) -> Result<Option<Link>
         return Ok(None);
     }
     let key = format!("{}{}", b.base, backups::MANIFEST_SUFFIX);
-    let manifest = store.get_small(bucket, &key, 1 << 20).await?;
-    let link = chains::link_of(&manifest)
-        .map_err(|why| S3Error::Other(format!("manifest s3://{bucket}/{key}: {why}")))?;
-    Ok(Some(link))
+    Ok(Some(manifest_link(store, bucket, &key).await?))
+}
+
+/// The chain link of manifest `key`, read whole (a manifest is a few KiB;
+/// more than 1 MiB is refused); one that cannot be parsed is an error.
+/// Shared by `s3ls --backups` and s3prune's chains.
+pub(crate) async fn manifest_link(store: &Store, bucket: &str, key: &str) -> Result<Link, S3Error> {
+    const MAX_MANIFEST: u64 = 1 << 20;
+    let manifest = store.get_small(bucket, key, MAX_MANIFEST).await?;
+    chains::link_of(&manifest)
+        .map_err(|why| S3Error::Other(format!("manifest s3://{bucket}/{key}: {why}")))
 }
 
 /// Each object's retention, when the bucket has Object Lock (one HEAD

@@ -129,20 +129,15 @@ async fn keep_chains(
             return Ok(());
         }
         for ((name, time), key) in unread {
-            let manifest = store.get_small(bucket, &key, MAX_MANIFEST).await?;
-            let base = chains::base_of(&manifest)
-                .map_err(|why| S3Error::Other(format!("manifest s3://{bucket}/{key}: {why}")))?;
-            if let Some(base) = base {
-                bases.insert((name.clone(), time), base);
+            let link = super::list::manifest_link(store, bucket, &key).await?;
+            if let Some(base) = link.base.as_deref().and_then(backups::stamp) {
+                bases.insert((name.clone(), time), base.time);
             }
             read.insert((name, time));
         }
         chains::keep_bases(items, verdicts, &bases);
     }
 }
-
-/// The largest manifest read (a backup's manifest is a few KiB).
-const MAX_MANIFEST: u64 = 1 << 20;
 
 /// Does the bucket have Object Lock? A key not allowed to ask
 /// (s3:GetBucketObjectLockConfiguration) deletes as on any bucket, which
