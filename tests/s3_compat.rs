@@ -223,6 +223,47 @@ fn a_private_ca_is_trusted_through_aws_ca_bundle_the_profile_and_the_flag() {
     assert_eq!(s.keys("tls/"), ["tls/object"]);
 }
 
+/// `--no-verify-ssl` takes a certificate nobody vouches for, as the AWS
+/// CLI's flag does, and says so in one line (none with `-q`); the
+/// multipart upload, the download and the listing all go through it.
+#[test]
+fn no_verify_ssl_takes_any_certificate_and_says_so() {
+    let s = Server::garage();
+    let front = tls::TlsFront::start(&s.endpoint);
+    let https = |tool: &str, args: &[&str], stdin: &[u8]| {
+        let mut cmd = s.cmd(tool);
+        cmd.env("AWS_ENDPOINT_URL", &front.endpoint)
+            .args(["--retries", "0", "--no-verify-ssl"])
+            .args(args);
+        run_command(cmd, stdin)
+    };
+    let warning = |tool: &str| {
+        format!("{tool}: warning: --no-verify-ssl: the server's certificate is not checked")
+    };
+    let data = random_bytes(11 * MIB, 6);
+    let url = s.url("insecure/object");
+    let out = https("s3put", &["--part-size", "5MiB", &url], &data);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stderr(&out).trim(), warning("s3put"));
+    let out = https("s3get", &[&url], b"");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(out.stdout == data, "bytes differ");
+    assert_eq!(stderr(&out).trim(), warning("s3get"));
+    let out = https("s3ls", &["s3://s3pipe-test/insecure/"], b"");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("object"));
+    let out = https("s3get", &["-q", &url], b"");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+    // Without the flag the same endpoint is refused.
+    let mut cmd = s.cmd("s3get");
+    cmd.env("AWS_ENDPOINT_URL", &front.endpoint)
+        .args(["--retries", "0", &url]);
+    let out = run_command(cmd, b"");
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("UnknownIssuer"), "{}", stderr(&out));
+}
+
 /// Upload `data` to `key` with boto3 in 32 MiB parts, as a Python job
 /// would (botocore's defaults: it stores CRC32 since 2025).
 fn boto3_upload(s: &Server, key: &str, data: &[u8]) {
@@ -455,6 +496,40 @@ fn a_request_that_is_never_answered_ends_within_the_idle_timeout() {
         stderr(&out)
     );
     assert!(out.stdout.is_empty());
+}
+
+/// A store that takes a part, or a whole small object, and never answers
+/// ends s3put within `--request-timeout` per try, not the SDK's 300 s:
+/// exit 1, the reason, nothing stored and no upload left behind.
+#[test]
+fn a_put_that_is_never_answered_ends_within_the_request_timeout() {
+    use support::liar::{Liar, Lie};
+    let s = Server::garage();
+    let liar = Liar::start(&s.endpoint, Lie::SilentPut);
+    for (key, size) in [("silent/small", MIB), ("silent/parts", 11 * MIB)] {
+        let mut cmd = s.cmd("s3put");
+        cmd.env("AWS_ENDPOINT_URL", &liar.endpoint).args([
+            "--request-timeout",
+            "1s",
+            "--retries",
+            "1",
+            "--part-size",
+            "5MiB",
+            &s.url(key),
+        ]);
+        let started = std::time::Instant::now();
+        let out = run_command(cmd, &random_bytes(size, 5));
+        let took = started.elapsed();
+        assert_eq!(code(&out), 1, "{key}: {}", stderr(&out));
+        assert!(took < std::time::Duration::from_secs(30), "{key}: {took:?}");
+        assert!(
+            stderr(&out).contains("failed after 2 attempts: no response for 1s"),
+            "{key}: {}",
+            stderr(&out)
+        );
+        assert!(s.keys(key).is_empty(), "{key} was stored");
+        assert_eq!(s.uploads(key), 0, "{key}: an upload was left");
+    }
 }
 
 /// A listing is complete or an error: a body cut mid-XML, a page that

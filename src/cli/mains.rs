@@ -115,7 +115,10 @@ pub fn s3put(argv: Vec<OsString>) -> ExitCode {
             }
         };
         let result = cli::block_on(async {
-            let store = Store::connect(&args.s3.connection()).await?;
+            let mut connection = args.s3.connection("s3put", args.quiet);
+            connection.request_timeout =
+                Some(std::time::Duration::from_secs(args.request_timeout.max(1)));
+            let store = Store::connect(&connection).await?;
             opts.checksum = args.checksum.unwrap_or(store.default_checksum());
             upload(&store, &url, input, &opts, progress.clone()).await
         })?;
@@ -134,7 +137,7 @@ pub fn s3put(argv: Vec<OsString>) -> ExitCode {
 /// found before any data is read.
 fn object_lock_enabled(args: &cli::put::Args, bucket: &str) -> anyhow::Result<()> {
     let enabled = cli::block_on(async {
-        let store = Store::connect(&args.s3.connection()).await?;
+        let store = Store::connect(&args.s3.connection("s3put", true)).await?;
         store.lock_config(bucket).await
     })??;
     if !enabled.enabled {
@@ -155,7 +158,7 @@ pub fn s3get(argv: Vec<OsString>) -> ExitCode {
         // Unbuffered: s3get writes whole ranges with vectored writes.
         let out = stdio::stdout_raw().context("opening stdout")?;
         let result = cli::block_on(async {
-            let store = Store::connect(&args.s3.connection()).await?;
+            let store = Store::connect(&args.s3.connection("s3get", args.quiet)).await?;
             download(&store, &url, out, &opts, progress.clone()).await
         })?;
         progress.finish();
@@ -174,7 +177,7 @@ pub fn s3ls(argv: Vec<OsString>) -> ExitCode {
         let (url, opts) = args.options()?;
         let mut out = stdio::stdout().context("opening stdout")?;
         cli::block_on(async {
-            let store = Store::connect(&args.s3.connection()).await?;
+            let store = Store::connect(&args.s3.connection("s3ls", false)).await?;
             if args.uploads {
                 uploads(&store, &url, args.json, &mut out).await.map(|_| ())
             } else {
@@ -192,7 +195,7 @@ pub fn s3rm(argv: Vec<OsString>) -> ExitCode {
         let args = cli::rm::Args::parse_from(argv);
         let (urls, opts) = args.options()?;
         let report = cli::block_on(async {
-            let store = Store::connect(&args.s3.connection()).await?;
+            let store = Store::connect(&args.s3.connection("s3rm", args.quiet)).await?;
             rm(&store, &urls, &opts).await
         })??;
         if !args.quiet {
@@ -218,7 +221,7 @@ pub fn s3prune(argv: Vec<OsString>) -> ExitCode {
         let args = cli::prune::Args::parse_from(argv);
         let (url, opts) = args.options()?;
         let report = cli::block_on(async {
-            let store = Store::connect(&args.s3.connection()).await?;
+            let store = Store::connect(&args.s3.connection("s3prune", args.quiet)).await?;
             prune(&store, &url, &opts).await
         })??;
         if !args.quiet {

@@ -30,6 +30,9 @@ pub struct Args {
     /// Fail when stdin, or the --exec command, writes nothing (on stdout or stderr) for this long: the command's process group is killed, the upload aborted, nothing stored
     #[arg(long, value_name = "DURATION", env = "S3PIPE_IDLE_TIMEOUT", value_parser = super::parse_duration)]
     pub idle_timeout: Option<u64>,
+    /// Try a part (or the object's PutObject) again when it sends nothing and hears nothing for this long, --retries times: a store that takes a part and never answers
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = super::parse_duration)]
+    pub request_timeout: u64,
     /// Size of each part (5MiB minimum)
     #[arg(long, value_name = "SIZE", default_value = super::DEFAULT_PART_SIZE, value_parser = super::parse_size)]
     pub part_size: u64,

@@ -76,11 +76,20 @@ pub struct S3Args {
     /// Trust only the CA certificates in this PEM file for HTTPS (default: AWS_CA_BUNDLE, the profile's ca_bundle, else the system's)
     #[arg(long, value_name = "FILE")]
     pub ca_bundle: Option<std::path::PathBuf>,
+    /// Do not check the server's TLS certificate (with a warning line), as the AWS CLI's flag
+    #[arg(long, conflicts_with = "ca_bundle")]
+    pub no_verify_ssl: bool,
 }
 
 impl S3Args {
-    /// The endpoint, region, profile and checksum settings as one value.
-    pub fn connection(&self) -> crate::s3::Connection {
+    /// The endpoint, region, profile and checksum settings as one value;
+    /// says, unless `quiet`, that certificates go unchecked.
+    pub fn connection(&self, program: &str, quiet: bool) -> crate::s3::Connection {
+        if self.no_verify_ssl && !quiet {
+            eprintln!(
+                "{program}: warning: --no-verify-ssl: the server's certificate is not checked"
+            );
+        }
         crate::s3::Connection {
             endpoint_url: self.endpoint_url.clone(),
             region: self.region.clone(),
@@ -94,6 +103,8 @@ impl S3Args {
             no_sign_request: self.no_sign_request,
             retries: self.retries,
             ca_bundle: self.ca_bundle.clone(),
+            request_timeout: None,
+            no_verify_ssl: self.no_verify_ssl,
         }
     }
 }

@@ -45,6 +45,9 @@ pub enum Lie {
     /// GETs are forwarded and never answered (a store that accepts a
     /// request and hangs).
     SilentGet,
+    /// PUTs (PutObject, UploadPart) are read whole, never forwarded and
+    /// never answered: a store that takes a part and hangs.
+    SilentPut,
 }
 
 pub struct Liar {
@@ -227,6 +230,16 @@ async fn serve(
                 });
                 continue;
             }
+            if lie == Lie::SilentPut && method == "PUT" {
+                tokio::io::copy(&mut (&mut cr).take(length), &mut tokio::io::sink()).await?;
+                let _ = asked_tx.send(Asked {
+                    method,
+                    local: None,
+                    drop_reply: false,
+                    listing: false,
+                });
+                continue;
+            }
             let drop_reply = lie == Lie::LostCompleteReply
                 && completing
                 && !LOST.swap(true, std::sync::atomic::Ordering::SeqCst);
@@ -262,7 +275,9 @@ async fn serve(
                 cw.write_all(&answer).await?;
                 continue;
             }
-            if lie == Lie::SilentGet && asked.method == "GET" {
+            if (lie == Lie::SilentGet && asked.method == "GET")
+                || (lie == Lie::SilentPut && asked.method == "PUT")
+            {
                 return std::future::pending().await;
             }
             loop {

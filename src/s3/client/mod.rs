@@ -27,7 +27,8 @@
 //! - timeouts: connect + per-attempt, never a read timeout counted from the
 //!   request start (it made retried parts shadow good ones); the SDK's
 //!   stalled-stream protection is off because s3get resumes on its own idle
-//!   timeout.
+//!   timeout, and a PUT is tried again when its body and its answer stood
+//!   still for `--request-timeout` (watched.rs).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -53,7 +54,9 @@ use aws_sdk_s3::types::{
 use aws_smithy_checksums::ChecksumAlgorithm as Alg;
 use bytes::Bytes;
 
+mod insecure;
 mod lock;
+mod watched;
 
 pub(crate) use lock::{Retention, Version};
 
@@ -94,7 +97,7 @@ macro_rules! apply {
 /// the caller computed it already (the SDK then skips its own pass over the
 /// bytes), Content-MD5 for `--checksum md5`, and the body itself.
 macro_rules! with_body {
-    ($req:expr, $body:expr, $checksum:expr) => {{
+    ($req:expr, $body:expr, $checksum:expr, $moved:expr) => {{
         let PutBody { data, crc32c } = $body;
         let mut req = $req
             .content_length(data.len() as i64)
@@ -111,7 +114,7 @@ macro_rules! with_body {
             (Checksum::Md5, _) => req = req.content_md5(md5_base64(&data)),
             (Checksum::None, _) => {}
         }
-        req.body(ByteStream::from(data))
+        req.body(watched::watched(data, $moved))
     }};
 }
 
@@ -136,6 +139,12 @@ pub struct Connection {
     /// Trust only the certificates in this PEM file (`--ca-bundle`); None:
     /// `AWS_CA_BUNDLE`, the profile's `ca_bundle`, else the system's roots.
     pub ca_bundle: Option<PathBuf>,
+    /// A PutObject or UploadPart that sends nothing and hears nothing for
+    /// this long is tried again (s3put's `--request-timeout`); None: only
+    /// the SDK's per-attempt timeout.
+    pub request_timeout: Option<Duration>,
+    /// Take any server certificate (`--no-verify-ssl`).
+    pub no_verify_ssl: bool,
 }
 
 /// Which checksum each uploaded part carries.
@@ -345,6 +354,10 @@ pub(crate) struct Store {
     attempts: Arc<Attempts>,
     /// `request_checksum_calculation = when_required` (env or profile).
     checksums_when_required: bool,
+    /// A data request that moved nothing for this long is tried again
+    /// (`--request-timeout`; see watched.rs), `retries` times.
+    request_timeout: Option<Duration>,
+    retries: u32,
 }
 
 /// Counts calls and their attempts, so a report can say how many calls
@@ -353,6 +366,8 @@ pub(crate) struct Store {
 struct Attempts {
     calls: AtomicU64,
     attempts: AtomicU64,
+    /// Calls made again after a stall (each also counted as a call).
+    stalls: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -396,7 +411,9 @@ impl Store {
         if conn.no_sign_request {
             loader = loader.no_credentials();
         }
-        if let Some(bundle) = conn.ca_bundle.clone().or_else(|| profile.ca_bundle()) {
+        if conn.no_verify_ssl {
+            loader = loader.http_client(insecure::any_certificate()?);
+        } else if let Some(bundle) = conn.ca_bundle.clone().or_else(|| profile.ca_bundle()) {
             loader = loader.http_client(https_trusting(&bundle)?);
         }
         let shared = loader.load().await;
@@ -430,6 +447,8 @@ impl Store {
             attempts,
             checksums_when_required: shared.request_checksum_calculation()
                 == Some(RequestChecksumCalculation::WhenRequired),
+            request_timeout: conn.request_timeout,
+            retries: conn.retries,
         })
     }
 
@@ -447,9 +466,38 @@ impl Store {
     /// Attempts beyond the first, over every call so far.
     pub(crate) fn retries(&self) -> u64 {
         let a = &self.attempts;
-        a.attempts
-            .load(Ordering::Relaxed)
+        (a.attempts.load(Ordering::Relaxed) + a.stalls.load(Ordering::Relaxed))
             .saturating_sub(a.calls.load(Ordering::Relaxed))
+    }
+
+    /// The output of the request `send` makes (given what its body
+    /// touches), made again while it stalls: nothing sent or received for
+    /// the request timeout. The SDK's own retries happen inside each.
+    async fn unstalled<T, Fut>(
+        &self,
+        mut send: impl FnMut(Arc<watched::Moved>) -> Fut,
+    ) -> Result<T, S3Error>
+    where
+        Fut: std::future::Future<Output = Result<T, S3Error>>,
+    {
+        let Some(limit) = self.request_timeout else {
+            return send(watched::Moved::new()).await;
+        };
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let moved = watched::Moved::new();
+            if let Some(out) = watched::unless_stalled(send(moved.clone()), &moved, limit).await {
+                return out;
+            }
+            if attempts > self.retries {
+                return Err(S3Error::Other(format!(
+                    "failed after {attempts} attempts: no response for {limit:?}"
+                )));
+            }
+            // Each try is a call of its own to the SDK: count it a retry.
+            self.attempts.stalls.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     pub(crate) async fn create_multipart(
@@ -483,19 +531,22 @@ impl Store {
         body: PutBody,
         checksum: Checksum,
     ) -> Result<PartDone, S3Error> {
-        let req = self
-            .client
-            .upload_part()
-            .bucket(bucket)
-            .key(key)
-            .upload_id(upload_id)
-            .part_number(number);
-        let out = with_body!(req, body, checksum)
-            .customize()
-            .disable_payload_signing()
-            .send()
-            .await
-            .map_err(|e| self.classify(e, bucket, key))?;
+        let out = self
+            .unstalled(|moved| {
+                let req = self
+                    .client
+                    .upload_part()
+                    .bucket(bucket)
+                    .key(key)
+                    .upload_id(upload_id)
+                    .part_number(number);
+                let send = with_body!(req, body.clone(), checksum, moved)
+                    .customize()
+                    .disable_payload_signing()
+                    .send();
+                async { send.await.map_err(|e| self.classify(e, bucket, key)) }
+            })
+            .await?;
         let part_checksum = match checksum {
             Checksum::Crc32c => out.checksum_crc32_c,
             Checksum::Crc32 => out.checksum_crc32,
@@ -589,17 +640,20 @@ impl Store {
         settings: &ObjectSettings,
         checksum: Checksum,
     ) -> Result<String, S3Error> {
-        let mut req = self.client.put_object().bucket(bucket).key(key);
-        if settings.if_none_match {
-            req = req.if_none_match("*");
-        }
-        req = apply!(req, settings);
-        let out = with_body!(req, body, checksum)
-            .customize()
-            .disable_payload_signing()
-            .send()
-            .await
-            .map_err(|e| self.classify(e, bucket, key))?;
+        let out = self
+            .unstalled(|moved| {
+                let mut req = self.client.put_object().bucket(bucket).key(key);
+                if settings.if_none_match {
+                    req = req.if_none_match("*");
+                }
+                req = apply!(req, settings);
+                let send = with_body!(req, body.clone(), checksum, moved)
+                    .customize()
+                    .disable_payload_signing()
+                    .send();
+                async { send.await.map_err(|e| self.classify(e, bucket, key)) }
+            })
+            .await?;
         Ok(out.e_tag.unwrap_or_default())
     }
 
