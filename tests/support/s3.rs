@@ -21,6 +21,8 @@ pub struct Server {
     pub name: &'static str,
     pub endpoint: String,
     pub bucket: &'static str,
+    /// The private CA an HTTPS endpoint needs (`AWS_CA_BUNDLE`).
+    pub ca_bundle: Option<PathBuf>,
     /// Dropping this (at exit) stops the server; None when someone else
     /// runs it (a cluster's node).
     _watchdog: Option<Mutex<(Child, ChildStdin)>>,
@@ -194,6 +196,32 @@ impl Server {
         })
     }
 
+    /// Ceph RGW behind HTTPS with a private CA, as on-premises stores are
+    /// reached: tests/support/tls.rs's CA and socat, under a watchdog.
+    pub fn ceph_tls() -> &'static Server {
+        static CEPH_TLS: OnceLock<Server> = OnceLock::new();
+        CEPH_TLS.get_or_init(|| {
+            let ceph = Server::ceph();
+            let dir = tempfile::Builder::new()
+                .prefix("s3pipe-tls-")
+                .tempdir()
+                .unwrap()
+                .keep();
+            super::tls::private_ca(&dir);
+            let port = free_port();
+            let [listen, to] = super::tls::socat_args(port, &dir, &ceph.endpoint);
+            let guard = watchdog(&format!("exec socat '{listen}' '{to}'"), &dir);
+            Server {
+                name: "ceph over TLS",
+                endpoint: format!("https://127.0.0.1:{port}"),
+                bucket: BUCKET,
+                ca_bundle: Some(dir.join("ca.pem")),
+                _watchdog: Some(Mutex::new(guard)),
+            }
+            .answering(&dir)
+        })
+    }
+
     /// Wait until the bucket answers a listing (polling a condition, with a
     /// deadline), or fail with the server's log.
     fn started(
@@ -206,20 +234,27 @@ impl Server {
             name,
             endpoint,
             bucket: BUCKET,
+            ca_bundle: None,
             _watchdog: Some(Mutex::new(guard)),
         };
+        server.answering(dir)
+    }
+
+    /// `self`, once its bucket answers a listing.
+    fn answering(self, dir: &std::path::Path) -> Server {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let out = server.cmd("s3ls").arg(server.url("")).output().unwrap();
+            let out = self.cmd("s3ls").arg(self.url("")).output().unwrap();
             if out.status.success() {
-                return server;
+                return self;
             }
             if Instant::now() > deadline {
                 let mut log = String::new();
                 let _ = std::fs::File::open(dir.join("server.log"))
                     .and_then(|mut f| f.read_to_string(&mut log));
                 panic!(
-                    "{name} did not start: {}\n{log}",
+                    "{} did not start: {}\n{log}",
+                    self.name,
                     String::from_utf8_lossy(&out.stderr)
                 );
             }
@@ -233,6 +268,7 @@ impl Server {
             name,
             endpoint,
             bucket: BUCKET,
+            ca_bundle: None,
             _watchdog: None,
         }
     }
@@ -253,6 +289,9 @@ impl Server {
             .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
             .env("AWS_ENDPOINT_URL", &self.endpoint)
             .env("AWS_EC2_METADATA_DISABLED", "true");
+        if let Some(ca) = &self.ca_bundle {
+            c.env("AWS_CA_BUNDLE", ca);
+        }
         c
     }
 

@@ -33,7 +33,7 @@ fn openssl(dir: &Path, args: &[&str]) {
 }
 
 /// A CA and a leaf certificate for 127.0.0.1 signed by it, in `dir`.
-fn private_ca(dir: &Path) {
+pub fn private_ca(dir: &Path) {
     let days = ["-days", "2"];
     openssl(
         dir,
@@ -95,19 +95,27 @@ fn private_ca(dir: &Path) {
     );
 }
 
+/// socat's two addresses: TLS on `port` with `dir`'s leaf, to `upstream`
+/// (`http://127.0.0.1:PORT`).
+pub fn socat_args(port: u16, dir: &Path, upstream: &str) -> [String; 2] {
+    let target = upstream.trim_start_matches("http://");
+    [
+        format!(
+            "OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,verify=0,cert={d}/leaf.pem,key={d}/leaf.key",
+            d = dir.display()
+        ),
+        format!("TCP:{target}"),
+    ]
+}
+
 impl TlsFront {
     /// TLS on a free port, forwarding to `upstream` (`http://127.0.0.1:PORT`).
     pub fn start(upstream: &str) -> TlsFront {
         let dir = tempfile::tempdir().unwrap();
         private_ca(dir.path());
         let port = free_port();
-        let target = upstream.trim_start_matches("http://");
-        let listen = format!(
-            "OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,verify=0,cert={d}/leaf.pem,key={d}/leaf.key",
-            d = dir.path().display()
-        );
         let socat = Command::new("socat")
-            .args([&listen, &format!("TCP:{target}")])
+            .args(socat_args(port, dir.path(), upstream))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

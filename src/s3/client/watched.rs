@@ -7,8 +7,9 @@
 //! so a store that reads a part and never answers held s3put for 300 s per
 //! attempt. hyper takes a body's chunks only as the socket drains (its
 //! write buffer holds ~400 KiB), so the time of the last chunk taken is
-//! the time the upload last moved, within that buffer and the kernel's.
-//! Chunks of 64 KiB are slices of the part's one buffer: no copy.
+//! the time the upload last moved, within a chunk, that buffer and the
+//! kernel's. Chunks of 1 MiB are slices of the part's one buffer (no
+//! copy), 8 frames for a default part instead of one.
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -22,7 +23,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
 /// How much of the body hyper is handed at a time.
-const CHUNK: usize = 64 << 10;
+const CHUNK: usize = 1 << 20;
 
 /// When a request last moved, in milliseconds since it started.
 #[derive(Debug)]
