@@ -124,19 +124,9 @@ fn transfer(r: &Rules) {
     }
     // A stream of unknown size in parts that grow to fit 4 parts.
     let data = random_bytes(31 * MIB, 31);
-    let args = ["--part-size", "5MiB", "--max-parts", "4", "--json"];
-    let out = s.run(
-        "s3put",
-        &[
-            &s.url("matrix/grown"),
-            &args[0],
-            args[1],
-            args[2],
-            args[3],
-            args[4],
-        ],
-        &data,
-    );
+    let url = s.url("matrix/grown");
+    let args = [&url, "--part-size", "5MiB", "--max-parts", "4", "--json"];
+    let out = s.run("s3put", &args, &data);
     assert_eq!(code(&out), 0, "{}: {}", s.name, stderr(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["parts"], 3, "{}: {report}", s.name);
@@ -148,6 +138,26 @@ fn transfer(r: &Rules) {
     let out = s.put(odd, b"odd", &[]);
     assert_eq!(code(&out), 0, "{}: {}", s.name, stderr(&out));
     assert_eq!(get_json(s, odd).0, b"odd");
+
+    // Empty: refused unless allowed, then an empty object.
+    let out = s.put("matrix/empty", b"", &[]);
+    assert_eq!(code(&out), 1, "{}: {}", s.name, stderr(&out));
+    assert!(s.keys("matrix/empty").is_empty(), "{}", s.name);
+    assert_eq!(code(&s.put("matrix/empty", b"", &["--allow-empty"])), 0);
+    assert_eq!(get_json(s, "matrix/empty").0, b"");
+
+    // SIGTERM mid-upload: exit 143, the upload aborted, nothing stored.
+    if r.lists_uploads {
+        let out = s.interrupted_upload("matrix/term", &[], nix::sys::signal::Signal::SIGTERM);
+        assert_eq!(code(&out), 143, "{}: {}", s.name, stderr(&out));
+        assert_eq!(
+            s.uploads("matrix/term"),
+            0,
+            "{}: an upload was left",
+            s.name
+        );
+        assert!(s.keys("matrix/term").is_empty(), "{}", s.name);
+    }
 
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("blob"), random_bytes(12 * MIB, 7)).unwrap();
@@ -305,33 +315,49 @@ fn encryption(r: &Rules) {
     );
 }
 
-/// The job: backup.sh of a tree, restore.sh latest, the same tree.
+/// The job, incremental: a full night, a change, an incremental night;
+/// restore.sh latest (the chain, verified first) gives the changed tree.
 fn job(r: &Rules) {
     let s = (r.server)();
     let tmp = tempfile::tempdir().unwrap();
-    rich_tree(&tmp.path().join("src/files"));
-    let base = |k: &'static str, v: String| (k, v);
-    let env = vec![
-        base("BACKUP_URL", s.url("job")),
-        base("BACKUP_NAME", "web".into()),
-        base("BACKUP_BASE", tmp.path().join("src").display().to_string()),
-        base("BACKUP_PATHS", "files".into()),
-        base("BACKUP_TS", "2026-12-03-03-15-00".into()),
-    ];
-    let out = script(s, "backup.sh", &env, &[]);
-    assert!(out.status.success(), "{}: {}", s.name, stderr(&out));
-    let restore = tmp.path().join("restore");
-    let env = vec![
-        base("BACKUP_URL", s.url("job")),
-        base("BACKUP_NAME", "web".into()),
-        base("RESTORE_DIR", restore.display().to_string()),
-    ];
-    let out = script(s, "restore.sh", &env, &["latest"]);
-    assert!(out.status.success(), "{}: {}", s.name, stderr(&out));
-    assert_same_tree(&tmp.path().join("src/files"), &restore.join("files"));
+    let files = tmp.path().join("src/files");
+    rich_tree(&files);
+    after_last_change(&tmp.path().join("src"));
+    let env = |extra: (&'static str, String)| {
+        vec![
+            ("BACKUP_URL", s.url("job")),
+            ("BACKUP_NAME", "web".into()),
+            ("BACKUP_BASE", tmp.path().join("src").display().to_string()),
+            ("BACKUP_PATHS", "files".into()),
+            ("BACKUP_INCREMENTAL", "on".into()),
+            extra,
+        ]
+    };
+    for (night, ts) in ["2026-12-02-03-15-00", "2026-12-03-03-15-00"]
+        .iter()
+        .enumerate()
+    {
+        if night == 1 {
+            std::fs::write(files.join("new.bin"), random_bytes(70_000, 3)).unwrap();
+            std::fs::remove_file(files.join("empty-file")).unwrap();
+        }
+        let out = script(s, "backup.sh", &env(("BACKUP_TS", ts.to_string())), &[]);
+        assert!(out.status.success(), "{}: {}", s.name, stderr(&out));
+    }
     let out = s.run("s3ls", &["--backups", &s.url("job/web-")], b"");
     assert_eq!(code(&out), 0, "{}: {}", s.name, stderr(&out));
-    assert_eq!(text(&out).lines().count(), 1, "{}: {}", s.name, text(&out));
+    let listed = text(&out);
+    assert_eq!(listed.lines().count(), 2, "{}: {listed}", s.name);
+    assert!(
+        listed.lines().nth(1).unwrap().contains("\t1\t"),
+        "{}: {listed}",
+        s.name
+    );
+    let restore = tmp.path().join("restore");
+    let into = ("RESTORE_DIR", restore.display().to_string());
+    let out = script(s, "restore.sh", &env(into), &["latest"]);
+    assert!(out.status.success(), "{}: {}", s.name, stderr(&out));
+    assert_same_tree(&files, &restore.join("files"));
 }
 
 macro_rules! every_store {
