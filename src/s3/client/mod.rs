@@ -657,6 +657,23 @@ impl Store {
         Ok(out.e_tag.unwrap_or_default())
     }
 
+    /// GetObjectTagging: the object's tags, as (key, value) pairs.
+    pub(crate) async fn tags(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Vec<(String, String)>, S3Error> {
+        let out = self
+            .client
+            .get_object_tagging()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| self.classify(e, bucket, key))?;
+        Ok(out.tag_set.into_iter().map(|t| (t.key, t.value)).collect())
+    }
+
     /// HEAD an object; with `part_one`, also learn its parts layout.
     pub(crate) async fn head(
         &self,

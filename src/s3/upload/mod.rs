@@ -253,7 +253,7 @@ pub(crate) async fn upload<R: Read + Send + 'static>(
     };
     let upload_id = multipart.id.clone();
     let result = tokio::select! {
-        r = run(store, url, input, opts, progress, &mut multipart) => r,
+        r = run(store, url, input, opts, progress.clone(), &mut multipart) => r,
         (name, exit_code) = crate::signals::interrupted() => Err(UploadError::Signal { name, exit_code }),
     };
     match result {
@@ -262,6 +262,9 @@ pub(crate) async fn upload<R: Read + Send + 'static>(
             report.retries = store.retries();
             report.concurrency = multipart.concurrency.limit();
             report.peak_concurrency = multipart.concurrency.peak();
+            if let Some(asked) = &opts.settings.tagging {
+                say_if_tags_lost(store, url, asked, &progress).await;
+            }
             Ok(report)
         }
         Err(error) => {
@@ -438,6 +441,38 @@ async fn put_single(
             opts.checksum,
         )
         .await?)
+}
+
+/// Stores that take `x-amz-tagging` without keeping it (Garage, s3s-fs:
+/// tests/s3_matrix.rs) would lose `--tag` without a word: the tags are
+/// read back once, and a loss is one warning line (the object is stored).
+async fn say_if_tags_lost(store: &Store, url: &S3Url, asked: &str, progress: &Progress) {
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let mut want: Vec<(String, String)> = asked
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect();
+    want.sort();
+    match store.tags(&url.bucket, &url.key).await {
+        Ok(mut kept) => {
+            kept.sort();
+            if kept != want {
+                progress.warn(format!(
+                    "warning: {url} is stored with {} of its {} tags: the store did not keep them",
+                    kept.iter().filter(|t| want.contains(t)).count(),
+                    want.len()
+                ));
+            }
+        }
+        Err(e) => progress.warn(format!(
+            "warning: {url} is stored, but its tags could not be read back ({e}): the store may not keep tags"
+        )),
+    }
 }
 
 #[cfg(test)]
