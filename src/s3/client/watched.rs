@@ -9,7 +9,10 @@
 //! write buffer holds ~400 KiB), so the time of the last chunk taken is
 //! the time the upload last moved, within a chunk, that buffer and the
 //! kernel's. Chunks of 1 MiB are slices of the part's one buffer (no
-//! copy), 8 frames for a default part instead of one.
+//! copy), 8 frames for a default part instead of one. Measured, release
+//! builds, 1 GiB from a file into local Garage at the defaults, 5
+//! alternating runs: median 2.71 s before, 2.66 s after; user 0.13 s and
+//! peak RSS 135–136 MiB both.
 
 use std::convert::Infallible;
 use std::pin::Pin;
