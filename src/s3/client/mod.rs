@@ -118,6 +118,16 @@ macro_rules! with_body {
     }};
 }
 
+/// What a ranged GET's response says it holds.
+#[derive(Debug)]
+pub(crate) struct Answered {
+    /// Its Content-Range.
+    pub range: Option<String>,
+    /// Its ETag: a store that ignores If-Match still names the object the
+    /// bytes come from (s3s-fs: tests/s3_matrix.rs).
+    pub etag: Option<String>,
+}
+
 /// A part or object to store, with its CRC32C when the caller computed it
 /// as the bytes came in (cheaper than a second pass here).
 #[derive(Debug, Clone)]
@@ -751,7 +761,7 @@ impl Store {
         end: u64,
         etag: &str,
         version: Option<&str>,
-    ) -> Result<(Body, Option<String>), S3Error> {
+    ) -> Result<(Body, Answered), S3Error> {
         let out = self
             .client
             .get_object()
@@ -763,7 +773,11 @@ impl Store {
             .send()
             .await
             .map_err(|e| self.classify(e, bucket, key))?;
-        Ok((Body(out.body), out.content_range))
+        let answered = Answered {
+            range: out.content_range,
+            etag: out.e_tag,
+        };
+        Ok((Body(out.body), answered))
     }
 
     /// A small object whole (a manifest): more than `limit` bytes is an

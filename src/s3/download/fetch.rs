@@ -119,6 +119,13 @@ impl Source {
     }
 }
 
+/// ETags compare without their quotes or a weak `W/` mark, which stores
+/// and proxies add or drop.
+fn same_etag(a: &str, b: &str) -> bool {
+    let bare = |e: &str| e.trim_start_matches("W/").trim_matches('"').to_string();
+    bare(a) == bare(b)
+}
+
 /// Bytes `start..end` of the object.
 #[derive(Clone, Copy)]
 pub(super) struct Range {
@@ -171,7 +178,14 @@ pub(super) async fn fetch(
             }
             Err(e) => e.to_string(),
             Ok((mut body, answered)) => {
-                source.answers(from, end, answered.as_deref())?;
+                source.answers(from, end, answered.range.as_deref())?;
+                if answered
+                    .etag
+                    .as_deref()
+                    .is_some_and(|e| !same_etag(e, etag))
+                {
+                    return Err(DownloadError::Changed(etag.to_string()));
+                }
                 loop {
                     match tokio::time::timeout(opts.idle_timeout, body.chunk()).await {
                         Ok(Ok(Some(chunk))) => {
@@ -208,5 +222,15 @@ pub(super) async fn fetch(
         let base = 100u64 << attempts.min(6);
         let jitter = u64::from(std::process::id() ^ (start as u32)) % base;
         tokio::time::sleep(Duration::from_millis(base + jitter)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn etags_compare_without_quotes_or_weak_marks() {
+        assert!(super::same_etag("\"abc-2\"", "abc-2"));
+        assert!(super::same_etag("W/\"abc\"", "\"abc\""));
+        assert!(!super::same_etag("\"abc-2\"", "\"abd-2\""));
     }
 }
