@@ -95,8 +95,9 @@ macro_rules! apply {
 /// Set a body's integrity options on an UploadPart/PutObject builder (two
 /// SDK types with the same setters): the checksum algorithm, its value when
 /// the caller computed it already (the SDK then skips its own pass over the
-/// bytes), Content-MD5 for `--checksum md5`, and the body itself.
-macro_rules! with_body {
+/// bytes), Content-MD5 for `--checksum md5`, and the body itself (watched:
+/// see watched.rs); then send it with an unsigned payload.
+macro_rules! send_with_body {
     ($req:expr, $body:expr, $checksum:expr, $moved:expr) => {{
         let PutBody { data, crc32c } = $body;
         let mut req = $req
@@ -115,6 +116,9 @@ macro_rules! with_body {
             (Checksum::None, _) => {}
         }
         req.body(watched::watched(data, $moved))
+            .customize()
+            .disable_payload_signing()
+            .send()
     }};
 }
 
@@ -550,10 +554,7 @@ impl Store {
                     .key(key)
                     .upload_id(upload_id)
                     .part_number(number);
-                let send = with_body!(req, body.clone(), checksum, moved)
-                    .customize()
-                    .disable_payload_signing()
-                    .send();
+                let send = send_with_body!(req, body.clone(), checksum, moved);
                 async { send.await.map_err(|e| self.classify(e, bucket, key)) }
             })
             .await?;
@@ -657,10 +658,7 @@ impl Store {
                     req = req.if_none_match("*");
                 }
                 req = apply!(req, settings);
-                let send = with_body!(req, body.clone(), checksum, moved)
-                    .customize()
-                    .disable_payload_signing()
-                    .send();
+                let send = send_with_body!(req, body.clone(), checksum, moved);
                 async { send.await.map_err(|e| self.classify(e, bucket, key)) }
             })
             .await?;
